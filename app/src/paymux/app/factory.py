@@ -1,0 +1,81 @@
+"""``create_app`` and ``create_router``: the only ways paymux's HTTP side is built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pluggy
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paymux.app.problems import Problem, as_problem, problem_response
+from paymux.app.routes.payments import payments_router
+from paymux.app.routes.status_page import status_page_router
+from paymux.app.routes.webhooks import webhooks_router
+from paymux.app.runtime import PaymuxRuntime, create_runtime
+from paymux.core.settings import Settings
+
+_RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz")
+
+
+def create_router(runtime: PaymuxRuntime) -> APIRouter:
+    """paymux's routes for a host application (``app.include_router(create_router(rt))``).
+
+    Every route answers errors as problem+json by itself. The host owns the runtime: build it
+    with :func:`paymux.app.runtime.create_runtime` and close it with ``await runtime.aclose()``
+    at shutdown. Mounted plugin apps (the sandbox PSP) come only with :func:`create_app`.
+    """
+    router = APIRouter()
+    router.include_router(payments_router(runtime))
+    router.include_router(webhooks_router(runtime))
+    router.include_router(status_page_router(runtime))
+    return router
+
+
+def create_app(
+    settings: Settings | None = None, *, plugin_manager: pluggy.PluginManager | None = None
+) -> FastAPI:
+    """A complete paymux application: API, buyer status page, and plugins' mounted apps.
+
+    ``settings`` defaults to ``Settings()`` (the environment). A host app can mount the
+    result under a prefix: ``host.mount("/payments", create_app(settings))``, with
+    ``settings.public_url`` ending in that prefix.
+    """
+    settings = settings or Settings()
+    runtime = create_runtime(settings, plugin_manager=plugin_manager)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    app = FastAPI(
+        title="paymux",
+        version="0.1.0",
+        summary="Payments for marketplaces",
+        lifespan=lifespan,
+    )
+    app.state.paymux = runtime
+    app.include_router(create_router(runtime))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    for mount in runtime.mounts:
+        if not mount.path.startswith("/") or mount.path.startswith(_RESERVED):
+            raise ValueError(f"plugin mount path {mount.path!r} is not allowed")
+        app.mount(mount.path, mount.app, name=mount.name)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        return problem_response(as_problem(error), instance=request.url.path)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, http_error)
+    app.add_exception_handler(Problem, http_error)
+    return app

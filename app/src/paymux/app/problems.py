@@ -1,0 +1,168 @@
+"""Errors as ``application/problem+json`` (RFC 9457), each with a stable ``type``.
+
+Every ``type`` is ``https://paymux.dev/problems/<code>`` and is documented in
+``docs/api/errors.md``. Bad input is always a 4xx that wrote nothing; never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+
+from paymux.core.domain.errors import PaymuxError, ProviderOutcomeUnknownError
+from paymux.currencies import MoneyError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://paymux.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid-json": 400,
+    "idempotency-key-missing": 400,
+    "invalid-idempotency-key": 400,
+    "webhook-signature-invalid": 400,
+    "unauthorized": 401,
+    "payment-not-found": 404,
+    "unknown-provider": 404,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "idempotency-key-in-use": 409,
+    "unsupported-media-type": 415,
+    "validation-error": 422,
+    "invalid-amount": 422,
+    "unknown-currency": 422,
+    "withdrawn-currency": 422,
+    "currency-mismatch": 422,
+    "invalid-checkout": 422,
+    "no-provider": 422,
+    "idempotency-key-reused": 422,
+    "internal-error": 500,
+    "provider-unavailable": 503,
+}
+
+TITLES: dict[str, str] = {
+    "invalid-json": "The body is not valid JSON",
+    "idempotency-key-missing": "The Idempotency-Key header is required",
+    "invalid-idempotency-key": "The Idempotency-Key header is malformed",
+    "webhook-signature-invalid": "The webhook signature did not verify",
+    "unauthorized": "A valid API key is required",
+    "payment-not-found": "Payment not found",
+    "unknown-provider": "Unknown provider",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "idempotency-key-in-use": "A request with this Idempotency-Key is in progress",
+    "unsupported-media-type": "The body must be application/json",
+    "validation-error": "The request is not valid",
+    "invalid-amount": "Invalid amount",
+    "unknown-currency": "Unknown currency",
+    "withdrawn-currency": "Withdrawn currency",
+    "currency-mismatch": "Currencies do not match",
+    "invalid-checkout": "The checkout breaks a rule",
+    "no-provider": "No provider serves this payment",
+    "idempotency-key-reused": "The Idempotency-Key was used with another request",
+    "internal-error": "Internal error",
+    "provider-unavailable": "The payment provider did not answer",
+}
+
+
+class Problem(Exception):  # noqa: N818 - RFC 9457 calls it a problem
+    """An error to answer as problem+json."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this problem's code."""
+        return STATUS_BY_CODE[self.code]
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    """The problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + problem.code,
+        "title": TITLES[problem.code],
+        "status": problem.status,
+        "detail": problem.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(problem.extensions)
+    return Response(
+        json.dumps(body), status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers
+    )
+
+
+def as_problem(error: Exception) -> Problem:
+    """Turn any error the API can meet into a :class:`Problem`."""
+    if isinstance(error, Problem):
+        return error
+    if isinstance(error, ProviderOutcomeUnknownError):
+        return Problem(
+            error.code,
+            error.message,
+            headers={"Retry-After": str(error.retry_after_seconds)},
+            payment_id=error.payment_id,
+        )
+    if isinstance(error, PaymuxError) and error.code in STATUS_BY_CODE:
+        return Problem(error.code, error.message)
+    if isinstance(error, MoneyError) and error.code in STATUS_BY_CODE:
+        return Problem(error.code, str(error))
+    if isinstance(error, RequestValidationError | ValidationError):
+        return Problem(
+            "validation-error",
+            "some fields are missing or have the wrong type",
+            errors=_field_errors(error.errors()),
+        )
+    if isinstance(error, HTTPException):
+        code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
+            error.status_code, "validation-error"
+        )
+        return Problem(code, str(error.detail), headers=dict(error.headers or {}))
+    log.exception("unexpected error", exc_info=error)
+    return Problem("internal-error", "an unexpected error occurred; nothing was changed")
+
+
+def _field_errors(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "pointer": "/" + "/".join(str(part) for part in error.get("loc", ()) if part != "body"),
+            "detail": error.get("msg", ""),
+        }
+        for error in errors
+    ]
+
+
+class ProblemRoute(APIRoute):
+    """A route that answers every error as problem+json, even when mounted in a host app."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap FastAPI's handler so errors become problems before reaching the host app."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as error:  # every error becomes a problem, never a bare 500
+                return problem_response(as_problem(error), instance=request.url.path)
+
+        return handle

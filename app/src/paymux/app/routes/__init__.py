@@ -1,0 +1,1 @@
+"""HTTP routes, each module a router factory taking the runtime."""

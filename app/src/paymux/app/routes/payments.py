@@ -1,0 +1,130 @@
+"""``/v1/payments``: create a payment (idempotently) and read it.
+
+No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+"""
+
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+
+from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute
+from paymux.app.runtime import PaymuxRuntime
+from paymux.app.schemas import PaymentIn, PaymentOut
+from paymux.core.domain.errors import InvalidCheckoutError
+from paymux.core.domain.models import PaymentEvent
+from paymux.core.services.payments import IdempotentRequest
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {MEDIA_TYPE: {}}}
+    for code, text in {
+        400: "Missing Idempotency-Key or malformed JSON",
+        401: "Missing or invalid API key",
+        404: "No such payment for this client",
+        409: "A request with the same Idempotency-Key is in progress",
+        422: "Invalid input, or the Idempotency-Key was used with another body",
+        503: "The provider did not answer; retry with the same Idempotency-Key",
+    }.items()
+}
+
+
+def payments_router(runtime: PaymuxRuntime) -> APIRouter:
+    """The payments endpoints, bound to ``runtime``."""
+    router = APIRouter(prefix="/v1/payments", tags=["payments"], route_class=ProblemRoute)
+    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+
+    def render(payment: PaymentEvent) -> str:
+        view = PaymentOut.of(payment, status_page_url=runtime.status_links.url(payment.id))
+        return view.model_dump_json()
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=PaymentOut,
+        responses=_ERRORS,
+        summary="Create a payment",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": PaymentIn.model_json_schema()}},
+            },
+            "parameters": [
+                {
+                    "name": HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "Unique per request; a retry sends the same key",
+                }
+            ],
+        },
+    )
+    async def create_payment(
+        request: Request, client_id: Client, key: Annotated[str, Depends(idempotency_key)]
+    ) -> Response:
+        """Create a checkout with one order per seller and register it with its provider.
+
+        The answer's ``redirect_url`` is the provider's hosted payment page. The same
+        ``Idempotency-Key`` with the same body replays the first answer.
+        """
+        body = await _json_body(request)
+        try:
+            payment_in = PaymentIn.model_validate(body)
+        except ValidationError as error:
+            raise Problem(
+                "validation-error",
+                "some fields are missing or have the wrong type",
+                errors=[
+                    {
+                        "pointer": "/" + "/".join(str(p) for p in e["loc"]),
+                        "detail": e["msg"],
+                    }
+                    for e in error.errors()
+                ],
+            ) from None
+        try:
+            draft = payment_in.to_draft()
+        except InvalidCheckoutError as error:
+            raise Problem(error.code, error.message) from None
+        stored = await runtime.payments.create_payment(
+            IdempotentRequest(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint("POST", "/v1/payments", body),
+            ),
+            draft,
+            render,
+        )
+        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    @router.get("/{payment_id}", response_model=PaymentOut, responses=_ERRORS)
+    async def get_payment(payment_id: str, client_id: Client) -> Response:
+        """A payment and each of its orders, with the buyer's next step while pending."""
+        payment = await runtime.payments.get_payment(payment_id, client_id=client_id)
+        return Response(render(payment), media_type="application/json")
+
+    return router
+
+
+async def _json_body(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise Problem("unsupported-media-type", "send the body as application/json")
+    raw = await request.body()
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise Problem("invalid-json", f"the body is not valid JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,40 @@
+"""``/v1/webhooks/{provider}``: notifications from PSPs, verified by the provider plugin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.runtime import PaymuxRuntime
+from paymux.app.schemas import WebhookAck
+from paymux.core.ports.provider import WebhookVerificationError
+
+
+def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
+    """The webhook endpoint, bound to ``runtime``."""
+    router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=ProblemRoute)
+
+    @router.post("/{provider}", response_model=WebhookAck)
+    async def receive(provider: str, request: Request) -> WebhookAck:
+        """Verify the signature with the provider's own scheme, then apply each event once.
+
+        No API key and no Idempotency-Key: the signature authenticates, and events are
+        deduplicated on the provider's event id. A duplicate or late event answers 200 and
+        changes nothing. A forged one answers 400 and changes nothing.
+        """
+        plugin = runtime.providers.get(provider)
+        body = await request.body()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            events = plugin.parse_webhook(headers, body)
+        except WebhookVerificationError as error:
+            raise Problem("webhook-signature-invalid", str(error)) from None
+        outcome = await runtime.payments.apply_provider_events(provider, events)
+        return WebhookAck(
+            received=len(events),
+            applied=outcome.applied,
+            duplicates=outcome.duplicates,
+            unchanged=outcome.unchanged,
+        )
+
+    return router

@@ -1,0 +1,84 @@
+"""The objects a running paymux needs, built from settings by one factory (never at import)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pluggy
+
+from paymux.app.auth import ApiKeys
+from paymux.app.status_links import StatusLinks
+from paymux.core.domain.models import OrderStatusChange
+from paymux.core.hookspecs import AsgiMount
+from paymux.core.plugins import build_provider_registry, create_plugin_manager
+from paymux.core.providers import ProviderRegistry
+from paymux.core.services.payments import PaymentService
+from paymux.core.settings import Settings
+from paymux.core.storage.database import Database
+from paymux.core.storage.unit_of_work import PaymentStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PaymuxRuntime:
+    """Settings, database, providers and use cases of one paymux application."""
+
+    settings: Settings
+    plugin_manager: pluggy.PluginManager
+    database: Database
+    providers: ProviderRegistry
+    payments: PaymentService
+    api_keys: ApiKeys
+    status_links: StatusLinks
+    mounts: list[AsgiMount] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Close providers, mounted apps and the database pool."""
+        for mount in self.mounts:
+            if mount.aclose is not None:
+                await mount.aclose()
+        await self.providers.aclose()
+        await self.database.dispose()
+
+
+def create_runtime(
+    settings: Settings, *, plugin_manager: pluggy.PluginManager | None = None
+) -> PaymuxRuntime:
+    """Build a runtime. ``plugin_manager`` defaults to one that loads installed plugins."""
+    manager = plugin_manager or create_plugin_manager()
+    providers = build_provider_registry(
+        manager,
+        enabled=settings.providers,
+        mode=settings.mode,
+        public_url=settings.public_url,
+    )
+    database = Database(settings.database_url)
+    links = StatusLinks(
+        public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
+    )
+
+    def notify(change: OrderStatusChange) -> None:
+        manager.hook.paymux_order_status_changed(change=change)
+
+    payments = PaymentService(
+        store=PaymentStore(database),
+        providers=providers,
+        buyer_return_url=links.url,
+        lock_seconds=settings.idempotency_lock_seconds,
+        on_status_changed=notify,
+    )
+    mounts = [
+        mount for offered in manager.hook.paymux_asgi_mounts(settings=settings) for mount in offered
+    ]
+    return PaymuxRuntime(
+        settings=settings,
+        plugin_manager=manager,
+        database=database,
+        providers=providers,
+        payments=payments,
+        api_keys=ApiKeys(settings.api_keys),
+        status_links=links,
+        mounts=mounts,
+    )

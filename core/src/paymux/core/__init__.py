@@ -1,0 +1,1 @@
+"""paymux.core."""

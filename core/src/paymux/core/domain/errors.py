@@ -1,0 +1,68 @@
+"""Errors of the payment domain and its use cases.
+
+Each error has a stable ``code`` (a slug): the API turns it into the ``type`` of an
+``application/problem+json`` answer, so clients can rely on it.
+"""
+
+from __future__ import annotations
+
+
+class PaymuxError(Exception):
+    """Base of every error paymux raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidCheckoutError(PaymuxError):
+    """A checkout that breaks a business rule (for example a fee above the order amount)."""
+
+    code = "invalid-checkout"
+
+
+class NoProviderError(PaymuxError):
+    """No enabled provider serves this country, currency and payment method."""
+
+    code = "no-provider"
+
+
+class PaymentNotFoundError(PaymuxError):
+    """No payment with that id is visible to this client."""
+
+    code = "payment-not-found"
+
+
+class IdempotencyKeyReusedError(PaymuxError):
+    """The idempotency key was used before with a different request."""
+
+    code = "idempotency-key-reused"
+
+
+class IdempotencyKeyInUseError(PaymuxError):
+    """A request with this idempotency key is still being processed."""
+
+    code = "idempotency-key-in-use"
+
+
+class ProviderOutcomeUnknownError(PaymuxError):
+    """The provider could not be reached or did not answer in time; the outcome is unknown.
+
+    Nothing is lost: the payment stays ``unknown`` and the same request, sent again with the
+    same idempotency key, resumes it (the provider receives the same idempotency key too).
+    """
+
+    code = "provider-unavailable"
+
+    def __init__(self, message: str, *, payment_id: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.payment_id = payment_id
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UnknownProviderError(PaymuxError):
+    """A webhook or call names a provider that is not enabled."""
+
+    code = "unknown-provider"

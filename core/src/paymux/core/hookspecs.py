@@ -1,0 +1,86 @@
+"""Hook specifications of paymux's core.
+
+A plugin is a module or object with functions named like the hooks below and marked with
+:data:`hookimpl`. First-party and third-party plugins alike are found through the ``paymux``
+entry-point group, for example in a plugin's ``pyproject.toml``::
+
+    [project.entry-points.paymux]
+    myprovider = "paymux_myprovider.plugin"
+
+Hooks are synchronous and cheap (pluggy has no async hooks): they register things and observe
+events. Network work happens on the provider objects they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from paymux.core.domain.models import OrderStatusChange
+from paymux.core.providers import ProviderSpec
+from paymux.core.settings import Settings
+
+AsgiApp = Callable[
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AsgiMount:
+    """An ASGI application a plugin serves under ``path`` beside paymux's API."""
+
+    path: str
+    app: AsgiApp
+    name: str
+    aclose: Callable[[], Awaitable[None]] | None = None
+    """Called once when the host application shuts down (mounted apps get no lifespan)."""
+
+
+PROJECT_NAME = "paymux"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def paymux_add_providers() -> Sequence[ProviderSpec]:
+    """Return the payment providers this plugin offers.
+
+    Called once when paymux builds its provider registry (at application start-up, never at
+    import). Return :class:`~paymux.core.providers.ProviderSpec` objects: a unique ``name``
+    and a ``build`` factory. Do not build clients or open connections here; paymux calls
+    ``build`` only for providers enabled in the settings, with their configuration.
+
+    Two plugins offering the same name are an error reported at start-up.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def paymux_order_status_changed(change: OrderStatusChange) -> None:
+    """Observe a payment order's status change, after it was committed.
+
+    Called once per change, synchronously, in the process that made it. Keep it cheap and do
+    not raise: an exception is logged and ignored, the change stands. For reliable delivery to
+    other services use the outbox events, not this hook.
+    """
+
+
+@hookspec
+def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
+    """Return ASGI applications to serve beside paymux's API, each under its own path.
+
+    Called once by ``create_app``. The sandbox plugin uses it to serve its PSP simulator
+    (hosted payment pages, a status endpoint) in sandbox mode. Return ``[]`` when the
+    settings do not call for it (for example in live mode). Paths must start with ``/`` and
+    must not clash with ``/v1`` or another plugin's path.
+    """
+    raise NotImplementedError

@@ -1,0 +1,95 @@
+"""The plugin manager factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+
+import pluggy
+
+from paymux.core import hookspecs
+from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
+
+ENTRY_POINT_GROUP = "paymux"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or does not fit the hook specifications."""
+
+
+def create_plugin_manager(
+    *,
+    autoload: bool = True,
+    plugins: Iterable[object] = (),
+    extra_specs: Iterable[ModuleType | type] = (),
+) -> pluggy.PluginManager:
+    """Build a plugin manager with paymux's hook specifications.
+
+    ``autoload`` loads every plugin of the ``paymux`` entry-point group (as installed packages
+    declare them); pass ``False`` to register only ``plugins``. ``extra_specs`` adds hook
+    specification modules (the app adds its own). Every hook implementation is checked against
+    the specifications: an unknown hook name or a wrong argument raises :class:`PluginError`.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for spec in extra_specs:
+        manager.add_hookspecs(spec)
+    if autoload:
+        try:
+            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as error:
+            raise PluginError(
+                f"loading the {ENTRY_POINT_GROUP!r} entry points failed: {error}"
+            ) from error
+    for plugin in plugins:
+        if not manager.is_registered(plugin):
+            manager.register(plugin)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(str(error)) from error
+    return manager
+
+
+def collect_provider_specs(manager: pluggy.PluginManager) -> dict[str, ProviderSpec]:
+    """Every provider offered by the registered plugins, by name (duplicates are an error)."""
+    specs: dict[str, ProviderSpec] = {}
+    for offered in manager.hook.paymux_add_providers():
+        for spec in offered:
+            if not isinstance(spec, ProviderSpec):
+                raise PluginError(f"paymux_add_providers returned {spec!r}, not a ProviderSpec")
+            if spec.name in specs:
+                raise PluginError(f"two plugins offer a provider called {spec.name!r}")
+            specs[spec.name] = spec
+    return specs
+
+
+def build_provider_registry(
+    manager: pluggy.PluginManager,
+    *,
+    enabled: dict[str, dict[str, object]],
+    mode: str,
+    public_url: str,
+) -> ProviderRegistry:
+    """Build the providers named in ``enabled`` (name -> config) from the plugins' specs."""
+    specs = collect_provider_specs(manager)
+    providers = []
+    for name, config in enabled.items():
+        if name not in specs:
+            known = ", ".join(sorted(specs)) or "none"
+            raise PluginError(
+                f"provider {name!r} is enabled but no plugin offers it (offered: {known})"
+            )
+        base = public_url.rstrip("/")
+        context = ProviderContext(
+            name=name,
+            mode=mode,
+            public_url=base,
+            webhook_url=f"{base}/v1/webhooks/{name}",
+            config=dict(config),
+        )
+        provider = specs[name].build(context)
+        if provider.name != name:
+            raise PluginError(f"provider spec {name!r} built a provider called {provider.name!r}")
+        providers.append(provider)
+    return ProviderRegistry(providers)

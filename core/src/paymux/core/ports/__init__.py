@@ -1,0 +1,1 @@
+"""Ports: the protocols paymux's core talks to (providers), implemented by plugins."""

@@ -1,0 +1,172 @@
+"""The payment provider port: what a PSP plugin implements.
+
+A provider object is built once per application by the factory a plugin registers through the
+``paymux_add_providers`` hook. Its methods are called by paymux's use cases, never inside a
+database transaction, and may be called concurrently from many requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from paymux.core.domain.status import PaymentStatus
+from paymux.currencies import Money
+
+
+class ProviderError(Exception):
+    """A provider call failed.
+
+    ``retryable`` says whether the same call may succeed later. ``outcome_unknown`` says the
+    provider may have acted even though no answer arrived (a timeout is never a failure).
+    """
+
+    retryable: bool = False
+    outcome_unknown: bool = False
+
+
+class ProviderTimeoutError(ProviderError):
+    """No answer in time: the provider may or may not have acted. Retryable."""
+
+    retryable = True
+    outcome_unknown = True
+
+
+class ProviderUnavailableError(ProviderError):
+    """Connection refused, reset, or a 5xx from the provider. Retryable; outcome unknown."""
+
+    retryable = True
+    outcome_unknown = True
+
+
+class ProviderRejectedError(ProviderError):
+    """The provider refused the request for good (a 4xx). Not retryable.
+
+    ``code`` is the provider's reason, normalized to a slug where possible.
+    """
+
+    def __init__(self, message: str, *, code: str = "provider-rejected") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WebhookVerificationError(Exception):
+    """A webhook's signature, timestamp or body did not verify; it must change nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCapabilities:
+    """What a provider can do. ``None`` for countries or currencies means "all"."""
+
+    methods: frozenset[str]
+    countries: frozenset[str] | None = None
+    currencies: frozenset[str] | None = None
+    features: frozenset[str] = field(default_factory=frozenset)
+
+    def serves(self, *, country: str, currency: str, method: str) -> bool:
+        """Whether a checkout with this country, currency and method can go here."""
+        return (
+            method in self.methods
+            and (self.countries is None or country in self.countries)
+            and (self.currencies is None or currency in self.currencies)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What a provider needs to register a hosted checkout."""
+
+    payment_id: str
+    amount: Money
+    country: str
+    payment_method: str
+    buyer_id: str
+    order_references: tuple[str, ...]
+    return_url: str
+    """Where the provider sends the buyer when the hosted page is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRegistration:
+    """The provider's answer to a registration: its token and the hosted page's URL."""
+
+    token: str
+    redirect_url: str
+    psp_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPaymentState:
+    """The provider's view of one payment, normalized to paymux's statuses."""
+
+    token: str
+    status: PaymentStatus
+    failure_code: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One verified webhook event, normalized. ``event_id`` is the provider's own id."""
+
+    event_id: str
+    token: str
+    status: PaymentStatus
+    failure_code: str | None = None
+    occurred_at: datetime | None = None
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    """A payment service provider, as paymux's use cases see it."""
+
+    @property
+    def name(self) -> str:
+        """The provider's stable name, as used in URLs (``/v1/webhooks/{name}``) and settings."""
+        ...
+
+    def capabilities(self) -> ProviderCapabilities:
+        """The countries, currencies, methods and features this provider serves.
+
+        Called when paymux routes a checkout; must be cheap and must not do I/O.
+        """
+        ...
+
+    async def register_checkout(
+        self, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutRegistration:
+        """Register a payment for a hosted checkout page and return its token and URL.
+
+        Called once per payment, outside any database transaction, and again with the **same**
+        ``idempotency_key`` when an earlier attempt's outcome is unknown: the provider must
+        then return the registration it already made, never a second one (send the key in
+        the PSP's own idempotency field). Must never receive, log or store card data.
+
+        Raises :class:`ProviderTimeoutError` or :class:`ProviderUnavailableError` (retryable,
+        outcome unknown) or :class:`ProviderRejectedError` (final).
+        """
+        ...
+
+    async def fetch_status(self, token: str) -> ProviderPaymentState:
+        """Ask the provider where the payment with this token stands.
+
+        Used to confirm webhooks and to settle payments left ``unknown`` or ``pending``.
+        Read-only: it must change nothing at the provider. Raises the same errors as
+        :meth:`register_checkout`.
+        """
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+        """Verify a webhook's signature with the provider's own scheme and normalize it.
+
+        ``headers`` have lower-case names. Must do no I/O. Raises
+        :class:`WebhookVerificationError` for a bad signature, a stale timestamp or a body
+        that cannot be read; a webhook of a kind paymux does not use gives ``[]``.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections. Called once when the application shuts down."""
+        ...

@@ -1,0 +1,83 @@
+"""Provider specs, the registry of built providers, and routing of checkouts to them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paymux.core.domain.errors import NoProviderError, UnknownProviderError
+from paymux.core.ports.provider import PaymentProvider
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What a provider factory receives when paymux builds it."""
+
+    name: str
+    mode: str
+    """``"sandbox"`` or ``"live"``."""
+    public_url: str
+    """The public base URL of this paymux instance, without a trailing slash."""
+    webhook_url: str
+    """Where this provider's webhooks must be sent."""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """The provider's own section of the settings (``PAYMUX_PROVIDERS__<NAME>__...``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """A provider a plugin offers: its name and how to build it."""
+
+    name: str
+    build: Callable[[ProviderContext], PaymentProvider]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"provider name {self.name!r} must be lower-case letters, digits and '_', "
+                "starting with a letter (at most 32 characters)"
+            )
+
+
+class ProviderRegistry:
+    """The providers enabled in this application, by name."""
+
+    def __init__(self, providers: Iterable[PaymentProvider]) -> None:
+        self._providers: dict[str, PaymentProvider] = {}
+        for provider in providers:
+            if provider.name in self._providers:
+                raise ValueError(f"provider {provider.name!r} is enabled twice")
+            self._providers[provider.name] = provider
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def names(self) -> list[str]:
+        """Enabled provider names, in the order they were enabled."""
+        return list(self._providers)
+
+    def get(self, name: str) -> PaymentProvider:
+        """The provider called ``name``; :class:`UnknownProviderError` if not enabled."""
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise UnknownProviderError(f"provider {name!r} is not enabled") from None
+
+    def choose(self, *, country: str, currency: str, method: str) -> PaymentProvider:
+        """The first enabled provider that serves this country, currency and method."""
+        for provider in self._providers.values():
+            if provider.capabilities().serves(country=country, currency=currency, method=method):
+                return provider
+        raise NoProviderError(
+            f"no enabled provider accepts {method} payments in {currency} from {country}"
+        )
+
+    async def aclose(self) -> None:
+        """Close every provider."""
+        for provider in self._providers.values():
+            await provider.aclose()

@@ -1,0 +1,1 @@
+"""Use cases: what paymux does, in terms of the domain, the store and the providers."""

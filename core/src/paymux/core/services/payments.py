@@ -1,0 +1,436 @@
+"""Payment use cases: create (idempotently), read, and apply what providers report.
+
+The rule of the house: every state change commits in one transaction together with its outbox
+event, and no transaction stays open while a provider is called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from paymux.core.domain.checkout import CheckoutDraft
+from paymux.core.domain.errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    PaymentNotFoundError,
+    ProviderOutcomeUnknownError,
+)
+from paymux.core.domain.models import (
+    IdempotencyRecord,
+    OrderStatusChange,
+    OutboxMessage,
+    PaymentEvent,
+    PaymentOrder,
+    PspRegistration,
+)
+from paymux.core.domain.status import PaymentStatus, next_status
+from paymux.core.identifiers import new_id, utc_now
+from paymux.core.ports.provider import (
+    CheckoutRequest,
+    ProviderError,
+    ProviderEvent,
+    ProviderRejectedError,
+)
+from paymux.core.providers import ProviderRegistry
+from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[PaymentEvent], str]
+"""Turns a payment into the response body the API stores and replays."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """Who sent a mutating request, with which idempotency key and which content."""
+
+    client_id: str
+    key: str
+    fingerprint: str
+    """A digest of the request (method, path, body): the same key with another one is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response as first sent; ``replayed`` is true when it comes from the idempotency store."""
+
+    status: int
+    body: str
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class WebhookOutcome:
+    """What applying a webhook's events did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+
+
+class PaymentNotRegisteredYetError(PaymentNotFoundError):
+    """A provider event names a token paymux does not know (yet): the provider should retry."""
+
+    code = "payment-not-found"
+
+
+def derive_psp_idempotency_key(client_id: str, key: str) -> str:
+    """The idempotency key sent to the PSP for the request with ``key`` from ``client_id``.
+
+    Stable (a retry sends the same one), scoped per client, and short enough for every PSP
+    (Square allows 45 characters).
+    """
+    digest = hashlib.sha256(f"{client_id}\x1f{key}".encode()).hexdigest()
+    return f"pmx-{digest[:40]}"
+
+
+class PaymentService:
+    """The payment use cases. Build one per application with its collaborators."""
+
+    def __init__(
+        self,
+        *,
+        store: PaymentStore,
+        providers: ProviderRegistry,
+        buyer_return_url: Callable[[str], str],
+        lock_seconds: float,
+        on_status_changed: Callable[[OrderStatusChange], Any] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._buyer_return_url = buyer_return_url
+        self._lock = timedelta(seconds=lock_seconds)
+        self._on_status_changed = on_status_changed
+        self._clock = clock
+
+    # -- create --------------------------------------------------------------------------
+
+    async def create_payment(
+        self, request: IdempotentRequest, draft: CheckoutDraft, render: Renderer
+    ) -> StoredResponse:
+        """Create a payment and register it with its provider, exactly once per key.
+
+        The same key with the same request replays the stored response; with another request
+        it raises :class:`IdempotencyKeyReusedError`; while the first request is still running,
+        :class:`IdempotencyKeyInUseError`. If the provider's answer is unknown (timeout), the
+        payment stays ``unknown``, :class:`ProviderOutcomeUnknownError` is raised and the next
+        request with the same key resumes the registration with the same PSP key.
+        """
+        async with self._store.begin() as uow:
+            record = await uow.find_idempotency_key(request.client_id, request.key)
+        if record is None:
+            provider = self._providers.choose(
+                country=draft.country, currency=draft.currency, method=draft.payment_method
+            )
+            created = await self._insert_new_payment(request, draft, provider.name)
+            if created is not None:
+                record_id, payment_id = created
+                return await self._register(payment_id, record_id, render)
+            async with self._store.begin() as uow:
+                record = await uow.find_idempotency_key(request.client_id, request.key)
+            if record is None:  # pragma: no cover - the row we collided with cannot vanish
+                raise IdempotencyKeyInUseError("the idempotency key is being used right now")
+        return await self._resume(record, request, render)
+
+    async def _insert_new_payment(
+        self, request: IdempotentRequest, draft: CheckoutDraft, provider: str
+    ) -> tuple[int, str] | None:
+        now = self._clock()
+        payment_id = new_id("pay")
+        payment = PaymentEvent(
+            id=payment_id,
+            client_id=request.client_id,
+            buyer_id=draft.buyer_id,
+            currency=draft.currency,
+            country=draft.country,
+            payment_method=draft.payment_method,
+            return_url=draft.return_url,
+            provider=provider,
+            created_at=now,
+            orders=tuple(
+                PaymentOrder(
+                    id=new_id("po"),
+                    payment_event_id=payment_id,
+                    seller_id=order.seller_id,
+                    amount=order.amount,
+                    commission=order.commission,
+                    logistics_fee=order.logistics_fee,
+                    reference=order.reference,
+                    status=PaymentStatus.EXECUTING,
+                    failure_code=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for order in draft.orders
+            ),
+            registration=PspRegistration(
+                payment_event_id=payment_id,
+                provider=provider,
+                psp_idempotency_key=derive_psp_idempotency_key(request.client_id, request.key),
+                token=None,
+                psp_reference=None,
+                redirect_url=None,
+            ),
+        )
+        async with self._store.begin() as uow:
+            record_id = await uow.insert_idempotency_key(
+                client_id=request.client_id,
+                key=request.key,
+                fingerprint=request.fingerprint,
+                resource_id=payment_id,
+                now=now,
+            )
+            if record_id is None:
+                return None
+            await uow.insert_payment(payment)
+            await uow.add_outbox([_payment_created(payment)], now=now)
+        return record_id, payment_id
+
+    async def _resume(
+        self, record: IdempotencyRecord, request: IdempotentRequest, render: Renderer
+    ) -> StoredResponse:
+        if record.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReusedError(
+                "this idempotency key was already used with a different request"
+            )
+        if record.completed:
+            assert record.response_status is not None
+            assert record.response_body is not None
+            return StoredResponse(record.response_status, record.response_body, replayed=True)
+        now = self._clock()
+        async with self._store.begin() as uow:
+            acquired = await uow.lock_idempotency_key(
+                record.id, now=now, stale_before=now - self._lock
+            )
+        if not acquired or record.resource_id is None:
+            raise IdempotencyKeyInUseError(
+                "a request with this idempotency key is still being processed"
+            )
+        return await self._register(record.resource_id, record.id, render)
+
+    async def _register(self, payment_id: str, record_id: int, render: Renderer) -> StoredResponse:
+        async with self._store.begin() as uow:
+            payment = await uow.get_payment(payment_id)
+        if payment is None or payment.registration is None:  # pragma: no cover - written together
+            raise PaymentNotFoundError(f"payment {payment_id} vanished")
+        registration = payment.registration
+        if registration.token is None:
+            provider = self._providers.get(payment.provider)
+            try:
+                answer = await provider.register_checkout(
+                    _checkout_request(payment, self._buyer_return_url(payment.id)),
+                    idempotency_key=registration.psp_idempotency_key,
+                )
+            except ProviderRejectedError as error:
+                return await self._finish(
+                    payment_id, record_id, render, PaymentStatus.FAILED, error.code
+                )
+            except ProviderError as error:
+                await self._mark_unknown(payment_id, record_id, error)
+                raise ProviderOutcomeUnknownError(
+                    f"{payment.provider} did not confirm the registration ({error}); "
+                    "send the same request with the same Idempotency-Key to resume it",
+                    payment_id=payment_id,
+                ) from error
+            async with self._store.begin() as uow:
+                await uow.record_registration(
+                    payment_id,
+                    token=answer.token,
+                    redirect_url=answer.redirect_url,
+                    psp_reference=answer.psp_reference,
+                    now=self._clock(),
+                )
+                return await self._finish_in(
+                    uow, payment_id, record_id, render, PaymentStatus.PENDING, None
+                )
+        return await self._finish(payment_id, record_id, render, PaymentStatus.PENDING, None)
+
+    async def _finish(
+        self,
+        payment_id: str,
+        record_id: int,
+        render: Renderer,
+        status: PaymentStatus,
+        failure_code: str | None,
+    ) -> StoredResponse:
+        async with self._store.begin() as uow:
+            return await self._finish_in(uow, payment_id, record_id, render, status, failure_code)
+
+    async def _finish_in(
+        self,
+        uow: UnitOfWork,
+        payment_id: str,
+        record_id: int,
+        render: Renderer,
+        status: PaymentStatus,
+        failure_code: str | None,
+    ) -> StoredResponse:
+        changes = await self._advance(uow, payment_id, status, failure_code)
+        payment = await uow.get_payment(payment_id)
+        assert payment is not None
+        body = render(payment)
+        await uow.complete_idempotency_key(record_id, status=201, body=body)
+        self._after_commit(uow, changes)
+        return StoredResponse(201, body)
+
+    async def _mark_unknown(self, payment_id: str, record_id: int, error: ProviderError) -> None:
+        log.warning("registration of %s has an unknown outcome: %s", payment_id, error)
+        async with self._store.begin() as uow:
+            changes = await self._advance(uow, payment_id, PaymentStatus.UNKNOWN, None)
+            await uow.release_idempotency_key(record_id)
+            self._after_commit(uow, changes)
+
+    # -- read ----------------------------------------------------------------------------
+
+    async def get_payment(self, payment_id: str, *, client_id: str | None) -> PaymentEvent:
+        """The payment, if ``client_id`` owns it (``None``: any client, for internal use)."""
+        async with self._store.begin() as uow:
+            payment = await uow.get_payment(payment_id, client_id=client_id)
+        if payment is None:
+            raise PaymentNotFoundError(f"no payment {payment_id}")
+        return payment
+
+    # -- provider reports ----------------------------------------------------------------
+
+    async def apply_provider_events(
+        self, provider_name: str, events: list[ProviderEvent]
+    ) -> WebhookOutcome:
+        """Apply verified provider events: each once, monotonically, in its own transaction.
+
+        A duplicate event id changes nothing; a late or regressing status changes nothing.
+        An event for a token paymux does not know raises :class:`PaymentNotRegisteredYetError`
+        before anything is written, so the provider delivers it again later.
+        """
+        outcome = WebhookOutcome()
+        for event in events:
+            async with self._store.begin() as uow:
+                payment_id = await uow.find_payment_id_by_token(provider_name, event.token)
+                if payment_id is None:
+                    raise PaymentNotRegisteredYetError(
+                        f"{provider_name} reported on unknown token {event.token!r}"
+                    )
+                fresh = await uow.mark_webhook_event_processed(
+                    provider_name, event.event_id, now=self._clock()
+                )
+                if not fresh:
+                    outcome.duplicates += 1
+                    continue
+                changes = await self._advance(uow, payment_id, event.status, event.failure_code)
+                if changes:
+                    outcome.applied += 1
+                else:
+                    outcome.unchanged += 1
+                self._after_commit(uow, changes)
+        return outcome
+
+    async def refresh_payment(self, payment_id: str) -> PaymentEvent:
+        """Ask the provider where the payment stands and apply the answer (monotonically).
+
+        The provider is called outside any transaction; this is how payments left ``unknown``
+        or ``pending`` are settled when no webhook comes.
+        """
+        payment = await self.get_payment(payment_id, client_id=None)
+        if payment.registration is None or payment.registration.token is None:
+            return payment
+        provider = self._providers.get(payment.provider)
+        state = await provider.fetch_status(payment.registration.token)
+        async with self._store.begin() as uow:
+            changes = await self._advance(uow, payment_id, state.status, state.failure_code)
+            refreshed = await uow.get_payment(payment_id)
+            self._after_commit(uow, changes)
+        assert refreshed is not None
+        return refreshed
+
+    # -- shared --------------------------------------------------------------------------
+
+    async def _advance(
+        self,
+        uow: UnitOfWork,
+        payment_id: str,
+        reported: PaymentStatus,
+        failure_code: str | None,
+    ) -> list[OrderStatusChange]:
+        """Move every order of the payment toward ``reported`` where the machine allows it.
+
+        Takes row locks on the orders, writes the new statuses and their outbox events.
+        """
+        payment = await uow.get_payment(payment_id, lock=True)
+        assert payment is not None
+        now = self._clock()
+        changes: list[OrderStatusChange] = []
+        for order in payment.orders:
+            target = next_status(order.status, reported)
+            if target is None:
+                continue
+            code = failure_code if target is PaymentStatus.FAILED else None
+            await uow.set_order_status(order.id, target, failure_code=code, now=now)
+            changes.append(
+                OrderStatusChange(
+                    payment_event_id=payment_id,
+                    payment_order_id=order.id,
+                    previous=order.status,
+                    current=target,
+                    failure_code=code,
+                    occurred_at=now,
+                )
+            )
+        await uow.add_outbox([_status_changed(change) for change in changes], now=now)
+        return changes
+
+    def _after_commit(self, uow: UnitOfWork, changes: list[OrderStatusChange]) -> None:
+        if self._on_status_changed is None or not changes:
+            return
+        callback = self._on_status_changed
+        for change in changes:
+            uow.after_commit(lambda change=change: callback(change))
+
+
+def _checkout_request(payment: PaymentEvent, return_url: str) -> CheckoutRequest:
+    return CheckoutRequest(
+        payment_id=payment.id,
+        amount=payment.total,
+        country=payment.country,
+        payment_method=payment.payment_method,
+        buyer_id=payment.buyer_id,
+        order_references=tuple(order.reference for order in payment.orders),
+        return_url=return_url,
+    )
+
+
+def _payment_created(payment: PaymentEvent) -> OutboxMessage:
+    return OutboxMessage(
+        topic="payment.created",
+        key=payment.id,
+        payload={
+            "payment_id": payment.id,
+            "client_id": payment.client_id,
+            "currency": payment.currency,
+            "amount_minor": payment.total.minor,
+            "provider": payment.provider,
+            "orders": [
+                {"id": o.id, "seller_id": o.seller_id, "amount_minor": o.amount.minor}
+                for o in payment.orders
+            ],
+        },
+    )
+
+
+def _status_changed(change: OrderStatusChange) -> OutboxMessage:
+    return OutboxMessage(
+        topic="payment_order.status_changed",
+        key=change.payment_event_id,
+        payload={
+            "payment_id": change.payment_event_id,
+            "payment_order_id": change.payment_order_id,
+            "previous": change.previous.value,
+            "current": change.current.value,
+            "failure_code": change.failure_code,
+            "occurred_at": change.occurred_at.isoformat(),
+        },
+    )

@@ -1,0 +1,68 @@
+"""paymux's settings, read from the environment (``PAYMUX_...``) by pydantic-settings.
+
+Nothing reads them at import: build ``Settings()`` where the application starts and pass it on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_API_KEY = "pmx_dev_sandbox_key"
+"""The API key of the default (sandbox) configuration. Refused in live mode."""
+
+DEVELOPMENT_SECRET = "pmx-dev-secret-not-for-production"  # noqa: S105 - sandbox default, refused live
+
+
+class Settings(BaseSettings):
+    """Everything paymux needs to run.
+
+    Nested values use ``__``: ``PAYMUX_PROVIDERS__SANDBOX__WEBHOOK_SECRET``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYMUX_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    mode: Literal["sandbox", "live"] = "sandbox"
+    """``sandbox``: no real money, the sandbox PSP is mounted. ``live``: real providers only."""
+
+    database_url: str = "sqlite+aiosqlite:///paymux.db"
+    """SQLAlchemy URL: ``sqlite+aiosqlite:///path.db`` or ``postgresql+psycopg://user@host/db``."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    """The URL under which buyers and PSPs reach this instance (with any mount prefix)."""
+
+    api_keys: dict[str, str] = Field(default_factory=lambda: {DEVELOPMENT_API_KEY: "dev"})
+    """Bearer API keys and the client each belongs to (``{"key": "client-id"}``)."""
+
+    providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"sandbox": {}})
+    """Enabled providers, each with its own configuration."""
+
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    """Signs the links of buyer status pages."""
+
+    idempotency_lock_seconds: float = Field(default=60.0, gt=0)
+    """How long a request holds its idempotency key before another may take over."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _live_needs_real_secrets(self) -> Settings:
+        if self.mode == "live":
+            if DEVELOPMENT_API_KEY in self.api_keys:
+                raise ValueError("live mode refuses the development API key")
+            if self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+                raise ValueError("live mode needs PAYMUX_SECRET_KEY")
+            if "sandbox" in self.providers:
+                raise ValueError("live mode cannot enable the sandbox provider")
+        if not self.api_keys:
+            raise ValueError("at least one API key is needed")
+        return self

@@ -1,0 +1,134 @@
+"""SQLModel tables. Amounts are integers in minor units beside their ISO 4217 code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite keeps no zone: we add it back)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TZ = UtcDateTime()
+
+
+class PaymentEventRow(SQLModel, table=True):
+    """A checkout."""
+
+    __tablename__ = "payment_event"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(index=True, max_length=64)
+    buyer_id: str = Field(max_length=128)
+    currency: str = Field(max_length=3)
+    country: str = Field(max_length=2)
+    payment_method: str = Field(max_length=32)
+    return_url: str = Field(max_length=2048)
+    provider: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=_TZ)
+
+
+class PaymentOrderRow(SQLModel, table=True):
+    """One seller's part of a checkout."""
+
+    __tablename__ = "payment_order"
+    __table_args__ = (sa.UniqueConstraint("payment_event_id", "reference"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_event_id: str = Field(foreign_key="payment_event.id", index=True, max_length=40)
+    position: int
+    seller_id: str = Field(index=True, max_length=128)
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    commission_minor: int = Field(sa_type=sa.BigInteger)
+    logistics_fee_minor: int = Field(sa_type=sa.BigInteger)
+    reference: str = Field(max_length=128)
+    status: str = Field(max_length=16, index=True)
+    failure_code: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class PspRegistrationRow(SQLModel, table=True):
+    """The payment as registered with its provider."""
+
+    __tablename__ = "psp_registration"
+    __table_args__ = (sa.UniqueConstraint("provider", "token"),)
+
+    payment_event_id: str = Field(primary_key=True, foreign_key="payment_event.id", max_length=40)
+    provider: str = Field(max_length=32)
+    psp_idempotency_key: str = Field(unique=True, max_length=64)
+    token: str | None = Field(default=None, max_length=255)
+    psp_reference: str | None = Field(default=None, max_length=255)
+    redirect_url: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class IdempotencyKeyRow(SQLModel, table=True):
+    """A client's idempotency key, its request fingerprint and its stored response."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("client_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    resource_id: str | None = Field(default=None, max_length=40)
+    locked_at: datetime | None = Field(default=None, sa_type=_TZ)
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=_TZ)
+
+
+class ProcessedWebhookEventRow(SQLModel, table=True):
+    """A provider event already applied; its id is never applied twice."""
+
+    __tablename__ = "processed_webhook_event"
+    __table_args__ = (sa.UniqueConstraint("provider", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    event_id: str = Field(max_length=255)
+    received_at: datetime = Field(sa_type=_TZ)
+
+
+class OutboxEventRow(SQLModel, table=True):
+    """An event waiting to be published to the broker (transactional outbox)."""
+
+    __tablename__ = "outbox_event"
+
+    id: str = Field(primary_key=True, max_length=40)
+    topic: str = Field(max_length=64, index=True)
+    key: str = Field(max_length=64)
+    payload: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=_TZ)
+    published_at: datetime | None = Field(default=None, sa_type=_TZ, index=True)

@@ -1,0 +1,357 @@
+"""The unit of work: every read and write of the use cases, inside one database transaction.
+
+Services open one with :meth:`PaymentStore.begin` and call these methods; SQL stays here. The
+methods return the domain's plain records, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymux.core.domain.models import (
+    IdempotencyRecord,
+    OutboxMessage,
+    PaymentEvent,
+    PaymentOrder,
+    PspRegistration,
+)
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.identifiers import new_id
+from paymux.core.storage.database import Database
+from paymux.core.storage.tables import (
+    IdempotencyKeyRow,
+    OutboxEventRow,
+    PaymentEventRow,
+    PaymentOrderRow,
+    ProcessedWebhookEventRow,
+    PspRegistrationRow,
+)
+from paymux.currencies import Money
+
+log = logging.getLogger(__name__)
+
+_ev = PaymentEventRow.__table__  # type: ignore[attr-defined]
+_po = PaymentOrderRow.__table__  # type: ignore[attr-defined]
+_reg = PspRegistrationRow.__table__  # type: ignore[attr-defined]
+_idem = IdempotencyKeyRow.__table__  # type: ignore[attr-defined]
+_hook = ProcessedWebhookEventRow.__table__  # type: ignore[attr-defined]
+_out = OutboxEventRow.__table__  # type: ignore[attr-defined]
+
+
+class PaymentStore:
+    """Opens units of work on a :class:`Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Callbacks registered with :meth:`UnitOfWork.after_commit` run once the commit is done;
+        one that raises is logged and the others still run.
+        """
+        async with self.database.transaction() as session:
+            uow = UnitOfWork(session, self.database.dialect)
+            yield uow
+        for callback in uow.committed_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed; the change stands")
+
+
+class UnitOfWork:
+    """Reads and writes within one open transaction."""
+
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self._session = session
+        self._dialect = dialect
+        self.committed_callbacks: list[Callable[[], object]] = []
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` after this transaction commits (never if it rolls back)."""
+        self.committed_callbacks.append(callback)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    async def _execute(self, statement: Any) -> sa.CursorResult[Any]:
+        result: sa.CursorResult[Any] = await self._session.execute(statement)
+        return result
+
+    # -- idempotency keys --------------------------------------------------------------------
+
+    async def find_idempotency_key(self, client_id: str, key: str) -> IdempotencyRecord | None:
+        """The record of ``key`` for ``client_id``, if it was used before."""
+        row = (
+            await self._execute(
+                sa.select(_idem).where(_idem.c.client_id == client_id, _idem.c.key == key)
+            )
+        ).one_or_none()
+        return None if row is None else _idempotency_record(row._mapping)
+
+    async def insert_idempotency_key(
+        self, *, client_id: str, key: str, fingerprint: str, resource_id: str, now: datetime
+    ) -> int | None:
+        """Claim ``key`` (locked by this request); ``None`` if another request holds it."""
+        statement = (
+            self._insert(_idem)
+            .values(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint,
+                resource_id=resource_id,
+                locked_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["client_id", "key"])
+            .returning(_idem.c.id)
+        )
+        inserted = (await self._execute(statement)).scalar_one_or_none()
+        return None if inserted is None else int(inserted)
+
+    async def lock_idempotency_key(
+        self, record_id: int, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Take over an unfinished key whose lock was released or went stale."""
+        result = await self._execute(
+            sa.update(_idem)
+            .where(
+                _idem.c.id == record_id,
+                _idem.c.response_status.is_(None),
+                sa.or_(_idem.c.locked_at.is_(None), _idem.c.locked_at < stale_before),
+            )
+            .values(locked_at=now)
+        )
+        return result.rowcount == 1
+
+    async def release_idempotency_key(self, record_id: int) -> None:
+        """Let the next request with this key resume the work (nothing final was stored)."""
+        await self._execute(sa.update(_idem).where(_idem.c.id == record_id).values(locked_at=None))
+
+    async def complete_idempotency_key(self, record_id: int, *, status: int, body: str) -> None:
+        """Store the final response; every later request with the key replays it."""
+        await self._execute(
+            sa.update(_idem)
+            .where(_idem.c.id == record_id)
+            .values(locked_at=None, response_status=status, response_body=body)
+        )
+
+    # -- payments ----------------------------------------------------------------------------
+
+    async def insert_payment(self, event: PaymentEvent) -> None:
+        """Store a new payment event, its orders and its (not yet answered) registration."""
+        await self._execute(
+            sa.insert(_ev).values(
+                id=event.id,
+                client_id=event.client_id,
+                buyer_id=event.buyer_id,
+                currency=event.currency,
+                country=event.country,
+                payment_method=event.payment_method,
+                return_url=event.return_url,
+                provider=event.provider,
+                created_at=event.created_at,
+            )
+        )
+        await self._session.execute(
+            sa.insert(_po),
+            [
+                {
+                    "id": order.id,
+                    "payment_event_id": event.id,
+                    "position": position,
+                    "seller_id": order.seller_id,
+                    "currency": event.currency,
+                    "amount_minor": order.amount.minor,
+                    "commission_minor": order.commission.minor,
+                    "logistics_fee_minor": order.logistics_fee.minor,
+                    "reference": order.reference,
+                    "status": order.status.value,
+                    "failure_code": order.failure_code,
+                    "created_at": order.created_at,
+                    "updated_at": order.updated_at,
+                }
+                for position, order in enumerate(event.orders)
+            ],
+        )
+        if event.registration is not None:
+            registration = event.registration
+            await self._execute(
+                sa.insert(_reg).values(
+                    payment_event_id=event.id,
+                    provider=registration.provider,
+                    psp_idempotency_key=registration.psp_idempotency_key,
+                    token=registration.token,
+                    psp_reference=registration.psp_reference,
+                    redirect_url=registration.redirect_url,
+                    created_at=event.created_at,
+                    updated_at=event.created_at,
+                )
+            )
+
+    async def get_payment(
+        self, payment_id: str, *, client_id: str | None = None, lock: bool = False
+    ) -> PaymentEvent | None:
+        """The payment with its orders and registration; ``lock`` takes row locks on its orders.
+
+        With ``client_id`` a payment of another client is not found.
+        """
+        query = sa.select(_ev).where(_ev.c.id == payment_id)
+        if client_id is not None:
+            query = query.where(_ev.c.client_id == client_id)
+        event_row = (await self._execute(query)).one_or_none()
+        if event_row is None:
+            return None
+        order_query = (
+            sa.select(_po).where(_po.c.payment_event_id == payment_id).order_by(_po.c.position)
+        )
+        if lock:
+            order_query = order_query.with_for_update()
+        order_rows = (await self._execute(order_query)).all()
+        registration_row = (
+            await self._execute(sa.select(_reg).where(_reg.c.payment_event_id == payment_id))
+        ).one_or_none()
+        return _payment_event(event_row._mapping, order_rows, registration_row)
+
+    async def find_payment_id_by_token(self, provider: str, token: str) -> str | None:
+        """The payment the provider knows by ``token``."""
+        found = (
+            await self._execute(
+                sa.select(_reg.c.payment_event_id).where(
+                    _reg.c.provider == provider, _reg.c.token == token
+                )
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    async def set_order_status(
+        self,
+        order_id: str,
+        status: PaymentStatus,
+        *,
+        failure_code: str | None,
+        now: datetime,
+    ) -> None:
+        """Record an order's new status (the caller has checked the transition)."""
+        await self._execute(
+            sa.update(_po)
+            .where(_po.c.id == order_id)
+            .values(status=status.value, failure_code=failure_code, updated_at=now)
+        )
+
+    async def record_registration(
+        self,
+        payment_id: str,
+        *,
+        token: str,
+        redirect_url: str,
+        psp_reference: str | None,
+        now: datetime,
+    ) -> None:
+        """Store the provider's answer to the registration."""
+        await self._execute(
+            sa.update(_reg)
+            .where(_reg.c.payment_event_id == payment_id)
+            .values(
+                token=token, redirect_url=redirect_url, psp_reference=psp_reference, updated_at=now
+            )
+        )
+
+    # -- webhooks and outbox -----------------------------------------------------------------
+
+    async def mark_webhook_event_processed(
+        self, provider: str, event_id: str, *, now: datetime
+    ) -> bool:
+        """Remember a provider event; ``False`` if it was processed before (a duplicate)."""
+        statement = (
+            self._insert(_hook)
+            .values(provider=provider, event_id=event_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+            .returning(_hook.c.id)
+        )
+        return (await self._execute(statement)).scalar_one_or_none() is not None
+
+    async def add_outbox(self, messages: Sequence[OutboxMessage], *, now: datetime) -> None:
+        """Queue events for the broker, in this same transaction."""
+        if not messages:
+            return
+        await self._session.execute(
+            sa.insert(_out),
+            [
+                {
+                    "id": new_id("evt"),
+                    "topic": message.topic,
+                    "key": message.key,
+                    "payload": json.dumps(message.payload, sort_keys=True),
+                    "created_at": now,
+                }
+                for message in messages
+            ],
+        )
+
+
+def _idempotency_record(row: Any) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        key=row["key"],
+        fingerprint=row["fingerprint"],
+        resource_id=row["resource_id"],
+        locked_at=row["locked_at"],
+        response_status=row["response_status"],
+        response_body=row["response_body"],
+    )
+
+
+def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) -> PaymentEvent:
+    currency = event["currency"]
+    return PaymentEvent(
+        id=event["id"],
+        client_id=event["client_id"],
+        buyer_id=event["buyer_id"],
+        currency=currency,
+        country=event["country"],
+        payment_method=event["payment_method"],
+        return_url=event["return_url"],
+        provider=event["provider"],
+        created_at=event["created_at"],
+        orders=tuple(
+            PaymentOrder(
+                id=o.id,
+                payment_event_id=o.payment_event_id,
+                seller_id=o.seller_id,
+                amount=Money(o.amount_minor, currency),
+                commission=Money(o.commission_minor, currency),
+                logistics_fee=Money(o.logistics_fee_minor, currency),
+                reference=o.reference,
+                status=PaymentStatus(o.status),
+                failure_code=o.failure_code,
+                created_at=o.created_at,
+                updated_at=o.updated_at,
+            )
+            for o in orders
+        ),
+        registration=None
+        if registration is None
+        else PspRegistration(
+            payment_event_id=registration.payment_event_id,
+            provider=registration.provider,
+            psp_idempotency_key=registration.psp_idempotency_key,
+            token=registration.token,
+            psp_reference=registration.psp_reference,
+            redirect_url=registration.redirect_url,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""paymux-sandbox: a PSP simulator and its provider plugin."""

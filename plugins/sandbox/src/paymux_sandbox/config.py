@@ -1,0 +1,28 @@
+"""The sandbox provider's settings (``PAYMUX_PROVIDERS__SANDBOX__<FIELD>``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_WEBHOOK_SECRET = "whsec_sandbox_development"  # noqa: S105 - sandbox only, no real money
+
+
+class SandboxConfig(BaseModel):
+    """How the sandbox PSP behaves. Every field has a development default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_secret: str = Field(default=DEFAULT_WEBHOOK_SECRET, min_length=8)
+    """Shared secret of the webhook signatures (HMAC-SHA256)."""
+    base_url: str | None = None
+    """Where the simulator is reached; default: the app's public URL + ``/sandbox-psp``."""
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
+    """How long the provider waits for the simulator before the outcome is unknown."""
+    stall_seconds: float = Field(default=8.0, ge=0)
+    """How long the simulator stalls a registration of the ``sandbox-timeout`` buyer."""
+    pending_delay_seconds: float = Field(default=1.0, ge=0)
+    """How long a ``pending, then success`` payment stays pending."""
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    """How old a webhook's signed timestamp may be before it is refused."""
+    webhook_attempts: int = Field(default=5, ge=1)
+    """How often the simulator tries to deliver one webhook."""

@@ -1,0 +1,147 @@
+"""The sandbox provider: paymux's side of the sandbox PSP, spoken over HTTP like a real one."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.ports.provider import (
+    CheckoutRegistration,
+    CheckoutRequest,
+    ProviderCapabilities,
+    ProviderEvent,
+    ProviderPaymentState,
+    ProviderRejectedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    WebhookVerificationError,
+)
+from paymux_sandbox.config import SandboxConfig
+from paymux_sandbox.signature import SIGNATURE_HEADER, verify
+
+_STATUSES = {
+    "pending": PaymentStatus.PENDING,
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "failed": PaymentStatus.FAILED,
+}
+
+
+class SandboxProvider:
+    """A :class:`~paymux.core.ports.provider.PaymentProvider` for the sandbox PSP."""
+
+    def __init__(
+        self,
+        config: SandboxConfig,
+        *,
+        base_url: str,
+        webhook_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._config = config
+        self._webhook_url = webhook_url
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=config.request_timeout_seconds,
+            transport=transport,
+        )
+
+    @property
+    def name(self) -> str:
+        """Always ``"sandbox"``."""
+        return "sandbox"
+
+    def capabilities(self) -> ProviderCapabilities:
+        """Cards, in every country and every active currency; hosted checkout and webhooks."""
+        return ProviderCapabilities(
+            methods=frozenset({"card"}),
+            features=frozenset({"hosted_checkout", "webhooks", "status"}),
+        )
+
+    async def register_checkout(
+        self, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutRegistration:
+        """``POST /v1/checkouts`` with our idempotency key in ``Idempotency-Key``."""
+        payload = {
+            "payment_id": request.payment_id,
+            "amount": request.amount.minor,
+            "currency": request.amount.currency,
+            "country": request.country,
+            "method": request.payment_method,
+            "buyer_id": request.buyer_id,
+            "references": list(request.order_references),
+            "return_url": request.return_url,
+            "webhook_url": self._webhook_url,
+        }
+        body = await self._call(
+            "POST", "/v1/checkouts", json=payload, headers={"Idempotency-Key": idempotency_key}
+        )
+        return CheckoutRegistration(
+            token=str(body["token"]),
+            redirect_url=str(body["redirect_url"]),
+            psp_reference=str(body["reference"]),
+        )
+
+    async def fetch_status(self, token: str) -> ProviderPaymentState:
+        """``GET /v1/checkouts/{token}``."""
+        body = await self._call("GET", f"/v1/checkouts/{token}")
+        return ProviderPaymentState(
+            token=token,
+            status=_STATUSES[str(body["status"])],
+            failure_code=body.get("failure_code"),
+            occurred_at=datetime.fromtimestamp(int(body["updated_at"]), UTC),
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+        """Verify ``Sandbox-Signature`` and read the one event of the body."""
+        verify(
+            headers.get(SIGNATURE_HEADER),
+            body,
+            secret=self._config.webhook_secret,
+            now=int(time.time()),
+            tolerance=self._config.webhook_tolerance_seconds,
+        )
+        try:
+            event = json.loads(body)
+            data = event["data"]
+            status = _STATUSES[data["status"]]
+            return [
+                ProviderEvent(
+                    event_id=str(event["id"]),
+                    token=str(data["token"]),
+                    status=status,
+                    failure_code=data.get("failure_code"),
+                    occurred_at=datetime.fromtimestamp(int(event["created"]), UTC),
+                )
+            ]
+        except (ValueError, KeyError, TypeError) as error:
+            raise WebhookVerificationError(f"the webhook body cannot be read: {error}") from None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        try:
+            response = await self._client.request(method, path, **options)
+        except httpx.TimeoutException as error:
+            raise ProviderTimeoutError(
+                f"the sandbox PSP did not answer in time: {error!r}"
+            ) from error
+        except httpx.HTTPError as error:
+            raise ProviderUnavailableError(f"the sandbox PSP is unreachable: {error!r}") from error
+        if response.status_code >= 500:
+            raise ProviderUnavailableError(f"the sandbox PSP answered {response.status_code}")
+        body: dict[str, Any] = response.json()
+        if response.status_code >= 400:
+            detail = body.get("detail", body)
+            code = detail.get("code", "provider-rejected") if isinstance(detail, dict) else None
+            raise ProviderRejectedError(
+                f"the sandbox PSP refused the request: {detail}", code=code or "provider-rejected"
+            )
+        return body

@@ -1,0 +1,338 @@
+"""The sandbox PSP: a small payment service provider that runs beside paymux, with no network.
+
+It does what a real PSP does for a hosted checkout: registers payments (idempotently, on the
+``Idempotency-Key`` header), serves a hosted payment page per token, answers status queries,
+and sends signed webhooks, with retries, to the URL given at registration. Test cards choose
+the outcome (see :mod:`paymux_sandbox.cards`). Card numbers are never stored or logged: only
+the last four digits are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from html import escape
+from typing import Annotated, Any
+
+import httpx
+from fastapi import FastAPI, Form, Header, HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from paymux.currencies import Money, format_money
+from paymux_sandbox.cards import (
+    TEST_CARDS,
+    TIMEOUT_BUYER_ID,
+    InvalidCardError,
+    Scenario,
+    normalize_card_number,
+    scenario_for,
+)
+from paymux_sandbox.config import SandboxConfig
+from paymux_sandbox.signature import SIGNATURE_HEADER, sign
+
+log = logging.getLogger(__name__)
+
+
+class CheckoutIn(BaseModel):
+    """A registration request, as the sandbox provider sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_id: str
+    amount: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+    country: str
+    method: str
+    buyer_id: str
+    references: list[str]
+    return_url: str
+    webhook_url: str
+
+
+@dataclass
+class Checkout:
+    """A registered payment at the simulated PSP."""
+
+    token: str
+    request: CheckoutIn
+    status: str = "pending"
+    failure_code: str | None = None
+    card_last4: str | None = None
+    submitted: bool = False
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: str
+    token: str
+    status: str
+    failure_code: str | None
+    created: int
+
+    def body(self) -> bytes:
+        return json.dumps(
+            {
+                "id": self.id,
+                "type": f"payment.{self.status}",
+                "created": self.created,
+                "data": {
+                    "token": self.token,
+                    "status": self.status,
+                    "failure_code": self.failure_code,
+                },
+            },
+            sort_keys=True,
+        ).encode()
+
+
+class SandboxPsp:
+    """The simulator's state and behaviour; :meth:`asgi` serves it over HTTP."""
+
+    def __init__(self, config: SandboxConfig, *, public_base: str) -> None:
+        self.config = config
+        self.public_base = public_base.rstrip("/")
+        self.checkouts: dict[str, Checkout] = {}
+        self.registration_requests = 0
+        self._by_key: dict[str, tuple[str, str]] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._stalled_keys: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    # -- registration and status ---------------------------------------------------------
+
+    async def register(self, body: CheckoutIn, idempotency_key: str) -> dict[str, Any]:
+        """Register a checkout once per idempotency key; a repeat returns the same token."""
+        self.registration_requests += 1
+        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        lock = self._key_locks.setdefault(idempotency_key, asyncio.Lock())
+        async with lock:
+            known = self._by_key.get(idempotency_key)
+            if known is not None:
+                if known[0] != fingerprint:
+                    raise HTTPException(400, {"code": "idempotency_error", "message": "key reused"})
+                token = known[1]
+            else:
+                token = f"sbx_{secrets.token_hex(12)}"
+                self.checkouts[token] = Checkout(token=token, request=body)
+                self._by_key[idempotency_key] = (fingerprint, token)
+        if body.buyer_id == TIMEOUT_BUYER_ID and idempotency_key not in self._stalled_keys:
+            self._stalled_keys.add(idempotency_key)
+            await asyncio.sleep(self.config.stall_seconds)
+        return self._checkout_json(self.checkouts[token])
+
+    def _checkout_json(self, checkout: Checkout) -> dict[str, Any]:
+        return {
+            "token": checkout.token,
+            "reference": f"sbxref_{checkout.token[4:16]}",
+            "redirect_url": f"{self.public_base}/pay/{checkout.token}",
+            "status": checkout.status,
+            "failure_code": checkout.failure_code,
+            "updated_at": int(checkout.updated_at),
+        }
+
+    def status(self, token: str) -> dict[str, Any]:
+        """The checkout's status as the provider's status fetch sees it."""
+        checkout = self._get(token)
+        return self._checkout_json(checkout)
+
+    def _get(self, token: str) -> Checkout:
+        checkout = self.checkouts.get(token)
+        if checkout is None:
+            raise HTTPException(404, {"code": "not_found", "message": f"no checkout {token}"})
+        return checkout
+
+    # -- the hosted page -----------------------------------------------------------------
+
+    def pay(self, token: str, card_number: str) -> Checkout:
+        """The buyer submitted the hosted page: settle the outcome and send webhooks."""
+        checkout = self._get(token)
+        digits = normalize_card_number(card_number)
+        scenario = scenario_for(digits)
+        checkout.card_last4 = digits[-4:]
+        checkout.submitted = True
+        now = int(time.time())
+
+        def event(status: str, failure_code: str | None = None, offset: int = 0) -> _Event:
+            return _Event(f"evt_{secrets.token_hex(10)}", token, status, failure_code, now + offset)
+
+        if scenario is Scenario.DECLINE:
+            self._settle(checkout, "failed", "card_declined")
+            self._deliver(checkout, [event("failed", "card_declined")])
+        elif scenario is Scenario.INSUFFICIENT_FUNDS:
+            self._settle(checkout, "failed", "insufficient_funds")
+            self._deliver(checkout, [event("failed", "insufficient_funds")])
+        elif scenario is Scenario.PENDING_THEN_SUCCESS:
+            self._deliver(checkout, [event("pending")])
+            self._spawn(self._succeed_later(checkout, event("succeeded", offset=1)))
+        elif scenario is Scenario.WEBHOOK_TWICE:
+            self._settle(checkout, "succeeded", None)
+            once = event("succeeded")
+            self._deliver(checkout, [once, once])
+        elif scenario is Scenario.WEBHOOKS_OUT_OF_ORDER:
+            self._settle(checkout, "succeeded", None)
+            self._deliver(checkout, [event("succeeded", offset=1), event("pending")])
+        else:
+            self._settle(checkout, "succeeded", None)
+            self._deliver(checkout, [event("succeeded")])
+        log.info("sandbox checkout %s paid with card ending %s", token, checkout.card_last4)
+        return checkout
+
+    def _settle(self, checkout: Checkout, status: str, failure_code: str | None) -> None:
+        checkout.status = status
+        checkout.failure_code = failure_code
+        checkout.updated_at = time.time()
+
+    async def _succeed_later(self, checkout: Checkout, event: _Event) -> None:
+        await asyncio.sleep(self.config.pending_delay_seconds)
+        self._settle(checkout, "succeeded", None)
+        await self._send_all(checkout.request.webhook_url, [event])
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def _deliver(self, checkout: Checkout, events: list[_Event]) -> None:
+        self._spawn(self._send_all(checkout.request.webhook_url, events))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_all(self, url: str, events: list[_Event]) -> None:
+        for event in events:  # in the given order, each after the previous is accepted
+            await self._send(url, event)
+
+    async def _send(self, url: str, event: _Event) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10.0)
+        body = event.body()
+        for attempt in range(self.config.webhook_attempts):
+            headers = {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: sign(
+                    body, secret=self.config.webhook_secret, timestamp=int(time.time())
+                ),
+            }
+            try:
+                response = await self._client.post(url, content=body, headers=headers)
+                if response.is_success:
+                    return
+                log.warning("webhook %s got %s from %s", event.id, response.status_code, url)
+            except httpx.HTTPError as error:
+                log.warning("webhook %s to %s failed: %s", event.id, url, error)
+            await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        log.error("webhook %s to %s given up after %s attempts", event.id, url, attempt + 1)
+
+    async def idle(self) -> None:
+        """Wait until every scheduled webhook was delivered (for tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop pending deliveries and close the HTTP client."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def asgi(self) -> FastAPI:
+        """The simulator's HTTP interface."""
+        app = FastAPI(title="paymux sandbox PSP", docs_url=None, redoc_url=None, openapi_url=None)
+
+        @app.post("/v1/checkouts", status_code=201)
+        async def register(
+            body: CheckoutIn, idempotency_key: Annotated[str, Header(min_length=1)]
+        ) -> dict[str, Any]:
+            return await self.register(body, idempotency_key)
+
+        @app.get("/v1/checkouts/{token}")
+        async def status(token: str) -> dict[str, Any]:
+            return self.status(token)
+
+        @app.get("/pay/{token}", response_class=HTMLResponse)
+        async def page(token: str) -> HTMLResponse:
+            checkout = self.checkouts.get(token)
+            if checkout is None:
+                return HTMLResponse(_page("Unknown payment", "<p>No such payment.</p>"), 404)
+            return HTMLResponse(_payment_form(checkout, error=None))
+
+        @app.post("/pay/{token}", response_model=None)
+        async def submit(
+            token: str, card_number: Annotated[str, Form()]
+        ) -> HTMLResponse | RedirectResponse:
+            checkout = self.checkouts.get(token)
+            if checkout is None:
+                return HTMLResponse(_page("Unknown payment", "<p>No such payment.</p>"), 404)
+            if checkout.submitted:
+                return HTMLResponse(
+                    _page("Already paid", "<p id='error'>This payment was already submitted.</p>"),
+                    409,
+                )
+            try:
+                self.pay(token, card_number)
+            except InvalidCardError as error:
+                return HTMLResponse(_payment_form(checkout, error=str(error)), 400)
+            return RedirectResponse(checkout.request.return_url, status_code=303)
+
+        @app.get("/_admin/stats")
+        async def stats() -> JSONResponse:
+            return JSONResponse(
+                {
+                    "registrations": len(self.checkouts),
+                    "registration_requests": self.registration_requests,
+                }
+            )
+
+        return app
+
+
+def _page(title: str, content: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · paymux sandbox</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 34rem; margin: 2rem auto; color: #1d2433; }}
+.badge {{ background: #ffe9a8; padding: .1rem .5rem; border-radius: .3rem; font-size: .8rem; }}
+label {{ display: block; margin-top: .8rem; font-weight: 600; }}
+input {{ width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }}
+button {{ margin-top: 1rem; padding: .6rem 1.2rem; font-size: 1rem; background: #3451b2;
+         color: white; border: 0; border-radius: .3rem; }}
+#error {{ color: #b42318; }}
+table {{ border-collapse: collapse; margin-top: 1.5rem; font-size: .85rem; }}
+td {{ padding: .15rem .6rem .15rem 0; }}
+</style></head>
+<body><p><span class="badge">SANDBOX — no real money</span></p>
+<h1>{escape(title)}</h1>{content}</body></html>"""
+
+
+def _payment_form(checkout: Checkout, *, error: str | None) -> str:
+    request = checkout.request
+    amount = format_money(Money(request.amount, request.currency), "en_US")
+    cards = "".join(
+        f"<tr><td><code>{card.number}</code></td><td>{escape(card.description)}</td></tr>"
+        for card in TEST_CARDS
+    )
+    problem = f"<p id='error'>{escape(error)}</p>" if error else ""
+    content = f"""
+<p>Pay <strong id="amount">{escape(amount)}</strong> for
+{escape(", ".join(request.references))}.</p>{problem}
+<form method="post" action="{escape(checkout.token)}" autocomplete="off">
+<label for="card-number">Card number</label>
+<input id="card-number" name="card_number" inputmode="numeric" required>
+<label for="expiry">Expiry (MM/YY)</label><input id="expiry" name="expiry" value="12/34">
+<label for="cvc">CVC</label><input id="cvc" name="cvc" value="123">
+<button id="pay" type="submit">Pay {escape(amount)}</button>
+</form>
+<table><caption>Test cards</caption>{cards}</table>"""
+    return _page("Checkout", content)
