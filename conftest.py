@@ -86,8 +86,10 @@ def postgres_url(postgres_run_database: str) -> str:
     """The run's PostgreSQL database, emptied for this test."""
     with psycopg.connect(_postgres_dsn(postgres_run_database), autocommit=True) as connection:
         connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    return make_url(postgres_run_database).set(drivername="postgresql+psycopg").render_as_string(
-        hide_password=False
+    return (
+        make_url(postgres_run_database)
+        .set(drivername="postgresql+psycopg")
+        .render_as_string(hide_password=False)
     )
 
 

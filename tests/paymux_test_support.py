@@ -24,7 +24,9 @@ SUCCESS_CARD = "4242 4242 4242 4242"
 DECLINE_CARD = "4000 0000 0000 0002"
 
 
-def make_settings(database_url: str, public_url: str = "http://127.0.0.1:9", **sandbox: Any) -> Settings:
+def make_settings(
+    database_url: str, public_url: str = "http://127.0.0.1:9", **sandbox: Any
+) -> Settings:
     """Sandbox settings for tests: quick timeouts, two API clients."""
     config = {
         "request_timeout_seconds": 0.5,
@@ -143,3 +145,34 @@ def wait_for_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"payment is {body['status']} after {timeout}s, not {status}")
         time.sleep(0.05)
+
+
+def count_rows(database_url: str) -> dict[str, int]:
+    """Rows per paymux table, read with a synchronous connection."""
+    from sqlalchemy import create_engine, text
+
+    from paymux.core.storage.database import sync_url
+
+    tables = (
+        "payment_event",
+        "payment_order",
+        "psp_registration",
+        "idempotency_key",
+        "processed_webhook_event",
+        "outbox_event",
+    )
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return {
+                table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608 - fixed names
+                for table in tables
+            }
+    finally:
+        engine.dispose()
+
+
+def sandbox_stats(service_url: str) -> dict[str, int]:
+    """How many registrations the sandbox PSP made and received."""
+    stats: dict[str, int] = httpx.get(f"{service_url}/sandbox-psp/_admin/stats").json()
+    return stats

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+
 from paymux_test_support import (
     DECLINE_CARD,
     SUCCESS_CARD,
@@ -18,7 +19,9 @@ from paymux_test_support import (
 
 
 def _create(client: httpx.Client, key: str, **overrides: object) -> dict[str, object]:
-    response = client.post("/v1/payments", json=payment_body(**overrides), headers=auth(idempotency_key=key))
+    response = client.post(
+        "/v1/payments", json=payment_body(**overrides), headers=auth(idempotency_key=key)
+    )
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body

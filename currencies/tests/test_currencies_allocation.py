@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paymux.currencies import AllocationError, Currency, Money, active_currencies, allocate, split_evenly
+from paymux.currencies import (
+    AllocationError,
+    Currency,
+    Money,
+    active_currencies,
+    allocate,
+    split_evenly,
+)
 
 
 def _minor(parts: list[Money]) -> list[int]:
@@ -85,7 +92,10 @@ def test_split_evenly_examples(total: Money, parts: int, expected: list[int]) ->
     assert _minor(split_evenly(total, parts)) == expected
 
 
-@pytest.mark.parametrize(("parts", "message"), [(0, "at least 1"), (-2, "at least 1"), (True, "integer"), (2.0, "integer")])
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [(0, "at least 1"), (-2, "at least 1"), (True, "integer"), (2.0, "integer")],
+)
 def test_split_evenly_rejects_bad_part_counts(parts: object, message: str) -> None:
     with pytest.raises(AllocationError, match=message):
         split_evenly(Money(100, "EUR"), parts)  # type: ignore[arg-type]

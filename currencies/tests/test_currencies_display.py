@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from paymux.currencies import (
     Currency,
     InvalidLocaleError,
-    MoneyError,
     Money,
+    MoneyError,
     UnknownCurrencyError,
     active_currencies,
     currency_name,

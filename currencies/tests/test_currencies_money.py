@@ -33,7 +33,7 @@ def test_constructor_and_aliases() -> None:
 
 @pytest.mark.parametrize("minor", [12.5, 12.0, Decimal("12"), "1230", True, False, None])
 def test_minor_must_be_a_real_int(minor: object) -> None:
-    with pytest.raises(TypeError, match="Money.minor must be an int"):
+    with pytest.raises(TypeError, match=r"Money\.minor must be an int"):
         Money(minor, "EUR")  # type: ignore[arg-type]
 
 
@@ -94,8 +94,16 @@ def test_from_decimal_is_exact(value: Decimal, currency: str, minor: int) -> Non
 @pytest.mark.parametrize(
     ("value", "currency", "message"),
     [
-        (Decimal("10.001"), "USD", "Decimal('10.001') has 3 decimal places but USD allows at most 2"),
-        (Decimal("1.5"), "JPY", "Decimal('1.5') has 1 decimal place but JPY allows no decimal places"),
+        (
+            Decimal("10.001"),
+            "USD",
+            "Decimal('10.001') has 3 decimal places but USD allows at most 2",
+        ),
+        (
+            Decimal("1.5"),
+            "JPY",
+            "Decimal('1.5') has 1 decimal place but JPY allows no decimal places",
+        ),
         (Decimal("1E-7"), "KWD", "Decimal('1E-7') has 7 decimal places but KWD allows at most 3"),
         (Decimal("NaN"), "USD", "NaN is not an amount"),
         (Decimal("sNaN"), "USD", "NaN is not an amount"),
@@ -113,7 +121,7 @@ def test_from_decimal_refuses_inexact_or_non_finite(
 
 @pytest.mark.parametrize("value", [12.3, 12, "12.30", None])
 def test_from_decimal_refuses_non_decimals(value: object) -> None:
-    with pytest.raises(TypeError, match="needs a decimal.Decimal"):
+    with pytest.raises(TypeError, match=r"needs a decimal\.Decimal"):
         Money.from_decimal(value, "EUR")  # type: ignore[arg-type]
 
 
@@ -184,9 +192,9 @@ def test_multiply_by_int_either_side() -> None:
 def test_multiply_refuses_non_ints(factor: object) -> None:
     money = Money(100, "EUR")
     with pytest.raises(TypeError, match="only be multiplied by an int"):
-        money * factor  # type: ignore[operator]
+        operator.mul(money, factor)
     with pytest.raises(TypeError):
-        factor * money  # type: ignore[operator]
+        operator.mul(factor, money)
 
 
 @pytest.mark.parametrize("other", [1, 1.0, Decimal("1.00"), "1.00", None])
@@ -248,8 +256,8 @@ def test_equality_is_dataclass_equality() -> None:
     assert Money(100, "EUR") == Money(100, "EUR")
     assert Money(100, "EUR") != Money(100, "USD")
     assert Money(100, "EUR") != Money(101, "EUR")
-    assert Money(100, "EUR") != 100
-    assert Money(0, "EUR") != 0
+    assert not operator.eq(Money(100, "EUR"), 100)
+    assert not operator.eq(Money(0, "EUR"), 0)
 
 
 def test_mismatch_error_is_a_money_error() -> None:

@@ -12,7 +12,7 @@ from fastapi import Request
 from paymux.app.problems import Problem
 
 HEADER = "Idempotency-Key"
-_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+_VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 
 def idempotency_key(request: Request) -> str:

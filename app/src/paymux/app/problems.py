@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from paymux.core.domain.errors import PaymuxError, ProviderOutcomeUnknownError
 from paymux.currencies import MoneyError

@@ -41,10 +41,10 @@ def create_plugin_manager(
             raise PluginError(
                 f"loading the {ENTRY_POINT_GROUP!r} entry points failed: {error}"
             ) from error
-    for plugin in plugins:
-        if not manager.is_registered(plugin):
-            manager.register(plugin)
     try:
+        for plugin in plugins:
+            if not manager.is_registered(plugin):
+                manager.register(plugin)
         manager.check_pending()
     except pluggy.PluginValidationError as error:
         raise PluginError(str(error)) from error

@@ -16,6 +16,10 @@ DEVELOPMENT_API_KEY = "pmx_dev_sandbox_key"
 DEVELOPMENT_SECRET = "pmx-dev-secret-not-for-production"  # noqa: S105 - sandbox default, refused live
 
 
+def _sandbox_only() -> dict[str, dict[str, Any]]:
+    return {"sandbox": {}}
+
+
 class Settings(BaseSettings):
     """Everything paymux needs to run.
 
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
     api_keys: dict[str, str] = Field(default_factory=lambda: {DEVELOPMENT_API_KEY: "dev"})
     """Bearer API keys and the client each belongs to (``{"key": "client-id"}``)."""
 
-    providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"sandbox": {}})
+    providers: dict[str, dict[str, Any]] = Field(default_factory=_sandbox_only)
     """Enabled providers, each with its own configuration."""
 
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)

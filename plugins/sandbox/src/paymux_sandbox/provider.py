@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -128,8 +129,10 @@ class SandboxProvider:
 
     async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         try:
-            response = await self._client.request(method, path, **options)
-        except httpx.TimeoutException as error:
+            # httpx's timeouts bound each read; this bounds the whole call.
+            async with asyncio.timeout(self._config.request_timeout_seconds):
+                response = await self._client.request(method, path, **options)
+        except (TimeoutError, httpx.TimeoutException) as error:
             raise ProviderTimeoutError(
                 f"the sandbox PSP did not answer in time: {error!r}"
             ) from error

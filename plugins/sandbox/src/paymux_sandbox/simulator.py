@@ -249,6 +249,7 @@ class SandboxPsp:
     def asgi(self) -> FastAPI:
         """The simulator's HTTP interface."""
         app = FastAPI(title="paymux sandbox PSP", docs_url=None, redoc_url=None, openapi_url=None)
+        app.state.psp = self  # tests and tools reach the simulator through the mounted app
 
         @app.post("/v1/checkouts", status_code=201)
         async def register(

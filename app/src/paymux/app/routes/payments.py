@@ -3,7 +3,6 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
-
 import json
 from typing import Annotated, Any
 

@@ -6,6 +6,7 @@ event, and no transaction stays open while a provider is called.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -386,9 +387,8 @@ class PaymentService:
     def _after_commit(self, uow: UnitOfWork, changes: list[OrderStatusChange]) -> None:
         if self._on_status_changed is None or not changes:
             return
-        callback = self._on_status_changed
         for change in changes:
-            uow.after_commit(lambda change=change: callback(change))
+            uow.after_commit(functools.partial(self._on_status_changed, change))
 
 
 def _checkout_request(payment: PaymentEvent, return_url: str) -> CheckoutRequest:

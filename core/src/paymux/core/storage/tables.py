@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -132,3 +133,8 @@ class OutboxEventRow(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(sa_type=_TZ)
     published_at: datetime | None = Field(default=None, sa_type=_TZ, index=True)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The SQLAlchemy ``Table`` behind a table model."""
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

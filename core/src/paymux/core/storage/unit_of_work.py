@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,17 +34,18 @@ from paymux.core.storage.tables import (
     PaymentOrderRow,
     ProcessedWebhookEventRow,
     PspRegistrationRow,
+    table_of,
 )
 from paymux.currencies import Money
 
 log = logging.getLogger(__name__)
 
-_ev = PaymentEventRow.__table__  # type: ignore[attr-defined]
-_po = PaymentOrderRow.__table__  # type: ignore[attr-defined]
-_reg = PspRegistrationRow.__table__  # type: ignore[attr-defined]
-_idem = IdempotencyKeyRow.__table__  # type: ignore[attr-defined]
-_hook = ProcessedWebhookEventRow.__table__  # type: ignore[attr-defined]
-_out = OutboxEventRow.__table__  # type: ignore[attr-defined]
+_ev = table_of(PaymentEventRow)
+_po = table_of(PaymentOrderRow)
+_reg = table_of(PspRegistrationRow)
+_idem = table_of(IdempotencyKeyRow)
+_hook = table_of(ProcessedWebhookEventRow)
+_out = table_of(OutboxEventRow)
 
 
 class PaymentStore:
@@ -88,8 +89,7 @@ class UnitOfWork:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
     async def _execute(self, statement: Any) -> sa.CursorResult[Any]:
-        result: sa.CursorResult[Any] = await self._session.execute(statement)
-        return result
+        return cast(sa.CursorResult[Any], await self._session.execute(statement))
 
     # -- idempotency keys --------------------------------------------------------------------
 

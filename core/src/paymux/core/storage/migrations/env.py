@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
+from sqlmodel import SQLModel
 
 from paymux.core.settings import Settings
 from paymux.core.storage import tables
 from paymux.core.storage.database import sync_url
 
-target_metadata = tables.SQLModel.metadata
+target_metadata = SQLModel.metadata
+assert tables.PaymentEventRow.__tablename__ in target_metadata.tables
 
 
 def _url() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision: str = "0001"
@@ -24,10 +23,10 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_key",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("client_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("resource_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("resource_id", sa.String(length=40), nullable=True),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_body", sa.Text(), nullable=True),
@@ -37,9 +36,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox_event",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("topic", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
@@ -53,14 +52,14 @@ def upgrade() -> None:
 
     op.create_table(
         "payment_event",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("client_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("buyer_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-        sa.Column("country", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-        sa.Column("payment_method", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("return_url", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("buyer_id", sa.String(length=128), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("payment_method", sa.String(length=32), nullable=False),
+        sa.Column("return_url", sa.String(length=2048), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_event")),
     )
@@ -70,8 +69,8 @@ def upgrade() -> None:
     op.create_table(
         "processed_webhook_event",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("event_id", sa.String(length=255), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processed_webhook_event")),
         sa.UniqueConstraint(
@@ -80,17 +79,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "payment_order",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("payment_event_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("payment_event_id", sa.String(length=40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("seller_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("seller_id", sa.String(length=128), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("commission_minor", sa.BigInteger(), nullable=False),
         sa.Column("logistics_fee_minor", sa.BigInteger(), nullable=False),
-        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("failure_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("reference", sa.String(length=128), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -112,14 +111,12 @@ def upgrade() -> None:
 
     op.create_table(
         "psp_registration",
-        sa.Column("payment_event_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column(
-            "psp_idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
-        ),
-        sa.Column("token", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-        sa.Column("psp_reference", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-        sa.Column("redirect_url", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=True),
+        sa.Column("payment_event_id", sa.String(length=40), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("psp_idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("token", sa.String(length=255), nullable=True),
+        sa.Column("psp_reference", sa.String(length=255), nullable=True),
+        sa.Column("redirect_url", sa.String(length=2048), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

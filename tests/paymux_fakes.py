@@ -1,0 +1,58 @@
+"""A scriptable in-memory provider for use-case tests (no HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.ports.provider import (
+    CheckoutRegistration,
+    CheckoutRequest,
+    ProviderCapabilities,
+    ProviderError,
+    ProviderEvent,
+    ProviderPaymentState,
+)
+
+
+@dataclass
+class FakeProvider:
+    """Registers every checkout; ``fail_with`` makes the next registrations raise."""
+
+    provider_name: str = "fake"
+    fail_with: list[ProviderError] = field(default_factory=list)
+    status: PaymentStatus = PaymentStatus.PENDING
+    registrations: dict[str, CheckoutRegistration] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.provider_name
+
+    def capabilities(self) -> ProviderCapabilities:
+        return ProviderCapabilities(methods=frozenset({"card"}), currencies=frozenset({"EUR"}))
+
+    async def register_checkout(
+        self, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutRegistration:
+        self.calls.append(idempotency_key)
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        return self.registrations.setdefault(
+            idempotency_key,
+            CheckoutRegistration(
+                token=f"tok_{len(self.registrations)}",
+                redirect_url=f"https://psp.example/pay/{len(self.registrations)}",
+            ),
+        )
+
+    async def fetch_status(self, token: str) -> ProviderPaymentState:
+        return ProviderPaymentState(token=token, status=self.status)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+        return []
+
+    async def aclose(self) -> None:
+        self.closed = True
