@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,3 +138,19 @@ def test_openapi_documents_the_payment_endpoints(client: TestClient) -> None:
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in post["parameters"])
     assert "/v1/payments/{payment_id}" in spec["paths"]
     assert "/v1/webhooks/{provider}" in spec["paths"]
+
+
+def test_openapi_request_schema_resolves_and_declares_bearer_auth(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/payments"]["post"]["requestBody"]["content"]["application/json"]
+    assert "$ref" not in json.dumps(body["schema"])
+    assert (
+        body["schema"]["properties"]["orders"]["items"]["properties"]["amount"]["type"] == "string"
+    )
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_a_body_that_is_not_an_object_points_at_the_whole_document(client: TestClient) -> None:
+    response = client.post("/v1/payments", json=[1, 2], headers=auth(idempotency_key="arr"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == ""

@@ -45,3 +45,27 @@ def test_host_app_mounts_paymux_at_payments(sqlite_url: str) -> None:
         problem = client.get("/v1/payments/nope")
         assert problem.status_code == 404
         assert problem.headers["content-type"] == "application/problem+json"
+
+
+def test_create_router_in_a_host_app_answers_problems_itself(sqlite_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from paymux.app import create_router, create_runtime
+
+    runtime = create_runtime(make_settings(sqlite_url))
+    host = FastAPI()
+    host.include_router(create_router(runtime), prefix="/pay")
+    with TestClient(host) as client:
+        bad = client.post(
+            "/pay/v1/payments",
+            json=payment_body(currency="XYZ"),
+            headers=auth(idempotency_key="r1"),
+        )
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.json()["type"].endswith("/unknown-currency")
+        missing = client.get("/pay/v1/payments/pay_nope", headers=auth())
+        assert missing.status_code == 404
+        assert missing.json()["type"].endswith("/payment-not-found")
+        assert client.get("/pay/v1/payments/pay_nope").status_code == 401
+        client.portal.call(runtime.aclose)  # type: ignore[union-attr]

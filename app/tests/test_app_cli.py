@@ -34,3 +34,16 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     assert "serve" in result.output
     assert "migrate" in result.output
+
+
+def test_serve_reports_bad_provider_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMUX_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"sandbox": {"no_such_field": 1}}')
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "invalid settings" in result.output
+    assert "no_such_field" in result.output
+    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"stripe": {}}')
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "no plugin offers it" in result.output

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
 from paymux.core.storage.migrate import upgrade
 
@@ -40,7 +41,11 @@ def serve(
     settings = _settings(**overrides)
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         upgrade(settings.database_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (PluginError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        typer.echo(f"paymux: invalid settings: {error}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"paymux {settings.mode} mode on {settings.public_url}")
     typer.echo(f"  API docs:  {settings.public_url}/docs")
     typer.echo(f"  database:  {make_url(settings.database_url).render_as_string()}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import Request, Response
@@ -132,7 +132,7 @@ def as_problem(error: Exception) -> Problem:
         return Problem(
             "validation-error",
             "some fields are missing or have the wrong type",
-            errors=_field_errors(error.errors()),
+            errors=field_errors(error.errors()),
         )
     if isinstance(error, HTTPException):
         code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
@@ -140,13 +140,19 @@ def as_problem(error: Exception) -> Problem:
         )
         return Problem(code, str(error.detail), headers=dict(error.headers or {}))
     log.exception("unexpected error", exc_info=error)
-    return Problem("internal-error", "an unexpected error occurred; nothing was changed")
+    return Problem("internal-error", "an unexpected error occurred; it was logged")
 
 
-def _field_errors(errors: Any) -> list[dict[str, Any]]:
+def json_pointer(parts: Iterable[object]) -> str:
+    """An RFC 6901 pointer: ``""`` for the whole document, ``/orders/0/amount`` for a field."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def field_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{"pointer", "detail"}`` items of a validation problem."""
     return [
         {
-            "pointer": "/" + "/".join(str(part) for part in error.get("loc", ()) if part != "body"),
+            "pointer": json_pointer(part for part in error.get("loc", ()) if part != "body"),
             "detail": error.get("msg", ""),
         }
         for error in errors

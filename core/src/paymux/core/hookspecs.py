@@ -78,9 +78,10 @@ def paymux_order_status_changed(change: OrderStatusChange) -> None:
 def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
     """Return ASGI applications to serve beside paymux's API, each under its own path.
 
-    Called once by ``create_app``. The sandbox plugin uses it to serve its PSP simulator
-    (hosted payment pages, a status endpoint) in sandbox mode. Return ``[]`` when the
-    settings do not call for it (for example in live mode). Paths must start with ``/`` and
-    must not clash with ``/v1`` or another plugin's path.
+    Called once by ``create_runtime`` (and so by ``create_app``, which mounts them; a host
+    using ``create_router`` mounts ``runtime.mounts`` itself). The sandbox plugin uses it to
+    serve its PSP simulator (hosted payment pages, a status endpoint) in sandbox mode.
+    Return ``[]`` when the settings do not call for it (for example in live mode). Paths
+    must start with ``/`` and must not clash with ``/v1`` or another plugin's path.
     """
     raise NotImplementedError

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
-from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
 from paymux.app.runtime import PaymuxRuntime
-from paymux.app.schemas import PaymentIn, PaymentOut
+from paymux.app.schemas import PaymentIn, PaymentOut, inline_schema
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.payments import IdempotentRequest
@@ -48,7 +48,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": PaymentIn.model_json_schema()}},
+                "content": {"application/json": {"schema": inline_schema(PaymentIn)}},
             },
             "parameters": [
                 {
@@ -76,13 +76,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
             raise Problem(
                 "validation-error",
                 "some fields are missing or have the wrong type",
-                errors=[
-                    {
-                        "pointer": "/" + "/".join(str(p) for p in e["loc"]),
-                        "detail": e["msg"],
-                    }
-                    for e in error.errors()
-                ],
+                errors=field_errors(error.errors()),
             ) from None
         try:
             draft = payment_in.to_draft()

@@ -35,7 +35,6 @@ from paymux.core.ports.provider import (
     CheckoutRequest,
     ProviderError,
     ProviderEvent,
-    ProviderRejectedError,
 )
 from paymux.core.providers import ProviderRegistry
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
@@ -228,17 +227,19 @@ class PaymentService:
                     _checkout_request(payment, self._buyer_return_url(payment.id)),
                     idempotency_key=registration.psp_idempotency_key,
                 )
-            except ProviderRejectedError as error:
-                return await self._finish(
-                    payment_id, record_id, render, PaymentStatus.FAILED, error.code
-                )
             except ProviderError as error:
+                if not (error.retryable or error.outcome_unknown):
+                    code = getattr(error, "code", "provider-rejected")
+                    return await self._finish(
+                        payment_id, record_id, render, PaymentStatus.FAILED, code
+                    )
                 await self._mark_unknown(payment_id, record_id, error)
-                raise ProviderOutcomeUnknownError(
-                    f"{payment.provider} did not confirm the registration ({error}); "
-                    "send the same request with the same Idempotency-Key to resume it",
-                    payment_id=payment_id,
-                ) from error
+                raise _outcome_unknown(payment, error) from error
+            except Exception as error:
+                # A plugin bug: the provider may or may not have acted, so this is unknown too.
+                log.exception("provider %s raised unexpectedly", payment.provider)
+                await self._mark_unknown(payment_id, record_id, error)
+                raise _outcome_unknown(payment, error) from error
             async with self._store.begin() as uow:
                 await uow.record_registration(
                     payment_id,
@@ -280,7 +281,7 @@ class PaymentService:
         self._after_commit(uow, changes)
         return StoredResponse(201, body)
 
-    async def _mark_unknown(self, payment_id: str, record_id: int, error: ProviderError) -> None:
+    async def _mark_unknown(self, payment_id: str, record_id: int, error: Exception) -> None:
         log.warning("registration of %s has an unknown outcome: %s", payment_id, error)
         async with self._store.begin() as uow:
             changes = await self._advance(uow, payment_id, PaymentStatus.UNKNOWN, None)
@@ -389,6 +390,14 @@ class PaymentService:
             return
         for change in changes:
             uow.after_commit(functools.partial(self._on_status_changed, change))
+
+
+def _outcome_unknown(payment: PaymentEvent, error: Exception) -> ProviderOutcomeUnknownError:
+    return ProviderOutcomeUnknownError(
+        f"{payment.provider} did not confirm the registration ({error}); "
+        "send the same request with the same Idempotency-Key to resume it",
+        payment_id=payment.id,
+    )
 
 
 def _checkout_request(payment: PaymentEvent, return_url: str) -> CheckoutRequest:

@@ -40,6 +40,9 @@ from paymux.currencies import Money
 
 log = logging.getLogger(__name__)
 
+FAILURE_CODE_LENGTH = 64
+"""Provider failure codes are kept to this many characters (the column's size)."""
+
 _ev = table_of(PaymentEventRow)
 _po = table_of(PaymentOrderRow)
 _reg = table_of(PspRegistrationRow)
@@ -249,7 +252,11 @@ class UnitOfWork:
         await self._execute(
             sa.update(_po)
             .where(_po.c.id == order_id)
-            .values(status=status.value, failure_code=failure_code, updated_at=now)
+            .values(
+                status=status.value,
+                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
+                updated_at=now,
+            )
         )
 
     async def record_registration(
