@@ -28,6 +28,9 @@ TABLES = (
     "idempotency_key",
     "processed_webhook_event",
     "outbox_event",
+    "ledger_posting",
+    "ledger_transaction",
+    "ledger_account",
 )
 
 

@@ -160,6 +160,9 @@ def count_rows(database_url: str) -> dict[str, int]:
         "idempotency_key",
         "processed_webhook_event",
         "outbox_event",
+        "ledger_transaction",
+        "ledger_posting",
+        "ledger_account",
     )
     engine = create_engine(sync_url(database_url))
     try:

@@ -21,7 +21,8 @@ from paymux.core.domain.models import OrderStatusChange, PaymentEvent
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import ProviderEvent, ProviderRejectedError, ProviderTimeoutError
 from paymux.core.providers import ProviderRegistry
-from paymux.core.services.payments import IdempotentRequest, PaymentService
+from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.payments import PaymentService
 from paymux.core.storage.database import Database
 from paymux.core.storage.tables import IdempotencyKeyRow, PspRegistrationRow, table_of
 from paymux.core.storage.unit_of_work import PaymentStore

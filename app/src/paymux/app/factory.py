@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paymux.app.problems import Problem, as_problem, problem_response
+from paymux.app.routes.ledger import ledger_router
 from paymux.app.routes.payments import payments_router
+from paymux.app.routes.shipments import shipments_router
 from paymux.app.routes.status_page import status_page_router
 from paymux.app.routes.webhooks import webhooks_router
 from paymux.app.runtime import PaymuxRuntime, create_runtime
@@ -30,6 +32,8 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router = APIRouter()
     router.include_router(payments_router(runtime))
     router.include_router(webhooks_router(runtime))
+    router.include_router(shipments_router(runtime))
+    router.include_router(ledger_router(runtime))
     router.include_router(status_page_router(runtime))
     return router
 

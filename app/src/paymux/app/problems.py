@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from paymux.core.domain.errors import PaymuxError, ProviderOutcomeUnknownError
+from paymux.core.ledger.journal import InsufficientBalanceError
 from paymux.currencies import MoneyError
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "webhook-signature-invalid": 400,
     "unauthorized": 401,
     "payment-not-found": 404,
+    "payment-order-not-found": 404,
+    "ledger-not-found": 404,
     "unknown-provider": 404,
     "not-found": 404,
     "method-not-allowed": 405,
     "idempotency-key-in-use": 409,
+    "order-not-succeeded": 409,
+    "order-already-shipped": 409,
+    "insufficient-balance": 409,
     "unsupported-media-type": 415,
     "validation-error": 422,
     "invalid-amount": 422,
@@ -56,6 +62,11 @@ TITLES: dict[str, str] = {
     "webhook-signature-invalid": "The webhook signature did not verify",
     "unauthorized": "A valid API key is required",
     "payment-not-found": "Payment not found",
+    "payment-order-not-found": "Payment order not found",
+    "ledger-not-found": "Ledger account or transaction not found",
+    "order-not-succeeded": "Only a succeeded payment order can ship",
+    "order-already-shipped": "The shipment was confirmed before",
+    "insufficient-balance": "A balance would go below zero",
     "unknown-provider": "Unknown provider",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
@@ -126,6 +137,8 @@ def as_problem(error: Exception) -> Problem:
         )
     if isinstance(error, PaymuxError) and error.code in STATUS_BY_CODE:
         return Problem(error.code, error.message)
+    if isinstance(error, InsufficientBalanceError):
+        return Problem(error.code, str(error))
     if isinstance(error, MoneyError) and error.code in STATUS_BY_CODE:
         return Problem(error.code, str(error))
     if isinstance(error, RequestValidationError | ValidationError):

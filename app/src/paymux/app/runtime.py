@@ -11,9 +11,13 @@ from paymux.app.auth import ApiKeys
 from paymux.app.status_links import StatusLinks
 from paymux.core.domain.models import OrderStatusChange
 from paymux.core.hookspecs import AsgiMount
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.plugins import build_provider_registry, create_plugin_manager
 from paymux.core.providers import ProviderRegistry
+from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
+from paymux.core.services.shipments import ShipmentService
 from paymux.core.settings import Settings
 from paymux.core.storage.database import Database
 from paymux.core.storage.unit_of_work import PaymentStore
@@ -30,6 +34,8 @@ class PaymuxRuntime:
     database: Database
     providers: ProviderRegistry
     payments: PaymentService
+    shipments: ShipmentService
+    ledger: LedgerService
     api_keys: ApiKeys
     status_links: StatusLinks
     mounts: list[AsgiMount] = field(default_factory=list)
@@ -62,12 +68,18 @@ def create_runtime(
     def notify(change: OrderStatusChange) -> None:
         manager.hook.paymux_order_status_changed(change=change)
 
+    def ledger_entry(event: LedgerEvent) -> JournalEntry:
+        entry: JournalEntry = manager.hook.paymux_ledger_entry(event=event)
+        return entry
+
+    store = PaymentStore(database)
     payments = PaymentService(
-        store=PaymentStore(database),
+        store=store,
         providers=providers,
         buyer_return_url=links.url,
         lock_seconds=settings.idempotency_lock_seconds,
         on_status_changed=notify,
+        ledger_entry=ledger_entry,
     )
     mounts = [
         mount for offered in manager.hook.paymux_asgi_mounts(settings=settings) for mount in offered
@@ -78,6 +90,8 @@ def create_runtime(
         database=database,
         providers=providers,
         payments=payments,
+        shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
+        ledger=LedgerService(store=store),
         api_keys=ApiKeys(settings.api_keys),
         status_links=links,
         mounts=mounts,

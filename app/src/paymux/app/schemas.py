@@ -11,6 +11,8 @@ from paymux.app.problems import Problem
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.models import PaymentEvent, PaymentOrder
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
+from paymux.core.services.shipments import Shipment
 from paymux.currencies import Money, MoneyError, get_active_currency
 
 AmountText = Annotated[
@@ -193,3 +195,127 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     resolved: dict[str, Any] = resolve(schema)
     return resolved
+
+
+class ShipmentOut(BaseModel):
+    """A confirmed shipment and the money it released."""
+
+    payment_id: str
+    payment_order_id: str
+    seller_id: str
+    shipped_at: datetime
+    currency: str
+    released: str = Field(description="Now available to the seller")
+    commission: str
+    logistics_fee: str
+    ledger_transaction_id: str
+
+    @classmethod
+    def of(cls, shipment: Shipment) -> ShipmentOut:
+        """Render a shipment."""
+        return cls(
+            payment_id=shipment.payment_id,
+            payment_order_id=shipment.payment_order_id,
+            seller_id=shipment.seller_id,
+            shipped_at=shipment.shipped_at,
+            currency=shipment.released.currency,
+            released=shipment.released.amount_str,
+            commission=shipment.commission.amount_str,
+            logistics_fee=shipment.logistics_fee.amount_str,
+            ledger_transaction_id=shipment.ledger_transaction_id,
+        )
+
+
+class WalletBalanceOut(BaseModel):
+    """A seller's money in one currency."""
+
+    currency: str
+    pending: str = Field(description="Paid, not releasable until shipment")
+    available: str = Field(description="Released, can be paid out")
+
+
+class WalletOut(BaseModel):
+    """A seller's wallet: the ledger seen per currency."""
+
+    seller_id: str
+    balances: list[WalletBalanceOut]
+
+
+class AccountOut(BaseModel):
+    """A ledger account."""
+
+    id: str
+    owner_kind: str
+    owner_id: str
+    purpose: str
+    type: str
+    currency: str
+    balance: str = Field(description="On the account's normal side (positive = normal)")
+
+    @classmethod
+    def of(cls, account: LedgerAccount) -> AccountOut:
+        """Render an account."""
+        return cls(
+            id=account.id,
+            owner_kind=account.key.owner_kind.value,
+            owner_id=account.key.owner_id,
+            purpose=account.key.purpose.value,
+            type=account.key.type.value,
+            currency=account.key.currency,
+            balance=account.normal_balance.amount_str,
+        )
+
+
+class EntryOut(BaseModel):
+    """A posting: positive amounts are debits, negative are credits."""
+
+    id: int
+    transaction_id: str
+    account_id: str
+    amount: str
+    currency: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, posting: StoredPosting) -> EntryOut:
+        """Render a posting."""
+        return cls(
+            id=posting.id,
+            transaction_id=posting.transaction_id,
+            account_id=posting.account_id,
+            amount=posting.amount.amount_str,
+            currency=posting.amount.currency,
+            created_at=posting.created_at,
+        )
+
+
+class EntriesPage(BaseModel):
+    """A page of an account's entries."""
+
+    account: AccountOut
+    data: list[EntryOut]
+    has_more: bool
+    next_after: int | None = Field(description="Pass as `after` for the next page")
+
+
+class LedgerTransactionOut(BaseModel):
+    """A journal transaction."""
+
+    id: str
+    reference: str
+    kind: str
+    details: dict[str, Any]
+    created_at: datetime
+    postings: list[EntryOut]
+
+    @classmethod
+    def of(cls, transaction: LedgerTransaction) -> LedgerTransactionOut:
+        """Render a transaction."""
+        return cls(
+            id=transaction.id,
+            reference=transaction.reference,
+            kind=transaction.kind,
+            details=transaction.details,
+            created_at=transaction.created_at,
+            postings=[EntryOut.of(p) for p in transaction.postings],
+        )

@@ -20,6 +20,8 @@ from typing import Any
 import pluggy
 
 from paymux.core.domain.models import OrderStatusChange
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.providers import ProviderSpec
 from paymux.core.settings import Settings
 
@@ -72,6 +74,22 @@ def paymux_order_status_changed(change: OrderStatusChange) -> None:
     not raise: an exception is logged and ignored, the change stands. For reliable delivery to
     other services use the outbox events, not this hook.
     """
+
+
+@hookspec(firstresult=True)
+def paymux_ledger_entry(event: LedgerEvent) -> JournalEntry | None:
+    """Return the journal entry to record for a ledger event, or ``None`` to let others decide.
+
+    The first non-``None`` answer wins; paymux's default rules
+    (:func:`paymux.core.ledger.rules.default_entry`) answer last. Called inside the database
+    transaction of the state change the event comes from, so it must be pure and quick: no
+    I/O. The entry must balance per currency and keep its ``reference`` (one entry per fact);
+    an entry that takes a seller's balance below zero makes the state change fail.
+
+    ``event`` is a :class:`~paymux.core.ledger.rules.PaymentSucceeded` or
+    :class:`~paymux.core.ledger.rules.ShipmentConfirmed`.
+    """
+    raise NotImplementedError
 
 
 @hookspec

@@ -8,6 +8,7 @@ from types import ModuleType
 import pluggy
 
 from paymux.core import hookspecs
+from paymux.core.ledger import default_plugin
 from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
 
 ENTRY_POINT_GROUP = "paymux"
@@ -29,9 +30,11 @@ def create_plugin_manager(
     declare them); pass ``False`` to register only ``plugins``. ``extra_specs`` adds hook
     specification modules (the app adds its own). Every hook implementation is checked against
     the specifications: an unknown hook name or a wrong argument raises :class:`PluginError`.
+    paymux's default posting rules are always registered (they answer last).
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    manager.register(default_plugin, name="paymux.ledger.defaults")
     for spec in extra_specs:
         manager.add_hookspecs(spec)
     if autoload:

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,11 +10,12 @@ from pydantic import ValidationError
 
 from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
 from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
+from paymux.app.routes.common import json_body
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import PaymentIn, PaymentOut, inline_schema
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.core.domain.models import PaymentEvent
-from paymux.core.services.payments import IdempotentRequest
+from paymux.core.services.idempotency import IdempotentRequest
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {MEDIA_TYPE: {}}}
@@ -69,7 +69,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         The answer's ``redirect_url`` is the provider's hosted payment page. The same
         ``Idempotency-Key`` with the same body replays the first answer.
         """
-        body = await _json_body(request)
+        body = await json_body(request)
         try:
             payment_in = PaymentIn.model_validate(body)
         except ValidationError as error:
@@ -106,18 +106,3 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         return Response(render(payment), media_type="application/json")
 
     return router
-
-
-async def _json_body(request: Request) -> Any:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise Problem("unsupported-media-type", "send the body as application/json")
-    raw = await request.body()
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except ValueError as error:
-        raise Problem("invalid-json", f"the body is not valid JSON: {error}") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

@@ -66,3 +66,27 @@ class UnknownProviderError(PaymuxError):
     """A webhook or call names a provider that is not enabled."""
 
     code = "unknown-provider"
+
+
+class PaymentOrderNotFoundError(PaymuxError):
+    """No payment order with that id is visible to this client."""
+
+    code = "payment-order-not-found"
+
+
+class OrderNotShippableError(PaymuxError):
+    """Only a succeeded payment order can be shipped."""
+
+    code = "order-not-succeeded"
+
+
+class OrderAlreadyShippedError(PaymuxError):
+    """The payment order's shipment was confirmed before."""
+
+    code = "order-already-shipped"
+
+
+class LedgerAccountNotFoundError(PaymuxError):
+    """No ledger account or transaction with that id is visible to this client."""
+
+    code = "ledger-not-found"

@@ -25,6 +25,7 @@ class PaymentOrder:
     failure_code: str | None
     created_at: datetime
     updated_at: datetime
+    shipped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from typing import Any
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
     IdempotencyKeyInUseError,
-    IdempotencyKeyReusedError,
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
 )
@@ -31,37 +30,21 @@ from paymux.core.domain.models import (
 )
 from paymux.core.domain.status import PaymentStatus, next_status
 from paymux.core.identifiers import new_id, utc_now
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import LedgerEvent, OrderFacts, PaymentSucceeded, default_entry
 from paymux.core.ports.provider import (
     CheckoutRequest,
     ProviderError,
     ProviderEvent,
 )
 from paymux.core.providers import ProviderRegistry
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[PaymentEvent], str]
 """Turns a payment into the response body the API stores and replays."""
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentRequest:
-    """Who sent a mutating request, with which idempotency key and which content."""
-
-    client_id: str
-    key: str
-    fingerprint: str
-    """A digest of the request (method, path, body): the same key with another one is refused."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """A response as first sent; ``replayed`` is true when it comes from the idempotency store."""
-
-    status: int
-    body: str
-    replayed: bool = False
 
 
 @dataclass(slots=True)
@@ -100,6 +83,7 @@ class PaymentService:
         buyer_return_url: Callable[[str], str],
         lock_seconds: float,
         on_status_changed: Callable[[OrderStatusChange], Any] | None = None,
+        ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
@@ -107,6 +91,7 @@ class PaymentService:
         self._buyer_return_url = buyer_return_url
         self._lock = timedelta(seconds=lock_seconds)
         self._on_status_changed = on_status_changed
+        self._ledger_entry = ledger_entry
         self._clock = clock
 
     # -- create --------------------------------------------------------------------------
@@ -195,14 +180,9 @@ class PaymentService:
     async def _resume(
         self, record: IdempotencyRecord, request: IdempotentRequest, render: Renderer
     ) -> StoredResponse:
-        if record.fingerprint != request.fingerprint:
-            raise IdempotencyKeyReusedError(
-                "this idempotency key was already used with a different request"
-            )
-        if record.completed:
-            assert record.response_status is not None
-            assert record.response_body is not None
-            return StoredResponse(record.response_status, record.response_body, replayed=True)
+        replay = replay_if_done(record, request)
+        if replay is not None:
+            return replay
         now = self._clock()
         async with self._store.begin() as uow:
             acquired = await uow.lock_idempotency_key(
@@ -360,7 +340,8 @@ class PaymentService:
     ) -> list[OrderStatusChange]:
         """Move every order of the payment toward ``reported`` where the machine allows it.
 
-        Takes row locks on the orders, writes the new statuses and their outbox events.
+        Takes row locks on the orders, writes the new statuses, their ledger entries (a
+        succeeded order: provider clearing to seller pending) and their outbox events.
         """
         payment = await uow.get_payment(payment_id, lock=True)
         assert payment is not None
@@ -372,6 +353,9 @@ class PaymentService:
                 continue
             code = failure_code if target is PaymentStatus.FAILED else None
             await uow.set_order_status(order.id, target, failure_code=code, now=now)
+            if target is PaymentStatus.SUCCEEDED:
+                entry = self._ledger_entry(PaymentSucceeded(order_facts(payment, order)))
+                await uow.ledger.record(payment.client_id, entry, now=now)
             changes.append(
                 OrderStatusChange(
                     payment_event_id=payment_id,
@@ -390,6 +374,20 @@ class PaymentService:
             return
         for change in changes:
             uow.after_commit(functools.partial(self._on_status_changed, change))
+
+
+def order_facts(payment: PaymentEvent, order: PaymentOrder) -> OrderFacts:
+    """What the posting rules need of one order."""
+    return OrderFacts(
+        client_id=payment.client_id,
+        payment_id=payment.id,
+        order_id=order.id,
+        seller_id=order.seller_id,
+        provider=payment.provider,
+        amount=order.amount,
+        commission=order.commission,
+        logistics_fee=order.logistics_fee,
+    )
 
 
 def _outcome_unknown(payment: PaymentEvent, error: Exception) -> ProviderOutcomeUnknownError:

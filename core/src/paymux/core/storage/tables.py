@@ -73,6 +73,7 @@ class PaymentOrderRow(SQLModel, table=True):
     reference: str = Field(max_length=128)
     status: str = Field(max_length=16, index=True)
     failure_code: str | None = Field(default=None, max_length=64)
+    shipped_at: datetime | None = Field(default=None, sa_type=_TZ)
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
 
@@ -133,6 +134,52 @@ class OutboxEventRow(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(sa_type=_TZ)
     published_at: datetime | None = Field(default=None, sa_type=_TZ, index=True)
+
+
+class LedgerAccountRow(SQLModel, table=True):
+    """An account. ``balance_minor`` is the debit-positive sum of its postings, kept in the
+    same transaction as they are written; ``NULL`` for hot accounts, whose balance is summed."""
+
+    __tablename__ = "ledger_account"
+    __table_args__ = (
+        sa.UniqueConstraint("client_id", "owner_kind", "owner_id", "purpose", "currency"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    owner_kind: str = Field(max_length=16)
+    owner_id: str = Field(max_length=128, index=True)
+    purpose: str = Field(max_length=32)
+    currency: str = Field(max_length=3)
+    type: str = Field(max_length=16)
+    balance_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=_TZ)
+
+
+class LedgerTransactionRow(SQLModel, table=True):
+    """A journal transaction; its ``reference`` names the business fact it records, once."""
+
+    __tablename__ = "ledger_transaction"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(max_length=64, index=True)
+    reference: str = Field(unique=True, max_length=128)
+    kind: str = Field(max_length=32)
+    details: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=_TZ)
+
+
+class LedgerPostingRow(SQLModel, table=True):
+    """One posting: a signed amount (debit positive) on one account. Never updated."""
+
+    __tablename__ = "ledger_posting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    transaction_id: str = Field(foreign_key="ledger_transaction.id", index=True, max_length=40)
+    account_id: str = Field(foreign_key="ledger_account.id", index=True, max_length=40)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    created_at: datetime = Field(sa_type=_TZ)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

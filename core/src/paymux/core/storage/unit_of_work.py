@@ -27,6 +27,7 @@ from paymux.core.domain.models import (
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id
 from paymux.core.storage.database import Database
+from paymux.core.storage.ledger_repository import LedgerRepository
 from paymux.core.storage.tables import (
     IdempotencyKeyRow,
     OutboxEventRow,
@@ -80,6 +81,8 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession, dialect: str) -> None:
         self._session = session
         self._dialect = dialect
+        self.ledger = LedgerRepository(session, dialect)
+        """The ledger, in this same transaction."""
         self.committed_callbacks: list[Callable[[], object]] = []
 
     def after_commit(self, callback: Callable[[], object]) -> None:
@@ -229,6 +232,26 @@ class UnitOfWork:
         ).one_or_none()
         return _payment_event(event_row._mapping, order_rows, registration_row)
 
+    async def find_payment_id_by_order(self, order_id: str, *, client_id: str) -> str | None:
+        """The payment an order of ``client_id`` belongs to."""
+        found = (
+            await self._execute(
+                sa.select(_po.c.payment_event_id)
+                .join(_ev, _ev.c.id == _po.c.payment_event_id)
+                .where(_po.c.id == order_id, _ev.c.client_id == client_id)
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    async def mark_order_shipped(self, order_id: str, *, now: datetime) -> bool:
+        """Record the shipment; ``False`` if the order was marked shipped before."""
+        result = await self._execute(
+            sa.update(_po)
+            .where(_po.c.id == order_id, _po.c.shipped_at.is_(None))
+            .values(shipped_at=now, updated_at=now)
+        )
+        return result.rowcount == 1
+
     async def find_payment_id_by_token(self, provider: str, token: str) -> str | None:
         """The payment the provider knows by ``token``."""
         found = (
@@ -348,6 +371,7 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
                 failure_code=o.failure_code,
                 created_at=o.created_at,
                 updated_at=o.updated_at,
+                shipped_at=o.shipped_at,
             )
             for o in orders
         ),

@@ -1,0 +1,75 @@
+"""``POST /v1/payment-orders/{id}/shipment``: the seller shipped; release the order's money.
+
+No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute
+from paymux.app.routes.common import json_body
+from paymux.app.runtime import PaymuxRuntime
+from paymux.app.schemas import ShipmentOut
+from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.shipments import Shipment
+
+
+def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
+    """The shipment endpoint, bound to ``runtime``."""
+    router = APIRouter(prefix="/v1/payment-orders", tags=["shipments"], route_class=ProblemRoute)
+    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+
+    def render(shipment: Shipment) -> str:
+        return ShipmentOut.of(shipment).model_dump_json()
+
+    @router.post(
+        "/{order_id}/shipment",
+        status_code=201,
+        response_model=ShipmentOut,
+        responses={
+            code: {"description": text, "content": {MEDIA_TYPE: {}}}
+            for code, text in {
+                400: "Missing Idempotency-Key",
+                404: "No such payment order for this client",
+                409: "The order has not succeeded, or shipped before, or the key is in use",
+                422: "A body other than {} or the key was used with another request",
+            }.items()
+        },
+        openapi_extra={
+            "parameters": [
+                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+            ]
+        },
+    )
+    async def confirm_shipment(
+        order_id: str,
+        request: Request,
+        client_id: Client,
+        key: Annotated[str, Depends(idempotency_key)],
+    ) -> Response:
+        """The seller shipped this order: release its amount minus commission and logistics fee.
+
+        Moves the order's money from the seller's pending to their available balance and books
+        the platform's commission and logistics fee, in one transaction. Only for a succeeded
+        order, once. The body is empty or ``{}``.
+        """
+        body = await json_body(request, empty={})
+        if body != {}:
+            raise Problem("validation-error", "the shipment takes no fields: send {} or nothing")
+        stored = await runtime.shipments.confirm_shipment(
+            IdempotentRequest(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint("POST", f"/v1/payment-orders/{order_id}/shipment", body),
+            ),
+            order_id,
+            render,
+        )
+        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+        return Response(
+            stored.body, status_code=stored.status, media_type="application/json", headers=headers
+        )
+
+    return router

@@ -1,0 +1,113 @@
+"""The chart of accounts.
+
+Every account belongs to one API client (a marketplace), has an owner (the platform, a
+seller, or a provider), a purpose, one currency, and a type that says which side is its
+normal balance. Postings are signed: a debit is positive, a credit negative, so every
+transaction sums to zero per currency and so does the whole ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AccountType(StrEnum):
+    """The four account types paymux uses."""
+
+    ASSET = "asset"
+    LIABILITY = "liability"
+    REVENUE = "revenue"
+    EXPENSE = "expense"
+
+    @property
+    def debit_normal(self) -> bool:
+        """Assets and expenses grow with debits; liabilities and revenue with credits."""
+        return self in (AccountType.ASSET, AccountType.EXPENSE)
+
+
+class OwnerKind(StrEnum):
+    """Who an account belongs to."""
+
+    PLATFORM = "platform"
+    SELLER = "seller"
+    PROVIDER = "provider"
+
+
+class Purpose(StrEnum):
+    """What an account is for. Each purpose has one type and one owner kind."""
+
+    PSP_CLEARING = "psp_clearing"
+    """Money a provider holds for the platform (asset, per provider)."""
+    SELLER_PENDING = "seller_pending"
+    """Paid by the buyer, not yet releasable: the goods have not shipped (liability)."""
+    SELLER_AVAILABLE = "seller_available"
+    """Releasable to the seller (liability); never below zero."""
+    COMMISSION = "commission"
+    """The platform's commission (revenue)."""
+    LOGISTICS_FEES = "logistics_fees"
+    """Logistics fees the platform charged sellers (revenue)."""
+
+
+PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
+    Purpose.PSP_CLEARING: (AccountType.ASSET, OwnerKind.PROVIDER),
+    Purpose.SELLER_PENDING: (AccountType.LIABILITY, OwnerKind.SELLER),
+    Purpose.SELLER_AVAILABLE: (AccountType.LIABILITY, OwnerKind.SELLER),
+    Purpose.COMMISSION: (AccountType.REVENUE, OwnerKind.PLATFORM),
+    Purpose.LOGISTICS_FEES: (AccountType.REVENUE, OwnerKind.PLATFORM),
+}
+
+NON_NEGATIVE: frozenset[Purpose] = frozenset({Purpose.SELLER_PENDING, Purpose.SELLER_AVAILABLE})
+"""Accounts whose normal balance may never go below zero (guarded in the database)."""
+
+HOT: frozenset[OwnerKind] = frozenset({OwnerKind.PLATFORM, OwnerKind.PROVIDER})
+"""Owners whose accounts every payment touches: their balances are derived from postings
+instead of one balance row that every writer would have to lock."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountKey:
+    """Identifies an account: client, owner, purpose and currency."""
+
+    client_id: str
+    owner_kind: OwnerKind
+    owner_id: str
+    purpose: Purpose
+    currency: str
+
+    def __post_init__(self) -> None:
+        owner_kind = PURPOSES[self.purpose][1]
+        if owner_kind is not self.owner_kind:
+            raise ValueError(
+                f"{self.purpose} accounts belong to a {owner_kind}, not a {self.owner_kind}"
+            )
+
+    @property
+    def type(self) -> AccountType:
+        """The account's type, fixed by its purpose."""
+        return PURPOSES[self.purpose][0]
+
+    @property
+    def non_negative(self) -> bool:
+        """Whether the database refuses postings that take the balance below zero."""
+        return self.purpose in NON_NEGATIVE
+
+    @property
+    def hot(self) -> bool:
+        """Whether the balance is derived from postings rather than kept in a row."""
+        return self.owner_kind in HOT
+
+
+def seller_account(client_id: str, seller_id: str, purpose: Purpose, currency: str) -> AccountKey:
+    """A seller's account."""
+    return AccountKey(client_id, OwnerKind.SELLER, seller_id, purpose, currency)
+
+
+def platform_account(client_id: str, purpose: Purpose, currency: str) -> AccountKey:
+    """One of the platform's own accounts."""
+    return AccountKey(client_id, OwnerKind.PLATFORM, "platform", purpose, currency)
+
+
+def clearing_account(client_id: str, provider: str, currency: str) -> AccountKey:
+    """What ``provider`` holds for the platform."""
+    return AccountKey(client_id, OwnerKind.PROVIDER, provider, Purpose.PSP_CLEARING, currency)

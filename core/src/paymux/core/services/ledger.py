@@ -1,0 +1,74 @@
+"""Reading the ledger: wallets, accounts, entries and transactions, per API client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from paymux.core.domain.errors import LedgerAccountNotFoundError
+from paymux.core.ledger.accounts import OwnerKind, Purpose
+from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
+from paymux.core.storage.unit_of_work import PaymentStore
+from paymux.currencies import Money
+
+
+@dataclass(frozen=True, slots=True)
+class WalletBalance:
+    """A seller's money in one currency, as the ledger says."""
+
+    currency: str
+    pending: Money
+    """Paid by buyers, not releasable until the goods ship."""
+    available: Money
+    """Released: can be paid out."""
+
+
+class LedgerService:
+    """Read-only views of the ledger. Writes happen inside the use cases that cause them."""
+
+    def __init__(self, *, store: PaymentStore) -> None:
+        self._store = store
+
+    async def wallet(self, client_id: str, seller_id: str) -> list[WalletBalance]:
+        """The seller's balances per currency (empty if the seller has no money yet)."""
+        async with self._store.begin() as uow:
+            accounts = await uow.ledger.accounts_of(client_id, OwnerKind.SELLER, seller_id)
+        by_currency: dict[str, dict[Purpose, Money]] = {}
+        for account in accounts:
+            by_currency.setdefault(account.key.currency, {})[account.key.purpose] = (
+                account.normal_balance
+            )
+        return [
+            WalletBalance(
+                currency=currency,
+                pending=balances.get(Purpose.SELLER_PENDING, Money.zero(currency)),
+                available=balances.get(Purpose.SELLER_AVAILABLE, Money.zero(currency)),
+            )
+            for currency, balances in sorted(by_currency.items())
+        ]
+
+    async def account(self, client_id: str, account_id: str) -> LedgerAccount:
+        """One account with its balance."""
+        async with self._store.begin() as uow:
+            account = await uow.ledger.get_account(client_id, account_id)
+        if account is None:
+            raise LedgerAccountNotFoundError(f"no ledger account {account_id}")
+        return account
+
+    async def entries(
+        self, client_id: str, account_id: str, *, after: int | None, limit: int
+    ) -> tuple[LedgerAccount, Sequence[StoredPosting]]:
+        """A page of the account's postings, oldest first, after posting ``after``."""
+        async with self._store.begin() as uow:
+            account = await uow.ledger.get_account(client_id, account_id)
+            if account is None:
+                raise LedgerAccountNotFoundError(f"no ledger account {account_id}")
+            return account, await uow.ledger.entries(account_id, after=after, limit=limit)
+
+    async def transaction(self, client_id: str, transaction_id: str) -> LedgerTransaction:
+        """One journal transaction with its postings."""
+        async with self._store.begin() as uow:
+            found = await uow.ledger.get_transaction(client_id, transaction_id)
+        if found is None:
+            raise LedgerAccountNotFoundError(f"no ledger transaction {transaction_id}")
+        return found
