@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRegistration,
@@ -13,6 +14,8 @@ from paymux.core.ports.provider import (
     ProviderError,
     ProviderEvent,
     ProviderPaymentState,
+    RefundRequest,
+    RefundResult,
 )
 
 
@@ -32,7 +35,11 @@ class FakeProvider:
         return self.provider_name
 
     def capabilities(self) -> ProviderCapabilities:
-        return ProviderCapabilities(methods=frozenset({"card"}), currencies=frozenset({"EUR"}))
+        return ProviderCapabilities(
+            methods=frozenset({"card"}),
+            currencies=frozenset({"EUR"}),
+            features=frozenset({"refunds"}),
+        )
 
     async def register_checkout(
         self, request: CheckoutRequest, *, idempotency_key: str
@@ -50,6 +57,12 @@ class FakeProvider:
 
     async def fetch_status(self, token: str) -> ProviderPaymentState:
         return ProviderPaymentState(token=token, status=self.status)
+
+    async def refund(self, request: RefundRequest, *, idempotency_key: str) -> RefundResult:
+        self.calls.append(f"refund:{idempotency_key}")
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        return RefundResult(status=RefundStatus.SUCCEEDED, psp_reference=f"re_{request.refund_id}")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         return []

@@ -21,7 +21,14 @@ from paymux.core.ledger.journal import (
     credit,
     debit,
 )
-from paymux.core.ledger.rules import OrderFacts, PaymentSucceeded, ShipmentConfirmed, default_entry
+from paymux.core.ledger.rules import (
+    OrderFacts,
+    PaymentSucceeded,
+    RefundSucceeded,
+    ShipmentConfirmed,
+    default_entry,
+    release_shares,
+)
 from paymux.currencies import Money
 
 CLEARING = clearing_account("c1", "sandbox", "EUR")
@@ -106,3 +113,44 @@ def test_default_rules_balance_and_release_the_sellers_share(
     assert released.get(Purpose.SELLER_AVAILABLE, 0) == -(amount - commission - fee)
     assert released.get(Purpose.COMMISSION, 0) == -commission
     assert released.get(Purpose.LOGISTICS_FEES, 0) == -fee
+
+
+def test_refund_after_release_records_a_shortfall_as_a_receivable() -> None:
+    order = OrderFacts("c1", "pay1", "po1", "s1", "sandbox", eur(3000), eur(300), eur(450))
+    entry = default_entry(
+        RefundSucceeded(order, "re1", eur(3000), released=True, seller_available=eur(1000))
+    )
+    by_purpose = {p.account.purpose: p.amount.minor for p in entry.postings}
+    assert entry.kind == "refund_after_release"
+    assert by_purpose == {
+        Purpose.SELLER_AVAILABLE: 1000,
+        Purpose.SELLER_RECEIVABLE: 1250,  # 2250 seller share, 1000 available
+        Purpose.COMMISSION: 300,
+        Purpose.LOGISTICS_FEES: 450,
+        Purpose.PSP_CLEARING: -3000,
+    }
+
+
+def test_refund_before_release_takes_from_pending() -> None:
+    order = OrderFacts("c1", "pay1", "po1", "s1", "sandbox", eur(3000), eur(300), eur(450))
+    entry = default_entry(
+        RefundSucceeded(order, "re1", eur(1000), released=False, seller_available=eur(0))
+    )
+    assert {p.account.purpose: p.amount.minor for p in entry.postings} == {
+        Purpose.SELLER_PENDING: 1000,
+        Purpose.PSP_CLEARING: -1000,
+    }
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    refunded=st.integers(min_value=0, max_value=10**9),
+)
+def test_shares_always_sum_to_what_is_released(amount: int, refunded: int) -> None:
+    order = OrderFacts(
+        "c1", "p", "o", "s", "sandbox", eur(amount), eur(amount // 10), eur(amount // 7)
+    )
+    net = eur(max(amount - refunded, 1))
+    seller, commission, fee = release_shares(order, net)
+    assert seller + commission + fee == net
+    assert min(seller.minor, commission.minor, fee.minor) >= 0

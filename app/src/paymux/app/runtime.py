@@ -17,6 +17,7 @@ from paymux.core.plugins import build_provider_registry, create_plugin_manager
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
+from paymux.core.services.refunds import RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.settings import Settings
 from paymux.core.storage.database import Database
@@ -35,6 +36,7 @@ class PaymuxRuntime:
     providers: ProviderRegistry
     payments: PaymentService
     shipments: ShipmentService
+    refunds: RefundService
     ledger: LedgerService
     api_keys: ApiKeys
     status_links: StatusLinks
@@ -91,6 +93,12 @@ def create_runtime(
         providers=providers,
         payments=payments,
         shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
+        refunds=RefundService(
+            store=store,
+            providers=providers,
+            lock_seconds=settings.idempotency_lock_seconds,
+            ledger_entry=ledger_entry,
+        ),
         ledger=LedgerService(store=store),
         api_keys=ApiKeys(settings.api_keys),
         status_links=links,

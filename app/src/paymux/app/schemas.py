@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from paymux.app.problems import Problem
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.models import PaymentEvent, PaymentOrder
+from paymux.core.domain.refunds import Refund, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
 from paymux.core.services.shipments import Shipment
@@ -318,4 +319,57 @@ class LedgerTransactionOut(BaseModel):
             details=transaction.details,
             created_at=transaction.created_at,
             postings=[EntryOut.of(p) for p in transaction.postings],
+        )
+
+
+class RefundIn(BaseModel):
+    """``POST /v1/payments/{id}/refunds``: every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_order_id: str | None = Field(
+        default=None, description="Refund only this order (default: all, in proportion)"
+    )
+    amount: AmountText | None = Field(
+        default=None, description="Default: everything not refunded yet"
+    )
+    reason: str | None = Field(default=None, max_length=255)
+
+
+class RefundPartOut(BaseModel):
+    """How much of a refund one order gives."""
+
+    payment_order_id: str
+    amount: str
+
+
+class RefundOut(BaseModel):
+    """A refund as the API shows it."""
+
+    id: str
+    payment_id: str
+    status: RefundStatus
+    currency: str
+    amount: str
+    reason: str | None
+    failure_code: str | None
+    parts: list[RefundPartOut]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        """Render a refund."""
+        return cls(
+            id=refund.id,
+            payment_id=refund.payment_event_id,
+            status=refund.status,
+            currency=refund.amount.currency,
+            amount=refund.amount.amount_str,
+            reason=refund.reason,
+            failure_code=refund.failure_code,
+            parts=[
+                RefundPartOut(payment_order_id=p.payment_order_id, amount=p.amount.amount_str)
+                for p in refund.parts
+            ],
+            created_at=refund.created_at,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRegistration,
@@ -21,6 +22,8 @@ from paymux.core.ports.provider import (
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    RefundRequest,
+    RefundResult,
     WebhookVerificationError,
 )
 from paymux_sandbox.config import SandboxConfig
@@ -61,7 +64,7 @@ class SandboxProvider:
         """Cards, in every country and every active currency; hosted checkout and webhooks."""
         return ProviderCapabilities(
             methods=frozenset({"card"}),
-            features=frozenset({"hosted_checkout", "webhooks", "status"}),
+            features=frozenset({"hosted_checkout", "webhooks", "status", "refunds"}),
         )
 
     async def register_checkout(
@@ -97,6 +100,21 @@ class SandboxProvider:
             failure_code=body.get("failure_code"),
             occurred_at=datetime.fromtimestamp(int(body["updated_at"]), UTC),
         )
+
+    async def refund(self, request: RefundRequest, *, idempotency_key: str) -> RefundResult:
+        """``POST /v1/refunds``; the sandbox settles refunds at once."""
+        body = await self._call(
+            "POST",
+            "/v1/refunds",
+            json={
+                "token": request.token,
+                "amount": request.amount.minor,
+                "currency": request.amount.currency,
+                "reason": request.reason,
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return RefundResult(status=RefundStatus(str(body["status"])), psp_reference=str(body["id"]))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         """Verify ``Sandbox-Signature`` and read the one event of the body."""

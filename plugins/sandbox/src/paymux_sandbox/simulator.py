@@ -39,6 +39,21 @@ from paymux_sandbox.signature import SIGNATURE_HEADER, sign
 log = logging.getLogger(__name__)
 
 
+class RefundIn(BaseModel):
+    """A refund request, as the sandbox provider sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str
+    amount: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str | None = None
+
+
+REFUND_DECLINE_REASON = "sandbox-decline"
+"""A refund with this reason is declined (``refund_declined``)."""
+
+
 class CheckoutIn(BaseModel):
     """A registration request, as the sandbox provider sends it."""
 
@@ -65,6 +80,7 @@ class Checkout:
     failure_code: str | None = None
     card_last4: str | None = None
     submitted: bool = False
+    refunded: int = 0
     updated_at: float = field(default_factory=time.time)
 
 
@@ -103,6 +119,7 @@ class SandboxPsp:
         self._by_key: dict[str, tuple[str, str]] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._stalled_keys: set[str] = set()
+        self._refunds: dict[str, tuple[str, dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
 
@@ -148,6 +165,30 @@ class SandboxPsp:
         if checkout is None:
             raise HTTPException(404, {"code": "not_found", "message": f"no checkout {token}"})
         return checkout
+
+    async def refund(self, body: RefundIn, idempotency_key: str) -> dict[str, Any]:
+        """Refund a succeeded checkout, at most what was paid, once per idempotency key."""
+        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        lock = self._key_locks.setdefault(f"refund:{idempotency_key}", asyncio.Lock())
+        async with lock:
+            known = self._refunds.get(idempotency_key)
+            if known is not None:
+                if known[0] != fingerprint:
+                    raise HTTPException(400, {"code": "idempotency_error", "message": "key reused"})
+                return known[1]
+            checkout = self._get(body.token)
+            if checkout.status != "succeeded" or body.currency != checkout.request.currency:
+                raise HTTPException(400, {"code": "payment_not_refundable", "message": "not paid"})
+            if body.amount > checkout.request.amount - checkout.refunded:
+                raise HTTPException(
+                    400, {"code": "refund_exceeds_payment", "message": "more than is left"}
+                )
+            if body.reason == REFUND_DECLINE_REASON:
+                raise HTTPException(400, {"code": "refund_declined", "message": "declined"})
+            checkout.refunded += body.amount
+            answer = {"id": f"sbxre_{secrets.token_hex(10)}", "status": "succeeded"}
+            self._refunds[idempotency_key] = (fingerprint, answer)
+            return answer
 
     # -- the hosted page -----------------------------------------------------------------
 
@@ -257,6 +298,12 @@ class SandboxPsp:
         ) -> dict[str, Any]:
             return await self.register(body, idempotency_key)
 
+        @app.post("/v1/refunds", status_code=201)
+        async def refund(
+            body: RefundIn, idempotency_key: Annotated[str, Header(min_length=1)]
+        ) -> dict[str, Any]:
+            return await self.refund(body, idempotency_key)
+
         @app.get("/v1/checkouts/{token}")
         async def status(token: str) -> dict[str, Any]:
             return self.status(token)
@@ -292,6 +339,7 @@ class SandboxPsp:
                 {
                     "registrations": len(self.checkouts),
                     "registration_requests": self.registration_requests,
+                    "refunds": len(self._refunds),
                 }
             )
 

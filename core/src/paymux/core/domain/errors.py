@@ -90,3 +90,27 @@ class LedgerAccountNotFoundError(PaymuxError):
     """No ledger account or transaction with that id is visible to this client."""
 
     code = "ledger-not-found"
+
+
+class RefundNotAllowedError(PaymuxError):
+    """The refund asks for more than was paid and not yet refunded, or the order is not paid."""
+
+    code = "refund-not-allowed"
+
+
+class RefundsNotSupportedError(PaymuxError):
+    """The payment's provider cannot refund."""
+
+    code = "refunds-not-supported"
+
+
+class RefundNotFoundError(PaymuxError):
+    """No refund with that id is visible to this client."""
+
+    code = "refund-not-found"
+
+
+class OrderFullyRefundedError(PaymuxError):
+    """Nothing is left to release: the order was refunded in full."""
+
+    code = "order-fully-refunded"

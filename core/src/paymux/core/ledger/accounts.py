@@ -43,6 +43,9 @@ class Purpose(StrEnum):
     """Paid by the buyer, not yet releasable: the goods have not shipped (liability)."""
     SELLER_AVAILABLE = "seller_available"
     """Releasable to the seller (liability); never below zero."""
+    SELLER_RECEIVABLE = "seller_receivable"
+    """What a seller owes the platform: a refund after release that exceeded their
+    available balance (asset). Recovered from later releases."""
     COMMISSION = "commission"
     """The platform's commission (revenue)."""
     LOGISTICS_FEES = "logistics_fees"
@@ -53,6 +56,7 @@ PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
     Purpose.PSP_CLEARING: (AccountType.ASSET, OwnerKind.PROVIDER),
     Purpose.SELLER_PENDING: (AccountType.LIABILITY, OwnerKind.SELLER),
     Purpose.SELLER_AVAILABLE: (AccountType.LIABILITY, OwnerKind.SELLER),
+    Purpose.SELLER_RECEIVABLE: (AccountType.ASSET, OwnerKind.SELLER),
     Purpose.COMMISSION: (AccountType.REVENUE, OwnerKind.PLATFORM),
     Purpose.LOGISTICS_FEES: (AccountType.REVENUE, OwnerKind.PLATFORM),
 }

@@ -15,7 +15,7 @@ from paymux.core.ledger.accounts import (
     seller_account,
 )
 from paymux.core.ledger.journal import JournalEntry, credit, debit
-from paymux.currencies import Money
+from paymux.currencies import Money, allocate
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,49 +41,100 @@ class PaymentSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class ShipmentConfirmed:
-    """The seller shipped: the order's money becomes releasable, minus the platform's fees."""
+    """The seller shipped: the order's money becomes releasable, minus the platform's fees.
+
+    ``refunded`` is what was refunded from the order before the shipment: only the rest is
+    released, and commission and logistics fee shrink in proportion.
+    """
 
     order: OrderFacts
+    refunded: Money | None = None
 
 
-LedgerEvent = PaymentSucceeded | ShipmentConfirmed
+@dataclass(frozen=True, slots=True)
+class RefundSucceeded:
+    """The provider refunded ``amount`` of one order to the buyer.
+
+    ``released`` says whether the order had shipped (its money left the seller's pending
+    balance); ``seller_available`` is the seller's available balance at that moment, so a
+    shortfall can be recorded as a receivable instead of a negative balance.
+    """
+
+    order: OrderFacts
+    refund_id: str
+    amount: Money
+    released: bool
+    seller_available: Money
+
+
+LedgerEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded
+
+
+def release_shares(order: OrderFacts, amount: Money) -> tuple[Money, Money, Money]:
+    """Split ``amount`` of an order into seller, commission and logistics fee shares.
+
+    In the order's own proportions, exactly (allocation): the parts always sum to ``amount``.
+    """
+    seller_base = order.amount - order.commission - order.logistics_fee
+    seller, commission, fee = allocate(
+        amount, [seller_base.minor, order.commission.minor, order.logistics_fee.minor]
+    )
+    return seller, commission, fee
 
 
 def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
     order = event.order
     currency = order.amount.currency
-    pending = seller_account(order.client_id, order.seller_id, Purpose.SELLER_PENDING, currency)
+    client = order.client_id
+    pending = seller_account(client, order.seller_id, Purpose.SELLER_PENDING, currency)
+    available = seller_account(client, order.seller_id, Purpose.SELLER_AVAILABLE, currency)
+    clearing = clearing_account(client, order.provider, currency)
+    commission_account = platform_account(client, Purpose.COMMISSION, currency)
+    fees_account = platform_account(client, Purpose.LOGISTICS_FEES, currency)
     metadata = {"payment_id": order.payment_id, "payment_order_id": order.order_id}
     if isinstance(event, PaymentSucceeded):
         return JournalEntry(
             reference=f"payment_succeeded:{order.order_id}",
             kind="payment_succeeded",
+            postings=(debit(clearing, order.amount), credit(pending, order.amount)),
+            metadata=metadata,
+        )
+    if isinstance(event, RefundSucceeded):
+        reference = f"refund_succeeded:{event.refund_id}:{order.order_id}"
+        metadata = {**metadata, "refund_id": event.refund_id}
+        if not event.released:
+            return JournalEntry(
+                reference=reference,
+                kind="refund_before_release",
+                postings=(debit(pending, event.amount), credit(clearing, event.amount)),
+                metadata=metadata,
+            )
+        seller, commission, fee = release_shares(order, event.amount)
+        from_available = min(seller, max(event.seller_available, Money.zero(currency)))
+        receivable = seller_account(client, order.seller_id, Purpose.SELLER_RECEIVABLE, currency)
+        return JournalEntry(
+            reference=reference,
+            kind="refund_after_release",
             postings=(
-                debit(clearing_account(order.client_id, order.provider, currency), order.amount),
-                credit(pending, order.amount),
+                debit(available, from_available),
+                debit(receivable, seller - from_available),
+                debit(commission_account, commission),
+                debit(fees_account, fee),
+                credit(clearing, event.amount),
             ),
             metadata=metadata,
         )
-    seller_share = order.amount - order.commission - order.logistics_fee
+    net = order.amount - (event.refunded or Money.zero(currency))
+    seller, commission, fee = release_shares(order, net)
     return JournalEntry(
         reference=f"shipment_confirmed:{order.order_id}",
         kind="shipment_confirmed",
         postings=(
-            debit(pending, order.amount),
-            credit(
-                seller_account(
-                    order.client_id, order.seller_id, Purpose.SELLER_AVAILABLE, currency
-                ),
-                seller_share,
-            ),
-            credit(
-                platform_account(order.client_id, Purpose.COMMISSION, currency), order.commission
-            ),
-            credit(
-                platform_account(order.client_id, Purpose.LOGISTICS_FEES, currency),
-                order.logistics_fee,
-            ),
+            debit(pending, net),
+            credit(available, seller),
+            credit(commission_account, commission),
+            credit(fees_account, fee),
         ),
         metadata=metadata,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.currencies import Money
 
@@ -118,6 +119,26 @@ class ProviderEvent:
     occurred_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """A refund of (part of) a registered payment."""
+
+    refund_id: str
+    token: str
+    """The payment's token at the provider."""
+    amount: Money
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """The provider's answer to a refund. ``status`` is ``pending`` while it has not decided."""
+
+    status: RefundStatus
+    psp_reference: str | None = None
+    failure_code: str | None = None
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     """A payment service provider, as paymux's use cases see it."""
@@ -155,6 +176,17 @@ class PaymentProvider(Protocol):
         Used to confirm webhooks and to settle payments left ``unknown`` or ``pending``.
         Read-only: it must change nothing at the provider. Raises the same errors as
         :meth:`register_checkout`.
+        """
+        ...
+
+    async def refund(self, request: RefundRequest, *, idempotency_key: str) -> RefundResult:
+        """Refund ``request.amount`` of the payment with ``request.token`` to the buyer.
+
+        Called outside any database transaction, only for providers whose capabilities list
+        the ``"refunds"`` feature, and again with the **same** ``idempotency_key`` when an
+        earlier attempt's outcome is unknown (the provider must not refund twice). Raises
+        :class:`ProviderTimeoutError` or :class:`ProviderUnavailableError` (retryable,
+        outcome unknown) or :class:`ProviderRejectedError` (final: the refund failed).
         """
         ...
 

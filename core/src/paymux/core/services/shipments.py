@@ -8,6 +8,7 @@ from datetime import datetime
 
 from paymux.core.domain.errors import (
     OrderAlreadyShippedError,
+    OrderFullyRefundedError,
     OrderNotShippableError,
     PaymentOrderNotFoundError,
 )
@@ -15,7 +16,12 @@ from paymux.core.domain.models import OutboxMessage
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import utc_now
 from paymux.core.ledger.journal import JournalEntry
-from paymux.core.ledger.rules import LedgerEvent, ShipmentConfirmed, default_entry
+from paymux.core.ledger.rules import (
+    LedgerEvent,
+    ShipmentConfirmed,
+    default_entry,
+    release_shares,
+)
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, run_once
 from paymux.core.services.payments import order_facts
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
@@ -58,9 +64,10 @@ class ShipmentService:
     ) -> StoredResponse:
         """Release a succeeded order's money to the seller's available balance.
 
-        Idempotent on the request's key. Raises :class:`PaymentOrderNotFoundError`,
-        :class:`OrderNotShippableError` (not succeeded) or :class:`OrderAlreadyShippedError`;
-        then nothing is written.
+        What was refunded before is not released; commission and logistics fee shrink in
+        proportion. Idempotent on the request's key. Raises :class:`PaymentOrderNotFoundError`,
+        :class:`OrderNotShippableError` (not succeeded), :class:`OrderAlreadyShippedError` or
+        :class:`OrderFullyRefundedError`; then nothing is written.
         """
         now = self._clock()
 
@@ -84,7 +91,13 @@ class ShipmentService:
             )
         if not await uow.mark_order_shipped(order.id, now=now):
             raise OrderAlreadyShippedError(f"payment order {order_id} was shipped before")
-        entry = self._ledger_entry(ShipmentConfirmed(order_facts(payment, order)))
+        done, _pending = (await uow.refunded_per_order(payment.id)).get(order.id, (0, 0))
+        refunded = Money(done, payment.currency)
+        if refunded >= order.amount:
+            raise OrderFullyRefundedError(f"payment order {order_id} was refunded in full")
+        facts = order_facts(payment, order)
+        released, commission, fee = release_shares(facts, order.amount - refunded)
+        entry = self._ledger_entry(ShipmentConfirmed(facts, refunded=refunded))
         transaction_id = await uow.ledger.record(client_id, entry, now=now)
         if transaction_id is None:  # the order's shipped_at guard makes this unreachable
             raise OrderAlreadyShippedError(f"payment order {order_id} was released before")
@@ -93,9 +106,9 @@ class ShipmentService:
             payment_order_id=order.id,
             seller_id=order.seller_id,
             shipped_at=now,
-            released=order.amount - order.commission - order.logistics_fee,
-            commission=order.commission,
-            logistics_fee=order.logistics_fee,
+            released=released,
+            commission=commission,
+            logistics_fee=fee,
             ledger_transaction_id=transaction_id,
         )
         await uow.add_outbox(

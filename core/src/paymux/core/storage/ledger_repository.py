@@ -163,6 +163,23 @@ class LedgerRepository:
 
     # -- reads ---------------------------------------------------------------------------
 
+    async def locked_normal_balance(self, key: AccountKey, *, now: datetime) -> Money:
+        """The account's normal balance, with its row locked until this transaction ends.
+
+        For decisions that depend on a balance (how much of a refund the seller's available
+        balance covers); the lock keeps it from changing before the entry is written.
+        """
+        if key.hot:
+            raise ValueError("hot accounts have no balance row to lock")
+        account_id = (await self.ensure_accounts([key], now=now))[key]
+        balance = (
+            await self._execute(
+                sa.select(_acc.c.balance_minor).where(_acc.c.id == account_id).with_for_update()
+            )
+        ).scalar_one()
+        signed = Money(int(balance), key.currency)
+        return signed if key.type.debit_normal else -signed
+
     async def accounts_of(
         self, client_id: str, owner_kind: OwnerKind, owner_id: str
     ) -> list[LedgerAccount]:

@@ -182,6 +182,37 @@ class LedgerPostingRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=_TZ)
 
 
+class RefundRow(SQLModel, table=True):
+    """A refund of a payment."""
+
+    __tablename__ = "refund"
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_event_id: str = Field(foreign_key="payment_event.id", index=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=255)
+    failure_code: str | None = Field(default=None, max_length=64)
+    psp_idempotency_key: str = Field(unique=True, max_length=64)
+    psp_reference: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class RefundPartRow(SQLModel, table=True):
+    """The share of a refund taken from one payment order."""
+
+    __tablename__ = "refund_part"
+    __table_args__ = (sa.UniqueConstraint("refund_id", "payment_order_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    refund_id: str = Field(foreign_key="refund.id", index=True, max_length=40)
+    payment_order_id: str = Field(foreign_key="payment_order.id", index=True, max_length=40)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The SQLAlchemy ``Table`` behind a table model."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from paymux.core.domain.models import (
     PaymentOrder,
     PspRegistration,
 )
+from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id
 from paymux.core.storage.database import Database
@@ -35,6 +36,8 @@ from paymux.core.storage.tables import (
     PaymentOrderRow,
     ProcessedWebhookEventRow,
     PspRegistrationRow,
+    RefundPartRow,
+    RefundRow,
     table_of,
 )
 from paymux.currencies import Money
@@ -50,6 +53,8 @@ _reg = table_of(PspRegistrationRow)
 _idem = table_of(IdempotencyKeyRow)
 _hook = table_of(ProcessedWebhookEventRow)
 _out = table_of(OutboxEventRow)
+_refund = table_of(RefundRow)
+_part = table_of(RefundPartRow)
 
 
 class PaymentStore:
@@ -299,6 +304,116 @@ class UnitOfWork:
                 token=token, redirect_url=redirect_url, psp_reference=psp_reference, updated_at=now
             )
         )
+
+    # -- refunds -------------------------------------------------------------------------
+
+    async def insert_refund(self, refund: Refund) -> None:
+        """Store a new refund and its parts."""
+        await self._execute(
+            sa.insert(_refund).values(
+                id=refund.id,
+                payment_event_id=refund.payment_event_id,
+                client_id=refund.client_id,
+                currency=refund.amount.currency,
+                amount_minor=refund.amount.minor,
+                status=refund.status.value,
+                reason=refund.reason,
+                failure_code=refund.failure_code,
+                psp_idempotency_key=refund.psp_idempotency_key,
+                psp_reference=refund.psp_reference,
+                created_at=refund.created_at,
+                updated_at=refund.updated_at,
+            )
+        )
+        await self._session.execute(
+            sa.insert(_part),
+            [
+                {
+                    "refund_id": refund.id,
+                    "payment_order_id": part.payment_order_id,
+                    "amount_minor": part.amount.minor,
+                }
+                for part in refund.parts
+            ],
+        )
+
+    async def get_refund(self, refund_id: str, *, client_id: str | None = None) -> Refund | None:
+        """A refund with its parts (of ``client_id`` only, if given)."""
+        query = sa.select(_refund).where(_refund.c.id == refund_id)
+        if client_id is not None:
+            query = query.where(_refund.c.client_id == client_id)
+        row = (await self._execute(query)).one_or_none()
+        if row is None:
+            return None
+        parts = (
+            await self._execute(
+                sa.select(_part).where(_part.c.refund_id == refund_id).order_by(_part.c.id)
+            )
+        ).all()
+        return Refund(
+            id=row.id,
+            payment_event_id=row.payment_event_id,
+            client_id=row.client_id,
+            amount=Money(row.amount_minor, row.currency),
+            status=RefundStatus(row.status),
+            reason=row.reason,
+            failure_code=row.failure_code,
+            psp_idempotency_key=row.psp_idempotency_key,
+            psp_reference=row.psp_reference,
+            parts=tuple(
+                RefundPart(p.payment_order_id, Money(p.amount_minor, row.currency)) for p in parts
+            ),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def refunded_per_order(self, payment_id: str) -> dict[str, tuple[int, int]]:
+        """Per order of the payment: minor units refunded (succeeded) and still pending."""
+        rows: list[Any] = list(
+            (
+                await self._execute(
+                    sa.select(
+                        _part.c.payment_order_id,
+                        _refund.c.status,
+                        sa.func.sum(_part.c.amount_minor),
+                    )
+                    .join(_refund, _refund.c.id == _part.c.refund_id)
+                    .where(_refund.c.payment_event_id == payment_id)
+                    .group_by(_part.c.payment_order_id, _refund.c.status)
+                )
+            ).all()
+        )
+        totals: dict[str, tuple[int, int]] = {}
+        for order_id, status, amount in rows:
+            done, pending = totals.get(order_id, (0, 0))
+            if status == RefundStatus.SUCCEEDED.value:
+                done += int(amount)
+            elif status == RefundStatus.PENDING.value:
+                pending += int(amount)
+            totals[order_id] = (done, pending)
+        return totals
+
+    async def set_refund_status(
+        self,
+        refund_id: str,
+        status: RefundStatus,
+        *,
+        psp_reference: str | None,
+        failure_code: str | None,
+        now: datetime,
+    ) -> bool:
+        """Settle a pending refund; ``False`` if it was settled before."""
+        result = await self._execute(
+            sa.update(_refund)
+            .where(_refund.c.id == refund_id, _refund.c.status == RefundStatus.PENDING.value)
+            .values(
+                status=status.value,
+                psp_reference=psp_reference,
+                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
 
     # -- webhooks and outbox -----------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""``POST /v1/payments/{id}/refunds`` and ``GET /v1/refunds/{id}``.
+
+No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+
+from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
+from paymux.app.routes.common import json_body
+from paymux.app.runtime import PaymuxRuntime
+from paymux.app.schemas import RefundIn, RefundOut, inline_schema
+from paymux.core.domain.refunds import Refund
+from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.refunds import RefundAsk
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {MEDIA_TYPE: {}}}
+    for code, text in {
+        400: "Missing Idempotency-Key or malformed JSON",
+        404: "No such payment, order or refund for this client",
+        409: "A request with the same Idempotency-Key is in progress",
+        422: "More than is left to refund, no refunds at this provider, or bad input",
+        503: "The provider did not answer; the refund stays pending; retry with the same key",
+    }.items()
+}
+
+
+def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
+    """The refund endpoints, bound to ``runtime``."""
+    router = APIRouter(prefix="/v1", tags=["refunds"], route_class=ProblemRoute)
+    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+
+    def render(refund: Refund) -> str:
+        return RefundOut.of(refund).model_dump_json()
+
+    @router.post(
+        "/payments/{payment_id}/refunds",
+        status_code=201,
+        response_model=RefundOut,
+        responses=_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": inline_schema(RefundIn)}},
+            },
+            "parameters": [
+                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+            ],
+        },
+    )
+    async def create_refund(
+        payment_id: str,
+        request: Request,
+        client_id: Client,
+        key: Annotated[str, Depends(idempotency_key)],
+    ) -> Response:
+        """Refund a payment: one order or all, an amount or everything left.
+
+        Never more than was paid and not yet refunded (pending refunds count). Executed
+        through the payment's provider; the answer's ``status`` is ``succeeded``, ``failed``
+        or ``pending``.
+        """
+        body = await json_body(request, empty={})
+        try:
+            refund_in = RefundIn.model_validate(body)
+        except ValidationError as error:
+            raise Problem(
+                "validation-error",
+                "some fields are missing or have the wrong type",
+                errors=field_errors(error.errors()),
+            ) from None
+        stored = await runtime.refunds.create_refund(
+            IdempotentRequest(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint("POST", f"/v1/payments/{payment_id}/refunds", body),
+            ),
+            payment_id,
+            RefundAsk(
+                payment_order_id=refund_in.payment_order_id,
+                amount=refund_in.amount,
+                reason=refund_in.reason,
+            ),
+            render,
+        )
+        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+        return Response(
+            stored.body, status_code=stored.status, media_type="application/json", headers=headers
+        )
+
+    @router.get("/refunds/{refund_id}", response_model=RefundOut, responses=_ERRORS)
+    async def get_refund(refund_id: str, client_id: Client) -> Response:
+        """A refund and its parts per order."""
+        refund = await runtime.refunds.get_refund(refund_id, client_id=client_id)
+        return Response(render(refund), media_type="application/json")
+
+    return router

@@ -1,0 +1,299 @@
+"""Refunds: validated under row locks, executed at the provider, posted to the ledger.
+
+Like payment creation: the refund and its idempotency key are written first (pending, so it
+counts against what can still be refunded), the provider is called outside any database
+transaction, and the outcome commits with its ledger entries and outbox event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from paymux.core.domain.errors import (
+    IdempotencyKeyInUseError,
+    PaymentNotFoundError,
+    PaymentOrderNotFoundError,
+    ProviderOutcomeUnknownError,
+    RefundNotAllowedError,
+    RefundNotFoundError,
+    RefundsNotSupportedError,
+)
+from paymux.core.domain.models import OutboxMessage, PaymentEvent
+from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.identifiers import new_id, utc_now
+from paymux.core.ledger.accounts import Purpose, seller_account
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import LedgerEvent, RefundSucceeded, default_entry
+from paymux.core.ports.provider import ProviderError, RefundRequest, RefundResult
+from paymux.core.providers import ProviderRegistry
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
+from paymux.core.services.payments import derive_psp_idempotency_key, order_facts
+from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
+from paymux.currencies import Money, allocate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAsk:
+    """What the client asked to refund: an order (or all) and an amount (or all that is left)."""
+
+    payment_order_id: str | None
+    amount: object | None
+    """The amount as sent (a decimal string), parsed in the payment's currency."""
+    reason: str | None
+
+
+class RefundService:
+    """Creates and reads refunds."""
+
+    def __init__(
+        self,
+        *,
+        store: PaymentStore,
+        providers: ProviderRegistry,
+        lock_seconds: float,
+        ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._lock = timedelta(seconds=lock_seconds)
+        self._ledger_entry = ledger_entry
+        self._clock = clock
+
+    async def create_refund(
+        self,
+        request: IdempotentRequest,
+        payment_id: str,
+        ask: RefundAsk,
+        render: Callable[[Refund], str],
+    ) -> StoredResponse:
+        """Refund (part of) a payment, once per idempotency key.
+
+        Raises :class:`RefundNotAllowedError` (more than is left, nothing paid),
+        :class:`RefundsNotSupportedError`, :class:`PaymentNotFoundError` or
+        :class:`PaymentOrderNotFoundError` with nothing written, and
+        :class:`ProviderOutcomeUnknownError` when the provider's answer is unknown (the refund
+        stays pending; the same request with the same key resumes it).
+        """
+        now = self._clock()
+        refund_id = new_id("re")
+        async with self._store.begin() as uow:
+            record_id = await uow.insert_idempotency_key(
+                client_id=request.client_id,
+                key=request.key,
+                fingerprint=request.fingerprint,
+                resource_id=refund_id,
+                now=now,
+            )
+            if record_id is not None:
+                refund = await self._open(uow, request, payment_id, ask, refund_id, now)
+        if record_id is not None:
+            return await self._execute(refund, record_id, render)
+        async with self._store.begin() as uow:
+            record = await uow.find_idempotency_key(request.client_id, request.key)
+        if record is None:  # pragma: no cover - the row we collided with cannot vanish
+            raise IdempotencyKeyInUseError("the idempotency key is being used right now")
+        replay = replay_if_done(record, request)
+        if replay is not None:
+            return replay
+        async with self._store.begin() as uow:
+            acquired = await uow.lock_idempotency_key(
+                record.id, now=now, stale_before=now - self._lock
+            )
+            existing = await uow.get_refund(record.resource_id or "")
+        if not acquired or existing is None:
+            raise IdempotencyKeyInUseError("a request with this idempotency key is still running")
+        return await self._execute(existing, record.id, render)
+
+    async def get_refund(self, refund_id: str, *, client_id: str) -> Refund:
+        """A refund of ``client_id``."""
+        async with self._store.begin() as uow:
+            refund = await uow.get_refund(refund_id, client_id=client_id)
+        if refund is None:
+            raise RefundNotFoundError(f"no refund {refund_id}")
+        return refund
+
+    async def _open(
+        self,
+        uow: UnitOfWork,
+        request: IdempotentRequest,
+        payment_id: str,
+        ask: RefundAsk,
+        refund_id: str,
+        now: datetime,
+    ) -> Refund:
+        payment = await uow.get_payment(payment_id, client_id=request.client_id, lock=True)
+        if payment is None:
+            raise PaymentNotFoundError(f"no payment {payment_id}")
+        if "refunds" not in self._providers.get(payment.provider).capabilities().features:
+            raise RefundsNotSupportedError(f"{payment.provider} does not support refunds")
+        parts = _parts(payment, ask, await uow.refunded_per_order(payment_id))
+        refund = Refund(
+            id=refund_id,
+            payment_event_id=payment.id,
+            client_id=request.client_id,
+            amount=Money.sum((p.amount for p in parts), payment.currency),
+            status=RefundStatus.PENDING,
+            reason=ask.reason,
+            failure_code=None,
+            psp_idempotency_key=derive_psp_idempotency_key(
+                request.client_id, f"refund:{request.key}"
+            ),
+            psp_reference=None,
+            parts=parts,
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.insert_refund(refund)
+        await uow.add_outbox([_refund_message("refund.created", refund)], now=now)
+        return refund
+
+    async def _execute(
+        self, refund: Refund, record_id: int, render: Callable[[Refund], str]
+    ) -> StoredResponse:
+        if refund.status is RefundStatus.PENDING:
+            async with self._store.begin() as uow:
+                payment = await uow.get_payment(refund.payment_event_id)
+            assert payment is not None
+            assert payment.registration is not None
+            assert payment.registration.token is not None
+            provider = self._providers.get(payment.provider)
+            try:
+                result = await provider.refund(
+                    RefundRequest(
+                        refund_id=refund.id,
+                        token=payment.registration.token,
+                        amount=refund.amount,
+                        reason=refund.reason,
+                    ),
+                    idempotency_key=refund.psp_idempotency_key,
+                )
+            except ProviderError as error:
+                if error.retryable or error.outcome_unknown:
+                    await self._release(record_id, refund, error)
+                    raise _unknown(refund, error) from error
+                code = getattr(error, "code", "provider-rejected")
+                result = RefundResult(status=RefundStatus.FAILED, failure_code=code)
+            except Exception as error:
+                log.exception("provider %s raised unexpectedly", payment.provider)
+                await self._release(record_id, refund, error)
+                raise _unknown(refund, error) from error
+        else:
+            result = RefundResult(status=refund.status)
+        async with self._store.begin() as uow:
+            await self._settle(uow, refund, result)
+            settled = await uow.get_refund(refund.id)
+            assert settled is not None
+            body = render(settled)
+            await uow.complete_idempotency_key(record_id, status=201, body=body)
+        return StoredResponse(201, body)
+
+    async def _release(self, record_id: int, refund: Refund, error: Exception) -> None:
+        log.warning("refund %s has an unknown outcome: %s", refund.id, error)
+        async with self._store.begin() as uow:
+            await uow.release_idempotency_key(record_id)
+
+    async def _settle(self, uow: UnitOfWork, refund: Refund, result: RefundResult) -> None:
+        if result.status is RefundStatus.PENDING:
+            return
+        now = self._clock()
+        changed = await uow.set_refund_status(
+            refund.id, result.status, psp_reference=result.psp_reference,
+            failure_code=result.failure_code, now=now,
+        )  # fmt: skip
+        if not changed:
+            return
+        if result.status is RefundStatus.SUCCEEDED:
+            payment = await uow.get_payment(refund.payment_event_id, lock=True)
+            assert payment is not None
+            orders = {order.id: order for order in payment.orders}
+            for part in refund.parts:
+                order = orders[part.payment_order_id]
+                released = order.shipped_at is not None
+                available = Money.zero(payment.currency)
+                if released:
+                    available = await uow.ledger.locked_normal_balance(
+                        seller_account(payment.client_id, order.seller_id,
+                                       Purpose.SELLER_AVAILABLE, payment.currency),
+                        now=now,
+                    )  # fmt: skip
+                entry = self._ledger_entry(
+                    RefundSucceeded(
+                        order=order_facts(payment, order),
+                        refund_id=refund.id,
+                        amount=part.amount,
+                        released=released,
+                        seller_available=available,
+                    )
+                )
+                await uow.ledger.record(payment.client_id, entry, now=now)
+        settled = await uow.get_refund(refund.id)
+        assert settled is not None
+        await uow.add_outbox([_refund_message(f"refund.{result.status.value}", settled)], now=now)
+
+
+def _parts(
+    payment: PaymentEvent, ask: RefundAsk, refunded: dict[str, tuple[int, int]]
+) -> tuple[RefundPart, ...]:
+    """Which orders give how much: never more than paid and not refunded (or pending)."""
+    currency = payment.currency
+    left = {
+        order.id: order.amount.minor - sum(refunded.get(order.id, (0, 0)))
+        for order in payment.orders
+        if order.status is PaymentStatus.SUCCEEDED
+    }
+    if ask.payment_order_id is not None:
+        if ask.payment_order_id not in {order.id for order in payment.orders}:
+            raise PaymentOrderNotFoundError(
+                f"payment {payment.id} has no order {ask.payment_order_id}"
+            )
+        if ask.payment_order_id not in left:
+            raise RefundNotAllowedError(f"order {ask.payment_order_id} has not succeeded")
+        left = {ask.payment_order_id: left[ask.payment_order_id]}
+    available = Money(sum(left.values()), currency)
+    if not available.is_positive:
+        raise RefundNotAllowedError("nothing is left to refund")
+    amount = available if ask.amount is None else Money.parse(ask.amount, currency)
+    if not amount.is_positive:
+        raise RefundNotAllowedError("a refund must be greater than zero")
+    if amount > available:
+        raise RefundNotAllowedError(f"{amount} is more than the {available} left to refund")
+    shares = allocate(amount, list(left.values()))
+    return tuple(
+        RefundPart(order_id, share)
+        for order_id, share in zip(left, shares, strict=True)
+        if share.is_positive
+    )
+
+
+def _unknown(refund: Refund, error: Exception) -> ProviderOutcomeUnknownError:
+    return ProviderOutcomeUnknownError(
+        f"the provider did not confirm refund {refund.id} ({error}); it stays pending: "
+        "send the same request with the same Idempotency-Key to resume it",
+        payment_id=refund.payment_event_id,
+    )
+
+
+def _refund_message(topic: str, refund: Refund) -> OutboxMessage:
+    return OutboxMessage(
+        topic=topic,
+        key=refund.payment_event_id,
+        payload={
+            "refund_id": refund.id,
+            "payment_id": refund.payment_event_id,
+            "status": refund.status.value,
+            "amount_minor": refund.amount.minor,
+            "currency": refund.amount.currency,
+            "failure_code": refund.failure_code,
+            "parts": [
+                {"payment_order_id": p.payment_order_id, "amount_minor": p.amount.minor}
+                for p in refund.parts
+            ],
+        },
+    )
