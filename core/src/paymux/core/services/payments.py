@@ -10,13 +10,14 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
     IdempotencyKeyInUseError,
+    NoProviderError,
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
 )
@@ -107,25 +108,33 @@ class PaymentService:
         payment stays ``unknown``, :class:`ProviderOutcomeUnknownError` is raised and the next
         request with the same key resumes the registration with the same PSP key.
         """
-        async with self._store.begin() as uow:
-            record = await uow.find_idempotency_key(request.client_id, request.key)
-        if record is None:
+        try:
             provider = self._providers.choose(
                 country=draft.country, currency=draft.currency, method=draft.payment_method
             )
+        except NoProviderError:
+            provider = None  # still replay a request that succeeded before the settings changed
+        if provider is not None:
             created = await self._insert_new_payment(request, draft, provider.name)
             if created is not None:
-                record_id, payment_id = created
-                return await self._register(payment_id, record_id, render)
-            async with self._store.begin() as uow:
-                record = await uow.find_idempotency_key(request.client_id, request.key)
-            if record is None:  # pragma: no cover - the row we collided with cannot vanish
-                raise IdempotencyKeyInUseError("the idempotency key is being used right now")
+                record_id, payment = created
+                return await self._register(payment, record_id, render)
+        async with self._store.begin() as uow:
+            record = await uow.find_idempotency_key(request.client_id, request.key)
+        if record is None:
+            if provider is None:
+                raise NoProviderError(
+                    f"no enabled provider accepts {draft.payment_method} payments "
+                    f"in {draft.currency} from {draft.country}"
+                )
+            raise IdempotencyKeyInUseError(  # pragma: no cover - a collided row cannot vanish
+                "the idempotency key is being used right now"
+            )
         return await self._resume(record, request, render)
 
     async def _insert_new_payment(
         self, request: IdempotentRequest, draft: CheckoutDraft, provider: str
-    ) -> tuple[int, str] | None:
+    ) -> tuple[int, PaymentEvent] | None:
         now = self._clock()
         payment_id = new_id("pay")
         payment = PaymentEvent(
@@ -175,7 +184,7 @@ class PaymentService:
                 return None
             await uow.insert_payment(payment)
             await uow.add_outbox([_payment_created(payment)], now=now)
-        return record_id, payment_id
+        return record_id, payment
 
     async def _resume(
         self, record: IdempotencyRecord, request: IdempotentRequest, render: Renderer
@@ -192,14 +201,19 @@ class PaymentService:
             raise IdempotencyKeyInUseError(
                 "a request with this idempotency key is still being processed"
             )
-        return await self._register(record.resource_id, record.id, render)
-
-    async def _register(self, payment_id: str, record_id: int, render: Renderer) -> StoredResponse:
         async with self._store.begin() as uow:
-            payment = await uow.get_payment(payment_id)
-        if payment is None or payment.registration is None:  # pragma: no cover - written together
-            raise PaymentNotFoundError(f"payment {payment_id} vanished")
+            payment = await uow.get_payment(record.resource_id)
+        if payment is None:  # pragma: no cover - written with the key
+            raise PaymentNotFoundError(f"payment {record.resource_id} vanished")
+        return await self._register(payment, record.id, render)
+
+    async def _register(
+        self, payment: PaymentEvent, record_id: int, render: Renderer
+    ) -> StoredResponse:
+        payment_id = payment.id
         registration = payment.registration
+        if registration is None:  # pragma: no cover - written with the payment
+            raise PaymentNotFoundError(f"payment {payment_id} has no registration")
         if registration.token is None:
             provider = self._providers.get(payment.provider)
             try:
@@ -253,9 +267,7 @@ class PaymentService:
         status: PaymentStatus,
         failure_code: str | None,
     ) -> StoredResponse:
-        changes = await self._advance(uow, payment_id, status, failure_code)
-        payment = await uow.get_payment(payment_id)
-        assert payment is not None
+        changes, payment = await self._advance(uow, payment_id, status, failure_code)
         body = render(payment)
         await uow.complete_idempotency_key(record_id, status=201, body=body)
         self._after_commit(uow, changes)
@@ -264,7 +276,7 @@ class PaymentService:
     async def _mark_unknown(self, payment_id: str, record_id: int, error: Exception) -> None:
         log.warning("registration of %s has an unknown outcome: %s", payment_id, error)
         async with self._store.begin() as uow:
-            changes = await self._advance(uow, payment_id, PaymentStatus.UNKNOWN, None)
+            changes, _payment = await self._advance(uow, payment_id, PaymentStatus.UNKNOWN, None)
             await uow.release_idempotency_key(record_id)
             self._after_commit(uow, changes)
 
@@ -303,7 +315,9 @@ class PaymentService:
                 if not fresh:
                     outcome.duplicates += 1
                     continue
-                changes = await self._advance(uow, payment_id, event.status, event.failure_code)
+                changes, _payment = await self._advance(
+                    uow, payment_id, event.status, event.failure_code
+                )
                 if changes:
                     outcome.applied += 1
                 else:
@@ -323,10 +337,10 @@ class PaymentService:
         provider = self._providers.get(payment.provider)
         state = await provider.fetch_status(payment.registration.token)
         async with self._store.begin() as uow:
-            changes = await self._advance(uow, payment_id, state.status, state.failure_code)
-            refreshed = await uow.get_payment(payment_id)
+            changes, refreshed = await self._advance(
+                uow, payment_id, state.status, state.failure_code
+            )
             self._after_commit(uow, changes)
-        assert refreshed is not None
         return refreshed
 
     # -- shared --------------------------------------------------------------------------
@@ -337,19 +351,22 @@ class PaymentService:
         payment_id: str,
         reported: PaymentStatus,
         failure_code: str | None,
-    ) -> list[OrderStatusChange]:
+    ) -> tuple[list[OrderStatusChange], PaymentEvent]:
         """Move every order of the payment toward ``reported`` where the machine allows it.
 
         Takes row locks on the orders, writes the new statuses, their ledger entries (a
         succeeded order: provider clearing to seller pending) and their outbox events.
+        Returns the changes and the payment as it now stands.
         """
         payment = await uow.get_payment(payment_id, lock=True)
         assert payment is not None
         now = self._clock()
         changes: list[OrderStatusChange] = []
+        orders: list[PaymentOrder] = []
         for order in payment.orders:
             target = next_status(order.status, reported)
             if target is None:
+                orders.append(order)
                 continue
             code = failure_code if target is PaymentStatus.FAILED else None
             await uow.set_order_status(order.id, target, failure_code=code, now=now)
@@ -366,8 +383,9 @@ class PaymentService:
                     occurred_at=now,
                 )
             )
+            orders.append(replace(order, status=target, failure_code=code, updated_at=now))
         await uow.add_outbox([_status_changed(change) for change in changes], now=now)
-        return changes
+        return changes, replace(payment, orders=tuple(orders))
 
     def _after_commit(self, uow: UnitOfWork, changes: list[OrderStatusChange]) -> None:
         if self._on_status_changed is None or not changes:
