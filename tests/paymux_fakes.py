@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRegistration,
     CheckoutRequest,
+    PayoutRequest,
+    PayoutResult,
     ProviderCapabilities,
     ProviderError,
     ProviderEvent,
@@ -38,7 +41,7 @@ class FakeProvider:
         return ProviderCapabilities(
             methods=frozenset({"card"}),
             currencies=frozenset({"EUR"}),
-            features=frozenset({"refunds"}),
+            features=frozenset({"refunds", "payouts"}),
         )
 
     async def register_checkout(
@@ -63,6 +66,12 @@ class FakeProvider:
         if self.fail_with:
             raise self.fail_with.pop(0)
         return RefundResult(status=RefundStatus.SUCCEEDED, psp_reference=f"re_{request.refund_id}")
+
+    async def payout(self, request: PayoutRequest, *, idempotency_key: str) -> PayoutResult:
+        self.calls.append(f"payout:{idempotency_key}")
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        return PayoutResult(status=PayoutStatus.PAID, psp_reference=f"pay_{request.payout_id}")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         return []

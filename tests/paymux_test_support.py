@@ -163,6 +163,8 @@ def count_rows(database_url: str) -> dict[str, int]:
         "ledger_transaction",
         "ledger_posting",
         "ledger_account",
+        "refund",
+        "payout",
     )
     engine = create_engine(sync_url(database_url))
     try:
@@ -179,3 +181,20 @@ def sandbox_stats(service_url: str) -> dict[str, int]:
     """How many registrations the sandbox PSP made and received."""
     stats: dict[str, int] = httpx.get(f"{service_url}/sandbox-psp/_admin/stats").json()
     return stats
+
+
+def ledger_totals(database_url: str) -> dict[str, int]:
+    """The sum of all postings per currency (zero in a sound ledger)."""
+    from sqlalchemy import create_engine, text
+
+    from paymux.core.storage.database import sync_url
+
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT currency, SUM(amount_minor) FROM ledger_posting GROUP BY currency")
+            ).all()
+        return {str(currency): int(total) for currency, total in rows}
+    finally:
+        engine.dispose()

@@ -110,7 +110,7 @@ def test_provider_timeout_leaves_payment_unknown_and_the_retry_resumes_it(
         assert retry.json()["id"] == payment_id
         assert retry.json()["status"] == "pending"
         stats = sandbox_stats(service.url)
-        assert stats == {"registrations": 1, "registration_requests": 2, "refunds": 0}
+        assert (stats["registrations"], stats["registration_requests"]) == (1, 2)
         replay = client.post("/v1/payments", json=body, headers=auth(idempotency_key="t1"))
         assert replay.content == retry.content
         assert count_rows(database_url)["payment_event"] == 1
@@ -139,8 +139,5 @@ async def test_fifty_concurrent_requests_with_one_key_make_one_payment(postgres_
         assert rows["payment_event"] == 1
         assert rows["payment_order"] == 2
         assert rows["idempotency_key"] == 1
-        assert sandbox_stats(service.url) == {
-            "registrations": 1,
-            "registration_requests": 1,
-            "refunds": 0,
-        }
+        stats = sandbox_stats(service.url)
+        assert (stats["registrations"], stats["registration_requests"]) == (1, 1)

@@ -49,10 +49,10 @@ def test_payment_then_shipment_moves_money_through_the_wallet(database_url: str)
         payment = _paid_payment(client, "p1")
         order_a, order_b = payment["orders"]
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "30.00", "available": "0.00"}
+            {"currency": "EUR", "pending": "30.00", "available": "0.00", "paid_out": "0.00"}
         ]
         assert _wallet(client, "seller-b") == [
-            {"currency": "EUR", "pending": "12.50", "available": "0.00"}
+            {"currency": "EUR", "pending": "12.50", "available": "0.00", "paid_out": "0.00"}
         ]
 
         shipped = _ship(client, order_a["id"], "ship-a")
@@ -64,7 +64,7 @@ def test_payment_then_shipment_moves_money_through_the_wallet(database_url: str)
             "4.50",
         )
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "0.00", "available": "22.50"}
+            {"currency": "EUR", "pending": "0.00", "available": "22.50", "paid_out": "0.00"}
         ]
         replay = _ship(client, order_a["id"], "ship-a")
         assert replay.content == shipped.content
@@ -156,7 +156,7 @@ async def test_concurrent_shipments_of_one_order_release_once(postgres_url: str)
         assert statuses.count(201) == 1, statuses
         assert set(statuses) == {201, 409}
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "0.00", "available": "22.50"}
+            {"currency": "EUR", "pending": "0.00", "available": "22.50", "paid_out": "0.00"}
         ]
         rows = count_rows(postgres_url)
         assert rows["ledger_transaction"] == 3  # two payments succeeded, one shipment

@@ -1,8 +1,8 @@
-"""A Hypothesis state machine over pay, ship and refund against a simple in-memory model.
+"""A Hypothesis state machine over pay, ship, refund and payout against an in-memory model.
 
 After every step: every journal transaction balances per currency, the whole ledger sums to
 zero, each seller's wallet equals the model, and no guarded balance is negative.
-(Payouts and chargebacks join this machine when they exist.)
+(Chargebacks join this machine when they exist.)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
+from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundAsk, RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.storage.database import Database
@@ -82,6 +83,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.shipments = ShipmentService(store=store)
         self.refunds = RefundService(store=store, providers=registry, lock_seconds=60)
         self.ledger = LedgerService(store=store)
+        self.payouts = PayoutService(store=store, providers=registry, lock_seconds=60)
+        self.paid_out = dict.fromkeys(SELLERS, 0)
         self.store = store
         self.orders: list[ModelOrder] = []
         self.pending = dict.fromkeys(SELLERS, 0)
@@ -170,6 +173,28 @@ class LedgerMachine(RuleBasedStateMachine):
         self.available[order.seller] -= from_available
         self.receivable[order.seller] += seller_share.minor - from_available
 
+    @precondition(lambda self: any(v > 0 for v in self.available.values()))
+    @rule(data=st.data())
+    def payout(self, data: st.DataObject) -> None:
+        seller = data.draw(st.sampled_from([s for s in SELLERS if self.available[s] > 0]))
+        recovered = min(self.receivable[seller], self.available[seller])
+        amount = self.available[seller] - recovered
+        stored = self.run(
+            self.payouts.create_payout(
+                IdempotentRequest("c1", self.key(), "f"),
+                seller_id=seller,
+                currency="EUR",
+                amount=None,
+                render=lambda p: json.dumps({"status": p.status.value, "amount": p.amount.minor}),
+            )
+        ) if amount > 0 else None  # fmt: skip
+        if stored is None:
+            return
+        assert json.loads(stored.body) == {"status": "paid", "amount": amount}
+        self.receivable[seller] -= recovered
+        self.available[seller] = 0
+        self.paid_out[seller] += amount
+
     async def payment_of(self, order_id: str) -> str:
         async with self.store.begin() as uow:
             found = await uow.find_payment_id_by_order(order_id, client_id="c1")
@@ -207,6 +232,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 for wallet in balances_list:
                     assert wallet.pending.minor == self.pending[seller]
                     assert wallet.available.minor == self.available[seller]
+                    assert wallet.paid_out.minor == self.paid_out[seller]
 
         self.run(check())
 

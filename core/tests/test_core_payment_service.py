@@ -131,10 +131,10 @@ async def test_timeout_then_retry_resumes_with_the_same_psp_key(harness: Harness
     harness.provider.fail_with.append(ProviderTimeoutError("slow"))
     with pytest.raises(ProviderOutcomeUnknownError) as raised:
         await harness.service.create_payment(request(), draft(), render)
-    payment = await harness.service.get_payment(raised.value.payment_id, client_id="c1")
+    payment = await harness.service.get_payment(raised.value.ids["payment_id"], client_id="c1")
     assert payment.status is PaymentStatus.UNKNOWN
     stored = await harness.service.create_payment(request(), draft(), render)
-    assert json.loads(stored.body) == {"id": raised.value.payment_id, "status": "pending"}
+    assert json.loads(stored.body) == {"id": raised.value.ids["payment_id"], "status": "pending"}
     assert len(harness.provider.calls) == 2
     assert harness.provider.calls[0] == harness.provider.calls[1]
 

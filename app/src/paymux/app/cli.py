@@ -62,6 +62,69 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+payouts_cli = typer.Typer(help="Seller payouts.", no_args_is_help=True)
+cli.add_typer(payouts_cli, name="payouts")
+
+
+@payouts_cli.command("run")
+def payouts_run(
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of the batch")] = "EUR",
+    threshold: Annotated[
+        str, typer.Option(help="Pay sellers with at least this available")
+    ] = "10.00",
+    batch_id: Annotated[
+        str | None, typer.Option(help="Idempotency scope; default: payouts-<date>-<currency>")
+    ] = None,
+) -> None:
+    """Pay out every seller with at least THRESHOLD available in CURRENCY.
+
+    Running the same batch id again replays it: nobody is paid twice. Exits 1 if a seller's
+    payout could not be made (it is listed) or stays pending.
+    """
+    import asyncio
+    from datetime import date
+
+    from paymux.app.runtime import create_runtime
+    from paymux.app.schemas import PayoutOut
+    from paymux.core.domain.payouts import Payout
+    from paymux.currencies import Money, MoneyError
+
+    settings = _settings()
+    try:
+        minimum = Money.parse(threshold, currency)
+    except MoneyError as error:
+        typer.echo(f"paymux: {error}", err=True)
+        raise typer.Exit(2) from None
+    batch = batch_id or f"payouts-{date.today().isoformat()}-{currency}"
+
+    def progress(client: str, seller: str, payout: Payout | None, error: str | None) -> None:
+        if payout is None:
+            typer.echo(f"  {client}/{seller}: not paid: {error}")
+        else:
+            typer.echo(f"  {client}/{seller}: {payout.amount} {payout.status.value} ({payout.id})")
+
+    async def run() -> int:
+        runtime = create_runtime(settings)
+        try:
+            typer.echo(f"payout batch {batch}: sellers with at least {minimum}")
+            summary = await runtime.payouts.run_batch(
+                currency=currency,
+                threshold=minimum,
+                batch_id=batch,
+                render=lambda payout: PayoutOut.of(payout).model_dump_json(),
+                progress=progress,
+            )
+        finally:
+            await runtime.aclose()
+        typer.echo(
+            f"paid {len(summary.paid)}, failed {len(summary.failed)} (reversed), "
+            f"pending {len(summary.pending)}, not paid {len(summary.errors)}"
+        )
+        return 1 if summary.errors or summary.pending else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
 def main() -> None:
     """Entry point of the ``paymux`` script."""
     cli()

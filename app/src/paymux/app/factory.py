@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.routes.ledger import ledger_router
 from paymux.app.routes.payments import payments_router
+from paymux.app.routes.payouts import payouts_router
 from paymux.app.routes.refunds import refunds_router
 from paymux.app.routes.shipments import shipments_router
 from paymux.app.routes.status_page import status_page_router
@@ -35,6 +36,7 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router.include_router(webhooks_router(runtime))
     router.include_router(shipments_router(runtime))
     router.include_router(refunds_router(runtime))
+    router.include_router(payouts_router(runtime))
     router.include_router(ledger_router(runtime))
     router.include_router(status_page_router(runtime))
     return router

@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payment-order-not-found": 404,
     "ledger-not-found": 404,
     "refund-not-found": 404,
+    "payout-not-found": 404,
     "unknown-provider": 404,
     "not-found": 404,
     "method-not-allowed": 405,
@@ -46,6 +47,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "order-fully-refunded": 409,
     "refund-not-allowed": 422,
     "refunds-not-supported": 422,
+    "payout-not-allowed": 422,
+    "payouts-not-supported": 422,
     "unsupported-media-type": 415,
     "validation-error": 422,
     "invalid-amount": 422,
@@ -75,6 +78,9 @@ TITLES: dict[str, str] = {
     "order-fully-refunded": "The order was refunded in full",
     "refund-not-allowed": "The refund is not possible",
     "refunds-not-supported": "The provider cannot refund",
+    "payout-not-found": "Payout not found",
+    "payout-not-allowed": "The payout is not possible",
+    "payouts-not-supported": "No provider can pay out",
     "unknown-provider": "Unknown provider",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
@@ -141,7 +147,7 @@ def as_problem(error: Exception) -> Problem:
             error.code,
             error.message,
             headers={"Retry-After": str(error.retry_after_seconds)},
-            payment_id=error.payment_id,
+            **error.ids,
         )
     if isinstance(error, PaymuxError) and error.code in STATUS_BY_CODE:
         return Problem(error.code, error.message)

@@ -17,6 +17,7 @@ from paymux.core.plugins import build_provider_registry, create_plugin_manager
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
+from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.settings import Settings
@@ -37,6 +38,7 @@ class PaymuxRuntime:
     payments: PaymentService
     shipments: ShipmentService
     refunds: RefundService
+    payouts: PayoutService
     ledger: LedgerService
     api_keys: ApiKeys
     status_links: StatusLinks
@@ -93,6 +95,12 @@ def create_runtime(
         providers=providers,
         payments=payments,
         shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
+        payouts=PayoutService(
+            store=store,
+            providers=providers,
+            lock_seconds=settings.idempotency_lock_seconds,
+            ledger_entry=ledger_entry,
+        ),
         refunds=RefundService(
             store=store,
             providers=providers,

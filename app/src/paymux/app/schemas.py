@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from paymux.app.problems import Problem
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.models import PaymentEvent, PaymentOrder
+from paymux.core.domain.payouts import Payout, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
@@ -233,6 +234,7 @@ class WalletBalanceOut(BaseModel):
     currency: str
     pending: str = Field(description="Paid, not releasable until shipment")
     available: str = Field(description="Released, can be paid out")
+    paid_out: str = Field(description="Paid to the seller so far")
 
 
 class WalletOut(BaseModel):
@@ -372,4 +374,41 @@ class RefundOut(BaseModel):
                 for p in refund.parts
             ],
             created_at=refund.created_at,
+        )
+
+
+class PayoutIn(BaseModel):
+    """``POST /v1/payouts``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seller_id: _Id
+    currency: str = Field(description="ISO 4217 code, upper case", examples=["EUR"])
+    amount: AmountText | None = Field(default=None, description="Default: all available")
+
+
+class PayoutOut(BaseModel):
+    """A payout as the API shows it."""
+
+    id: str
+    seller_id: str
+    status: PayoutStatus
+    currency: str
+    amount: str
+    provider: str
+    failure_code: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> PayoutOut:
+        """Render a payout."""
+        return cls(
+            id=payout.id,
+            seller_id=payout.seller_id,
+            status=payout.status,
+            currency=payout.amount.currency,
+            amount=payout.amount.amount_str,
+            provider=payout.provider,
+            failure_code=payout.failure_code,
+            created_at=payout.created_at,
         )

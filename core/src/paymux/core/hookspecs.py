@@ -86,8 +86,9 @@ def paymux_ledger_entry(event: LedgerEvent) -> JournalEntry | None:
     I/O. The entry must balance per currency and keep its ``reference`` (one entry per fact);
     an entry that takes a seller's balance below zero makes the state change fail.
 
-    ``event`` is a :class:`~paymux.core.ledger.rules.PaymentSucceeded` or
-    :class:`~paymux.core.ledger.rules.ShipmentConfirmed`.
+    ``event`` is one of the events of :mod:`paymux.core.ledger.rules`: ``PaymentSucceeded``,
+    ``ShipmentConfirmed``, ``RefundSucceeded``, ``ReceivableRecovered``, ``PayoutInitiated``,
+    ``PayoutPaid`` or ``PayoutFailed``.
     """
     raise NotImplementedError
 

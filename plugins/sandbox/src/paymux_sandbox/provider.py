@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 
+from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRegistration,
     CheckoutRequest,
+    PayoutRequest,
+    PayoutResult,
     ProviderCapabilities,
     ProviderEvent,
     ProviderPaymentState,
@@ -64,7 +67,7 @@ class SandboxProvider:
         """Cards, in every country and every active currency; hosted checkout and webhooks."""
         return ProviderCapabilities(
             methods=frozenset({"card"}),
-            features=frozenset({"hosted_checkout", "webhooks", "status", "refunds"}),
+            features=frozenset({"hosted_checkout", "webhooks", "status", "refunds", "payouts"}),
         )
 
     async def register_checkout(
@@ -115,6 +118,24 @@ class SandboxProvider:
             headers={"Idempotency-Key": idempotency_key},
         )
         return RefundResult(status=RefundStatus(str(body["status"])), psp_reference=str(body["id"]))
+
+    async def payout(self, request: PayoutRequest, *, idempotency_key: str) -> PayoutResult:
+        """``POST /v1/payouts``; the sandbox settles payouts at once."""
+        body = await self._call(
+            "POST",
+            "/v1/payouts",
+            json={
+                "seller_id": request.seller_id,
+                "amount": request.amount.minor,
+                "currency": request.amount.currency,
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return PayoutResult(
+            status=PayoutStatus(str(body["status"])),
+            psp_reference=str(body["id"]),
+            failure_code=body.get("failure_code"),
+        )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         """Verify ``Sandbox-Signature`` and read the one event of the body."""

@@ -50,6 +50,19 @@ class RefundIn(BaseModel):
     reason: str | None = None
 
 
+class PayoutIn(BaseModel):
+    """A payout request, as the sandbox provider sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seller_id: str
+    amount: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+
+
+PAYOUT_FAIL_SELLER = "sandbox-payout-fails"
+"""Payouts to this seller fail (``account_closed``), to test the reversal."""
+
 REFUND_DECLINE_REASON = "sandbox-decline"
 """A refund with this reason is declined (``refund_declined``)."""
 
@@ -120,6 +133,7 @@ class SandboxPsp:
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._stalled_keys: set[str] = set()
         self._refunds: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._payouts: dict[str, tuple[str, dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
 
@@ -188,6 +202,25 @@ class SandboxPsp:
             checkout.refunded += body.amount
             answer = {"id": f"sbxre_{secrets.token_hex(10)}", "status": "succeeded"}
             self._refunds[idempotency_key] = (fingerprint, answer)
+            return answer
+
+    async def payout(self, body: PayoutIn, idempotency_key: str) -> dict[str, Any]:
+        """Pay a seller, once per idempotency key; the failing test seller's payouts fail."""
+        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        lock = self._key_locks.setdefault(f"payout:{idempotency_key}", asyncio.Lock())
+        async with lock:
+            known = self._payouts.get(idempotency_key)
+            if known is not None:
+                if known[0] != fingerprint:
+                    raise HTTPException(400, {"code": "idempotency_error", "message": "key reused"})
+                return known[1]
+            failed = body.seller_id == PAYOUT_FAIL_SELLER
+            answer = {
+                "id": f"sbxpo_{secrets.token_hex(10)}",
+                "status": "failed" if failed else "paid",
+                "failure_code": "account_closed" if failed else None,
+            }
+            self._payouts[idempotency_key] = (fingerprint, answer)
             return answer
 
     # -- the hosted page -----------------------------------------------------------------
@@ -304,6 +337,12 @@ class SandboxPsp:
         ) -> dict[str, Any]:
             return await self.refund(body, idempotency_key)
 
+        @app.post("/v1/payouts", status_code=201)
+        async def payout(
+            body: PayoutIn, idempotency_key: Annotated[str, Header(min_length=1)]
+        ) -> dict[str, Any]:
+            return await self.payout(body, idempotency_key)
+
         @app.get("/v1/checkouts/{token}")
         async def status(token: str) -> dict[str, Any]:
             return self.status(token)
@@ -340,6 +379,7 @@ class SandboxPsp:
                     "registrations": len(self.checkouts),
                     "registration_requests": self.registration_requests,
                     "refunds": len(self._refunds),
+                    "payouts": len(self._payouts),
                 }
             )
 

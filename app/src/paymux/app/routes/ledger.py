@@ -35,6 +35,7 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
                     currency=b.currency,
                     pending=b.pending.amount_str,
                     available=b.available.amount_str,
+                    paid_out=b.paid_out.amount_str,
                 )
                 for b in balances
             ],

@@ -56,10 +56,19 @@ class ProviderOutcomeUnknownError(PaymuxError):
 
     code = "provider-unavailable"
 
-    def __init__(self, message: str, *, payment_id: str, retry_after_seconds: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        payment_id: str | None = None,
+        retry_after_seconds: int = 1,
+        **ids: str,
+    ) -> None:
         super().__init__(message)
         self.payment_id = payment_id
         self.retry_after_seconds = retry_after_seconds
+        self.ids = ({"payment_id": payment_id} if payment_id else {}) | ids
+        """The ids of what stays pending (``payment_id``, ``refund_id``, ``payout_id``)."""
 
 
 class UnknownProviderError(PaymuxError):
@@ -114,3 +123,21 @@ class OrderFullyRefundedError(PaymuxError):
     """Nothing is left to release: the order was refunded in full."""
 
     code = "order-fully-refunded"
+
+
+class PayoutNotAllowedError(PaymuxError):
+    """The payout asks for more than the seller's available balance, or for nothing."""
+
+    code = "payout-not-allowed"
+
+
+class PayoutsNotSupportedError(PaymuxError):
+    """No enabled provider can pay out."""
+
+    code = "payouts-not-supported"
+
+
+class PayoutNotFoundError(PaymuxError):
+    """No payout with that id is visible to this client."""
+
+    code = "payout-not-found"

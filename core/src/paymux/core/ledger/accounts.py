@@ -46,6 +46,8 @@ class Purpose(StrEnum):
     SELLER_RECEIVABLE = "seller_receivable"
     """What a seller owes the platform: a refund after release that exceeded their
     available balance (asset). Recovered from later releases."""
+    SELLER_PAYOUT_IN_TRANSIT = "seller_payout_in_transit"
+    """Sent to the seller through a provider, not confirmed paid yet (liability)."""
     COMMISSION = "commission"
     """The platform's commission (revenue)."""
     LOGISTICS_FEES = "logistics_fees"
@@ -57,11 +59,14 @@ PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
     Purpose.SELLER_PENDING: (AccountType.LIABILITY, OwnerKind.SELLER),
     Purpose.SELLER_AVAILABLE: (AccountType.LIABILITY, OwnerKind.SELLER),
     Purpose.SELLER_RECEIVABLE: (AccountType.ASSET, OwnerKind.SELLER),
+    Purpose.SELLER_PAYOUT_IN_TRANSIT: (AccountType.LIABILITY, OwnerKind.SELLER),
     Purpose.COMMISSION: (AccountType.REVENUE, OwnerKind.PLATFORM),
     Purpose.LOGISTICS_FEES: (AccountType.REVENUE, OwnerKind.PLATFORM),
 }
 
-NON_NEGATIVE: frozenset[Purpose] = frozenset({Purpose.SELLER_PENDING, Purpose.SELLER_AVAILABLE})
+NON_NEGATIVE: frozenset[Purpose] = frozenset(
+    {Purpose.SELLER_PENDING, Purpose.SELLER_AVAILABLE, Purpose.SELLER_PAYOUT_IN_TRANSIT}
+)
 """Accounts whose normal balance may never go below zero (guarded in the database)."""
 
 HOT: frozenset[OwnerKind] = frozenset({OwnerKind.PLATFORM, OwnerKind.PROVIDER})

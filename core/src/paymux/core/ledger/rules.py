@@ -67,7 +67,49 @@ class RefundSucceeded:
     seller_available: Money
 
 
-LedgerEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded
+@dataclass(frozen=True, slots=True)
+class PayoutFacts:
+    """What the rules need to know of a payout."""
+
+    client_id: str
+    seller_id: str
+    provider: str
+    payout_id: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivableRecovered:
+    """Before a payout, what the seller owes (a receivable) is taken from their available money."""
+
+    payout: PayoutFacts
+    recovered: Money
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutInitiated:
+    """The payout left the seller's available balance and is on its way."""
+
+    payout: PayoutFacts
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPaid:
+    """The provider paid the seller: the money leaves the provider's clearing balance."""
+
+    payout: PayoutFacts
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutFailed:
+    """The payout failed: it is reversed to the seller's available balance."""
+
+    payout: PayoutFacts
+
+
+PayoutEvent = ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed
+OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded
+LedgerEvent = OrderEvent | PayoutEvent
 
 
 def release_shares(order: OrderFacts, amount: Money) -> tuple[Money, Money, Money]:
@@ -84,6 +126,8 @@ def release_shares(order: OrderFacts, amount: Money) -> tuple[Money, Money, Mone
 
 def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
+    if isinstance(event, ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed):
+        return _payout_entry(event)
     order = event.order
     currency = order.amount.currency
     client = order.client_id
@@ -136,5 +180,36 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
             credit(commission_account, commission),
             credit(fees_account, fee),
         ),
+        metadata=metadata,
+    )
+
+
+def _payout_entry(event: PayoutEvent) -> JournalEntry:
+    payout = event.payout
+    currency = payout.amount.currency
+    client, seller = payout.client_id, payout.seller_id
+    available = seller_account(client, seller, Purpose.SELLER_AVAILABLE, currency)
+    in_transit = seller_account(client, seller, Purpose.SELLER_PAYOUT_IN_TRANSIT, currency)
+    metadata = {"payout_id": payout.payout_id, "seller_id": seller}
+    if isinstance(event, ReceivableRecovered):
+        receivable = seller_account(client, seller, Purpose.SELLER_RECEIVABLE, currency)
+        return JournalEntry(
+            reference=f"receivable_recovered:{payout.payout_id}",
+            kind="receivable_recovered",
+            postings=(debit(available, event.recovered), credit(receivable, event.recovered)),
+            metadata=metadata,
+        )
+    if isinstance(event, PayoutInitiated):
+        source, target, kind = available, in_transit, "payout_initiated"
+    elif isinstance(event, PayoutPaid):
+        source = in_transit
+        target = clearing_account(client, payout.provider, currency)
+        kind = "payout_paid"
+    else:
+        source, target, kind = in_transit, available, "payout_reversed"
+    return JournalEntry(
+        reference=f"{kind}:{payout.payout_id}",
+        kind=kind,
+        postings=(debit(source, payout.amount), credit(target, payout.amount)),
         metadata=metadata,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.currencies import Money
@@ -139,6 +140,24 @@ class RefundResult:
     failure_code: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    """Money to send to a seller."""
+
+    payout_id: str
+    seller_id: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutResult:
+    """The provider's answer to a payout. ``pending`` while the money is on its way."""
+
+    status: PayoutStatus
+    psp_reference: str | None = None
+    failure_code: str | None = None
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     """A payment service provider, as paymux's use cases see it."""
@@ -187,6 +206,18 @@ class PaymentProvider(Protocol):
         earlier attempt's outcome is unknown (the provider must not refund twice). Raises
         :class:`ProviderTimeoutError` or :class:`ProviderUnavailableError` (retryable,
         outcome unknown) or :class:`ProviderRejectedError` (final: the refund failed).
+        """
+        ...
+
+    async def payout(self, request: PayoutRequest, *, idempotency_key: str) -> PayoutResult:
+        """Send ``request.amount`` to the seller's account at the provider.
+
+        Called only for providers whose capabilities list the ``"payouts"`` feature, outside
+        any database transaction, and again with the **same** ``idempotency_key`` when an
+        earlier attempt's outcome is unknown (the provider must not pay twice). Raises
+        :class:`ProviderTimeoutError` or :class:`ProviderUnavailableError` (retryable,
+        outcome unknown) or :class:`ProviderRejectedError` (final: the payout failed and is
+        reversed).
         """
         ...
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from paymux.core.domain.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from paymux.core.domain.models import IdempotencyRecord
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +81,55 @@ async def run_once(
     if replay is None:
         raise IdempotencyKeyInUseError("a request with this idempotency key is still running")
     return replay
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed(Generic[T]):
+    """This request holds the key: ``resource`` is to be executed, then ``record_id`` completed."""
+
+    resource: T
+    record_id: int
+
+
+async def claim_or_resume(
+    store: PaymentStore,
+    request: IdempotentRequest,
+    *,
+    resource_id: str,
+    now: datetime,
+    lock: timedelta,
+    open_resource: Callable[[UnitOfWork], Awaitable[T]],
+    load_resource: Callable[[UnitOfWork, str], Awaitable[T | None]],
+) -> Claimed[T] | StoredResponse:
+    """The first half of a use case that calls a provider: claim the key, or resume/replay.
+
+    A new key is claimed in the same database transaction as ``open_resource`` writes the
+    resource (if that raises, nothing is written, not even the key). A key used before with
+    the same request replays its stored response, or, when its request never finished and
+    its lock was released or went stale, hands back the stored resource to execute again
+    (the provider then gets the same idempotency key). Raises
+    :class:`IdempotencyKeyReusedError` or :class:`IdempotencyKeyInUseError`.
+    """
+    async with store.begin() as uow:
+        record_id = await uow.insert_idempotency_key(
+            client_id=request.client_id,
+            key=request.key,
+            fingerprint=request.fingerprint,
+            resource_id=resource_id,
+            now=now,
+        )
+        if record_id is not None:
+            return Claimed(await open_resource(uow), record_id)
+    async with store.begin() as uow:
+        record = await uow.find_idempotency_key(request.client_id, request.key)
+    if record is None:  # pragma: no cover - the row we collided with cannot vanish
+        raise IdempotencyKeyInUseError("the idempotency key is being used right now")
+    replay = replay_if_done(record, request)
+    if replay is not None:
+        return replay
+    async with store.begin() as uow:
+        acquired = await uow.lock_idempotency_key(record.id, now=now, stale_before=now - lock)
+        existing = await load_resource(uow, record.resource_id or "")
+    if not acquired or existing is None:
+        raise IdempotencyKeyInUseError("a request with this idempotency key is still running")
+    return Claimed(existing, record.id)

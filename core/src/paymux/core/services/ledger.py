@@ -21,6 +21,8 @@ class WalletBalance:
     """Paid by buyers, not releasable until the goods ship."""
     available: Money
     """Released: can be paid out."""
+    paid_out: Money
+    """Paid to the seller so far (paid payouts)."""
 
 
 class LedgerService:
@@ -33,6 +35,7 @@ class LedgerService:
         """The seller's balances per currency (empty if the seller has no money yet)."""
         async with self._store.begin() as uow:
             accounts = await uow.ledger.accounts_of(client_id, OwnerKind.SELLER, seller_id)
+            paid_out = await uow.paid_out(client_id, seller_id)
         by_currency: dict[str, dict[Purpose, Money]] = {}
         for account in accounts:
             by_currency.setdefault(account.key.currency, {})[account.key.purpose] = (
@@ -43,6 +46,7 @@ class LedgerService:
                 currency=currency,
                 pending=balances.get(Purpose.SELLER_PENDING, Money.zero(currency)),
                 available=balances.get(Purpose.SELLER_AVAILABLE, Money.zero(currency)),
+                paid_out=Money(paid_out.get(currency, 0), currency),
             )
             for currency, balances in sorted(by_currency.items())
         ]

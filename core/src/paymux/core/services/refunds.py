@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
-    IdempotencyKeyInUseError,
     PaymentNotFoundError,
     PaymentOrderNotFoundError,
     ProviderOutcomeUnknownError,
@@ -28,10 +27,11 @@ from paymux.core.identifiers import new_id, utc_now
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent, RefundSucceeded, default_entry
-from paymux.core.ports.provider import ProviderError, RefundRequest, RefundResult
+from paymux.core.ports.provider import RefundRequest, RefundResult
 from paymux.core.providers import ProviderRegistry
-from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
 from paymux.core.services.payments import derive_psp_idempotency_key, order_facts
+from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, allocate
 
@@ -83,33 +83,20 @@ class RefundService:
         """
         now = self._clock()
         refund_id = new_id("re")
-        async with self._store.begin() as uow:
-            record_id = await uow.insert_idempotency_key(
-                client_id=request.client_id,
-                key=request.key,
-                fingerprint=request.fingerprint,
-                resource_id=refund_id,
-                now=now,
-            )
-            if record_id is not None:
-                refund = await self._open(uow, request, payment_id, ask, refund_id, now)
-        if record_id is not None:
-            return await self._execute(refund, record_id, render)
-        async with self._store.begin() as uow:
-            record = await uow.find_idempotency_key(request.client_id, request.key)
-        if record is None:  # pragma: no cover - the row we collided with cannot vanish
-            raise IdempotencyKeyInUseError("the idempotency key is being used right now")
-        replay = replay_if_done(record, request)
-        if replay is not None:
-            return replay
-        async with self._store.begin() as uow:
-            acquired = await uow.lock_idempotency_key(
-                record.id, now=now, stale_before=now - self._lock
-            )
-            existing = await uow.get_refund(record.resource_id or "")
-        if not acquired or existing is None:
-            raise IdempotencyKeyInUseError("a request with this idempotency key is still running")
-        return await self._execute(existing, record.id, render)
+
+        async def open_refund(uow: UnitOfWork) -> Refund:
+            return await self._open(uow, request, payment_id, ask, refund_id, now)
+
+        async def load_refund(uow: UnitOfWork, existing_id: str) -> Refund | None:
+            return await uow.get_refund(existing_id)
+
+        claimed = await claim_or_resume(
+            self._store, request, resource_id=refund_id, now=now, lock=self._lock,
+            open_resource=open_refund, load_resource=load_refund,
+        )  # fmt: skip
+        if isinstance(claimed, StoredResponse):
+            return claimed
+        return await self._execute(claimed.resource, claimed.record_id, render)
 
     async def get_refund(self, refund_id: str, *, client_id: str) -> Refund:
         """A refund of ``client_id``."""
@@ -164,26 +151,19 @@ class RefundService:
             assert payment.registration is not None
             assert payment.registration.token is not None
             provider = self._providers.get(payment.provider)
+            token = payment.registration.token
             try:
-                result = await provider.refund(
-                    RefundRequest(
-                        refund_id=refund.id,
-                        token=payment.registration.token,
-                        amount=refund.amount,
-                        reason=refund.reason,
+                result = await call_provider(
+                    lambda: provider.refund(
+                        RefundRequest(refund.id, token, refund.amount, refund.reason),
+                        idempotency_key=refund.psp_idempotency_key,
                     ),
-                    idempotency_key=refund.psp_idempotency_key,
+                    refused=lambda code: RefundResult(RefundStatus.FAILED, failure_code=code),
+                    provider=payment.provider,
                 )
-            except ProviderError as error:
-                if error.retryable or error.outcome_unknown:
-                    await self._release(record_id, refund, error)
-                    raise _unknown(refund, error) from error
-                code = getattr(error, "code", "provider-rejected")
-                result = RefundResult(status=RefundStatus.FAILED, failure_code=code)
-            except Exception as error:
-                log.exception("provider %s raised unexpectedly", payment.provider)
-                await self._release(record_id, refund, error)
-                raise _unknown(refund, error) from error
+            except OutcomeUnknown as unknown:
+                await self._release(record_id, refund, unknown.cause)
+                raise _unknown(refund, unknown.cause) from unknown.cause
         else:
             result = RefundResult(status=refund.status)
         async with self._store.begin() as uow:
@@ -277,6 +257,7 @@ def _unknown(refund: Refund, error: Exception) -> ProviderOutcomeUnknownError:
         f"the provider did not confirm refund {refund.id} ({error}); it stays pending: "
         "send the same request with the same Idempotency-Key to resume it",
         payment_id=refund.payment_event_id,
+        refund_id=refund.id,
     )
 
 

@@ -268,6 +268,26 @@ class LedgerRepository:
         rows = (await self._execute(query.order_by(_post.c.id).limit(limit))).all()
         return [_posting(row) for row in rows]
 
+    async def sellers_with_available(
+        self, currency: str, *, at_least: int
+    ) -> list[tuple[str, str]]:
+        """``(client_id, seller_id)`` of every seller whose available balance in ``currency`` is
+        at least ``at_least`` minor units (for the payout batch)."""
+        rows: list[Any] = list(
+            (
+                await self._execute(
+                    sa.select(_acc.c.client_id, _acc.c.owner_id)
+                    .where(
+                        _acc.c.purpose == Purpose.SELLER_AVAILABLE.value,
+                        _acc.c.currency == currency,
+                        _acc.c.balance_minor <= -at_least,  # a liability: credit-negative
+                    )
+                    .order_by(_acc.c.client_id, _acc.c.owner_id)
+                )
+            ).all()
+        )
+        return [(str(client), str(seller)) for client, seller in rows]
+
     async def totals_by_currency(self) -> dict[str, int]:
         """The sum of every posting per currency: zero in a sound ledger."""
         rows: list[Any] = list(

@@ -213,6 +213,25 @@ class RefundPartRow(SQLModel, table=True):
     amount_minor: int = Field(sa_type=sa.BigInteger)
 
 
+class PayoutRow(SQLModel, table=True):
+    """A payout to a seller."""
+
+    __tablename__ = "payout"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    seller_id: str = Field(max_length=128, index=True)
+    provider: str = Field(max_length=32)
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    status: str = Field(max_length=16)
+    failure_code: str | None = Field(default=None, max_length=64)
+    psp_idempotency_key: str = Field(unique=True, max_length=64)
+    psp_reference: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The SQLAlchemy ``Table`` behind a table model."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from paymux.core.domain.models import (
     PaymentOrder,
     PspRegistration,
 )
+from paymux.core.domain.payouts import Payout, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id
@@ -34,6 +35,7 @@ from paymux.core.storage.tables import (
     OutboxEventRow,
     PaymentEventRow,
     PaymentOrderRow,
+    PayoutRow,
     ProcessedWebhookEventRow,
     PspRegistrationRow,
     RefundPartRow,
@@ -55,6 +57,7 @@ _hook = table_of(ProcessedWebhookEventRow)
 _out = table_of(OutboxEventRow)
 _refund = table_of(RefundRow)
 _part = table_of(RefundPartRow)
+_payout = table_of(PayoutRow)
 
 
 class PaymentStore:
@@ -414,6 +417,88 @@ class UnitOfWork:
             )
         )
         return result.rowcount == 1
+
+    # -- payouts -------------------------------------------------------------------------
+
+    async def insert_payout(self, payout: Payout) -> None:
+        """Store a new payout."""
+        await self._execute(
+            sa.insert(_payout).values(
+                id=payout.id,
+                client_id=payout.client_id,
+                seller_id=payout.seller_id,
+                provider=payout.provider,
+                currency=payout.amount.currency,
+                amount_minor=payout.amount.minor,
+                status=payout.status.value,
+                failure_code=payout.failure_code,
+                psp_idempotency_key=payout.psp_idempotency_key,
+                psp_reference=payout.psp_reference,
+                created_at=payout.created_at,
+                updated_at=payout.updated_at,
+            )
+        )
+
+    async def get_payout(self, payout_id: str, *, client_id: str | None = None) -> Payout | None:
+        """A payout (of ``client_id`` only, if given)."""
+        query = sa.select(_payout).where(_payout.c.id == payout_id)
+        if client_id is not None:
+            query = query.where(_payout.c.client_id == client_id)
+        row = (await self._execute(query)).one_or_none()
+        if row is None:
+            return None
+        return Payout(
+            id=row.id,
+            client_id=row.client_id,
+            seller_id=row.seller_id,
+            provider=row.provider,
+            amount=Money(row.amount_minor, row.currency),
+            status=PayoutStatus(row.status),
+            failure_code=row.failure_code,
+            psp_idempotency_key=row.psp_idempotency_key,
+            psp_reference=row.psp_reference,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def set_payout_status(
+        self,
+        payout_id: str,
+        status: PayoutStatus,
+        *,
+        psp_reference: str | None,
+        failure_code: str | None,
+        now: datetime,
+    ) -> bool:
+        """Settle a pending payout; ``False`` if it was settled before."""
+        result = await self._execute(
+            sa.update(_payout)
+            .where(_payout.c.id == payout_id, _payout.c.status == PayoutStatus.PENDING.value)
+            .values(
+                status=status.value,
+                psp_reference=psp_reference,
+                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    async def paid_out(self, client_id: str, seller_id: str) -> dict[str, int]:
+        """Minor units paid to the seller per currency (paid payouts)."""
+        rows: list[Any] = list(
+            (
+                await self._execute(
+                    sa.select(_payout.c.currency, sa.func.sum(_payout.c.amount_minor))
+                    .where(
+                        _payout.c.client_id == client_id,
+                        _payout.c.seller_id == seller_id,
+                        _payout.c.status == PayoutStatus.PAID.value,
+                    )
+                    .group_by(_payout.c.currency)
+                )
+            ).all()
+        )
+        return {str(currency): int(total) for currency, total in rows}
 
     # -- webhooks and outbox -----------------------------------------------------------------
 

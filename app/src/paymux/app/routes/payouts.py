@@ -1,0 +1,94 @@
+"""``POST /v1/payouts`` and ``GET /v1/payouts/{id}``.
+
+No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+
+from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
+from paymux.app.routes.common import json_body
+from paymux.app.runtime import PaymuxRuntime
+from paymux.app.schemas import PayoutIn, PayoutOut, inline_schema
+from paymux.core.domain.payouts import Payout
+from paymux.core.services.idempotency import IdempotentRequest
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {MEDIA_TYPE: {}}}
+    for code, text in {
+        400: "Missing Idempotency-Key or malformed JSON",
+        404: "No such payout for this client",
+        409: "A request with the same Idempotency-Key is in progress",
+        422: "More than available, nothing available, no payout provider, or bad input",
+        503: "The provider did not answer; the payout stays pending; retry with the same key",
+    }.items()
+}
+
+
+def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
+    """The payout endpoints, bound to ``runtime``."""
+    router = APIRouter(prefix="/v1/payouts", tags=["payouts"], route_class=ProblemRoute)
+    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+
+    def render(payout: Payout) -> str:
+        return PayoutOut.of(payout).model_dump_json()
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=PayoutOut,
+        responses=_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": inline_schema(PayoutIn)}},
+            },
+            "parameters": [
+                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+            ],
+        },
+    )
+    async def create_payout(
+        request: Request, client_id: Client, key: Annotated[str, Depends(idempotency_key)]
+    ) -> Response:
+        """Pay a seller: everything available in the currency, or an amount.
+
+        Never more than the seller's available balance. What the seller owes from earlier
+        refunds (a receivable) is recovered first. The answer's ``status`` is ``paid``,
+        ``failed`` (reversed to available) or ``pending``.
+        """
+        body = await json_body(request)
+        try:
+            payout_in = PayoutIn.model_validate(body)
+        except ValidationError as error:
+            raise Problem(
+                "validation-error",
+                "some fields are missing or have the wrong type",
+                errors=field_errors(error.errors()),
+            ) from None
+        stored = await runtime.payouts.create_payout(
+            IdempotentRequest(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint("POST", "/v1/payouts", body),
+            ),
+            seller_id=payout_in.seller_id,
+            currency=payout_in.currency,
+            amount=payout_in.amount,
+            render=render,
+        )
+        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+        return Response(
+            stored.body, status_code=stored.status, media_type="application/json", headers=headers
+        )
+
+    @router.get("/{payout_id}", response_model=PayoutOut, responses=_ERRORS)
+    async def get_payout(payout_id: str, client_id: Client) -> Response:
+        """A payout."""
+        payout = await runtime.payouts.get_payout(payout_id, client_id=client_id)
+        return Response(render(payout), media_type="application/json")
+
+    return router

@@ -1,0 +1,279 @@
+"""Payouts: a seller's available money, sent through a provider, posted to the ledger.
+
+Opening a payout (one database transaction, the seller's balance rows locked) first recovers
+what the seller owes (a receivable) from their available money, then moves the payout amount
+from available to in transit. The provider is called outside any transaction. Paid: the money
+leaves the provider's clearing balance. Failed: the payout is reversed to available.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from paymux.core.domain.errors import (
+    PaymuxError,
+    PayoutNotAllowedError,
+    PayoutNotFoundError,
+    PayoutsNotSupportedError,
+    ProviderOutcomeUnknownError,
+)
+from paymux.core.domain.models import OutboxMessage
+from paymux.core.domain.payouts import Payout, PayoutStatus
+from paymux.core.identifiers import new_id, utc_now
+from paymux.core.ledger.accounts import Purpose, seller_account
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import (
+    LedgerEvent,
+    PayoutFacts,
+    PayoutFailed,
+    PayoutInitiated,
+    PayoutPaid,
+    ReceivableRecovered,
+    default_entry,
+)
+from paymux.core.ports.provider import PaymentProvider, PayoutRequest, PayoutResult
+from paymux.core.providers import ProviderRegistry
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
+from paymux.core.services.payments import derive_psp_idempotency_key
+from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
+from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
+from paymux.currencies import Money, get_active_currency
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    """What a payout batch did."""
+
+    paid: list[Payout] = field(default_factory=list)
+    failed: list[Payout] = field(default_factory=list)
+    pending: list[Payout] = field(default_factory=list)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(client_id, seller_id, message)`` for sellers whose payout could not be made."""
+
+
+class PayoutService:
+    """Creates, reads and batches payouts."""
+
+    def __init__(
+        self,
+        *,
+        store: PaymentStore,
+        providers: ProviderRegistry,
+        lock_seconds: float,
+        ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._lock = timedelta(seconds=lock_seconds)
+        self._ledger_entry = ledger_entry
+        self._clock = clock
+
+    def _payout_provider(self) -> PaymentProvider:
+        for name in self._providers.names():
+            provider = self._providers.get(name)
+            if "payouts" in provider.capabilities().features:
+                return provider
+        raise PayoutsNotSupportedError("no enabled provider can pay out")
+
+    async def create_payout(
+        self,
+        request: IdempotentRequest,
+        *,
+        seller_id: str,
+        currency: str,
+        amount: object | None,
+        render: Callable[[Payout], str],
+    ) -> StoredResponse:
+        """Pay the seller ``amount`` (default: everything available), once per key.
+
+        Raises :class:`PayoutNotAllowedError` (more than available, or nothing),
+        :class:`PayoutsNotSupportedError` or a money error with nothing written, and
+        :class:`ProviderOutcomeUnknownError` when the provider's answer is unknown (the payout
+        stays pending; the same request with the same key resumes it).
+        """
+        now = self._clock()
+        payout_id = new_id("payout")
+
+        async def open_payout(uow: UnitOfWork) -> Payout:
+            return await self._open(uow, request, seller_id, currency, amount, payout_id, now)
+
+        async def load_payout(uow: UnitOfWork, existing_id: str) -> Payout | None:
+            return await uow.get_payout(existing_id)
+
+        claimed = await claim_or_resume(
+            self._store, request, resource_id=payout_id, now=now, lock=self._lock,
+            open_resource=open_payout, load_resource=load_payout,
+        )  # fmt: skip
+        if isinstance(claimed, StoredResponse):
+            return claimed
+        return await self._execute(claimed.resource, claimed.record_id, render)
+
+    async def get_payout(self, payout_id: str, *, client_id: str) -> Payout:
+        """A payout of ``client_id``."""
+        async with self._store.begin() as uow:
+            payout = await uow.get_payout(payout_id, client_id=client_id)
+        if payout is None:
+            raise PayoutNotFoundError(f"no payout {payout_id}")
+        return payout
+
+    async def run_batch(
+        self,
+        *,
+        currency: str,
+        threshold: Money,
+        batch_id: str,
+        render: Callable[[Payout], str],
+        progress: Callable[[str, str, Payout | None, str | None], None] | None = None,
+    ) -> BatchSummary:
+        """Pay out every seller (of every client) with at least ``threshold`` available.
+
+        Each seller's payout uses the idempotency key ``<batch_id>:<seller_id>``: running the
+        same batch again replays it instead of paying twice. ``progress`` is called after each
+        seller with the payout, or with an error message.
+        """
+        async with self._store.begin() as uow:
+            sellers = await uow.ledger.sellers_with_available(currency, at_least=threshold.minor)
+        summary = BatchSummary()
+        for client_id, seller_id in sellers:
+            request = IdempotentRequest(client_id, f"{batch_id}:{seller_id}", f"batch:{currency}")
+            try:
+                await self.create_payout(
+                    request, seller_id=seller_id, currency=currency, amount=None, render=render
+                )
+                async with self._store.begin() as uow:
+                    record = await uow.find_idempotency_key(client_id, request.key)
+                    payout = await uow.get_payout(record.resource_id or "") if record else None
+            except (PaymuxError, ValueError) as error:
+                summary.errors.append((client_id, seller_id, str(error)))
+                if progress is not None:
+                    progress(client_id, seller_id, None, str(error))
+                continue
+            assert payout is not None
+            {
+                PayoutStatus.PAID: summary.paid,
+                PayoutStatus.FAILED: summary.failed,
+                PayoutStatus.PENDING: summary.pending,
+            }[payout.status].append(payout)
+            if progress is not None:
+                progress(client_id, seller_id, payout, None)
+        return summary
+
+    async def _open(
+        self,
+        uow: UnitOfWork,
+        request: IdempotentRequest,
+        seller_id: str,
+        currency_code: str,
+        amount: object | None,
+        payout_id: str,
+        now: datetime,
+    ) -> Payout:
+        currency = get_active_currency(currency_code).code
+        provider = self._payout_provider()
+        client = request.client_id
+        available_key = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
+        receivable_key = seller_account(client, seller_id, Purpose.SELLER_RECEIVABLE, currency)
+        available = await uow.ledger.locked_normal_balance(available_key, now=now)
+        owed = await uow.ledger.locked_normal_balance(receivable_key, now=now)
+        recovered = min(owed, available) if owed.is_positive else Money.zero(currency)
+        wanted = (available - recovered) if amount is None else Money.parse(amount, currency)
+        if not wanted.is_positive:
+            raise PayoutNotAllowedError(f"nothing to pay out to {seller_id} in {currency}")
+        if wanted > available - recovered:
+            raise PayoutNotAllowedError(
+                f"{wanted} is more than the {available - recovered} available to {seller_id}"
+            )
+        facts = PayoutFacts(client, seller_id, provider.name, payout_id, wanted)
+        if recovered.is_positive:
+            entry = self._ledger_entry(ReceivableRecovered(facts, recovered))
+            await uow.ledger.record(client, entry, now=now)
+        payout = Payout(
+            id=payout_id,
+            client_id=client,
+            seller_id=seller_id,
+            provider=provider.name,
+            amount=wanted,
+            status=PayoutStatus.PENDING,
+            failure_code=None,
+            psp_idempotency_key=derive_psp_idempotency_key(client, f"payout:{request.key}"),
+            psp_reference=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.insert_payout(payout)
+        await uow.ledger.record(client, self._ledger_entry(PayoutInitiated(facts)), now=now)
+        await uow.add_outbox([_payout_message("payout.created", payout)], now=now)
+        return payout
+
+    async def _execute(
+        self, payout: Payout, record_id: int, render: Callable[[Payout], str]
+    ) -> StoredResponse:
+        result = PayoutResult(status=payout.status)
+        if payout.status is PayoutStatus.PENDING:
+            provider = self._providers.get(payout.provider)
+            try:
+                result = await call_provider(
+                    lambda: provider.payout(
+                        PayoutRequest(payout.id, payout.seller_id, payout.amount),
+                        idempotency_key=payout.psp_idempotency_key,
+                    ),
+                    refused=lambda code: PayoutResult(PayoutStatus.FAILED, failure_code=code),
+                    provider=payout.provider,
+                )
+            except OutcomeUnknown as unknown:
+                log.warning("payout %s has an unknown outcome: %s", payout.id, unknown.cause)
+                async with self._store.begin() as uow:
+                    await uow.release_idempotency_key(record_id)
+                raise ProviderOutcomeUnknownError(
+                    f"the provider did not confirm payout {payout.id} ({unknown.cause}); it "
+                    "stays pending: send the same request with the same Idempotency-Key",
+                    payout_id=payout.id,
+                ) from unknown.cause
+        async with self._store.begin() as uow:
+            await self._settle(uow, payout, result)
+            settled = await uow.get_payout(payout.id)
+            assert settled is not None
+            body = render(settled)
+            await uow.complete_idempotency_key(record_id, status=201, body=body)
+        return StoredResponse(201, body)
+
+    async def _settle(self, uow: UnitOfWork, payout: Payout, result: PayoutResult) -> None:
+        if result.status is PayoutStatus.PENDING:
+            return
+        now = self._clock()
+        changed = await uow.set_payout_status(
+            payout.id, result.status, psp_reference=result.psp_reference,
+            failure_code=result.failure_code, now=now,
+        )  # fmt: skip
+        if not changed:
+            return
+        facts = PayoutFacts(
+            payout.client_id, payout.seller_id, payout.provider, payout.id, payout.amount
+        )
+        event = PayoutPaid(facts) if result.status is PayoutStatus.PAID else PayoutFailed(facts)
+        await uow.ledger.record(payout.client_id, self._ledger_entry(event), now=now)
+        settled = await uow.get_payout(payout.id)
+        assert settled is not None
+        await uow.add_outbox([_payout_message(f"payout.{result.status.value}", settled)], now=now)
+
+
+def _payout_message(topic: str, payout: Payout) -> OutboxMessage:
+    return OutboxMessage(
+        topic=topic,
+        key=payout.seller_id,
+        payload={
+            "payout_id": payout.id,
+            "client_id": payout.client_id,
+            "seller_id": payout.seller_id,
+            "status": payout.status.value,
+            "amount_minor": payout.amount.minor,
+            "currency": payout.amount.currency,
+            "failure_code": payout.failure_code,
+        },
+    )
