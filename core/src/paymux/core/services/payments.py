@@ -363,6 +363,7 @@ class PaymentService:
         now = self._clock()
         changes: list[OrderStatusChange] = []
         orders: list[PaymentOrder] = []
+        entries: list[JournalEntry] = []
         for order in payment.orders:
             target = next_status(order.status, reported)
             if target is None:
@@ -371,8 +372,7 @@ class PaymentService:
             code = failure_code if target is PaymentStatus.FAILED else None
             await uow.set_order_status(order.id, target, failure_code=code, now=now)
             if target is PaymentStatus.SUCCEEDED:
-                entry = self._ledger_entry(PaymentSucceeded(order_facts(payment, order)))
-                await uow.ledger.record(payment.client_id, entry, now=now)
+                entries.append(self._ledger_entry(PaymentSucceeded(order_facts(payment, order))))
             changes.append(
                 OrderStatusChange(
                     payment_event_id=payment_id,
@@ -384,6 +384,7 @@ class PaymentService:
                 )
             )
             orders.append(replace(order, status=target, failure_code=code, updated_at=now))
+        await uow.ledger.record_all(payment.client_id, entries, now=now)
         await uow.add_outbox([_status_changed(change) for change in changes], now=now)
         return changes, replace(payment, orders=tuple(orders))
 

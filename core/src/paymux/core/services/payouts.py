@@ -179,8 +179,8 @@ class PayoutService:
         client = request.client_id
         available_key = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
         receivable_key = seller_account(client, seller_id, Purpose.SELLER_RECEIVABLE, currency)
-        available = await uow.ledger.locked_normal_balance(available_key, now=now)
-        owed = await uow.ledger.locked_normal_balance(receivable_key, now=now)
+        balances = await uow.ledger.locked_normal_balances([available_key, receivable_key], now=now)
+        available, owed = balances[available_key], balances[receivable_key]
         recovered = min(owed, available) if owed.is_positive else Money.zero(currency)
         wanted = (available - recovered) if amount is None else Money.parse(amount, currency)
         if not wanted.is_positive:

@@ -193,16 +193,28 @@ class RefundService:
             payment = await uow.get_payment(refund.payment_event_id, lock=True)
             assert payment is not None
             orders = {order.id: order for order in payment.orders}
-            for part in refund.parts:
-                order = orders[part.payment_order_id]
+            parts = [(part, orders[part.payment_order_id]) for part in refund.parts]
+            balances = await uow.ledger.locked_normal_balances(
+                (
+                    seller_account(payment.client_id, order.seller_id,
+                                   Purpose.SELLER_AVAILABLE, payment.currency)
+                    for _part, order in parts
+                    if order.shipped_at is not None
+                ),
+                now=now,
+            )  # fmt: skip
+            entries: list[JournalEntry] = []
+            for part, order in parts:
                 released = order.shipped_at is not None
-                available = Money.zero(payment.currency)
-                if released:
-                    available = await uow.ledger.locked_normal_balance(
-                        seller_account(payment.client_id, order.seller_id,
-                                       Purpose.SELLER_AVAILABLE, payment.currency),
-                        now=now,
-                    )  # fmt: skip
+                key = seller_account(
+                    payment.client_id, order.seller_id, Purpose.SELLER_AVAILABLE, payment.currency
+                )
+                # earlier parts of this refund already debited it (a debit lowers a liability)
+                debited = Money.sum(
+                    (p.amount for e in entries for p in e.postings if p.account == key),
+                    payment.currency,
+                )
+                available = balances.get(key, Money.zero(payment.currency)) - debited
                 entry = self._ledger_entry(
                     RefundSucceeded(
                         order=order_facts(payment, order),
@@ -212,7 +224,8 @@ class RefundService:
                         seller_available=available,
                     )
                 )
-                await uow.ledger.record(payment.client_id, entry, now=now)
+                entries.append(entry)
+            await uow.ledger.record_all(payment.client_id, entries, now=now)
         settled = await uow.get_refund(refund.id)
         assert settled is not None
         await uow.add_outbox([_refund_message(f"refund.{result.status.value}", settled)], now=now)

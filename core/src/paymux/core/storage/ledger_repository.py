@@ -3,12 +3,16 @@
 Writes are append-only. Balances of guarded accounts change with a conditional ``UPDATE``
 (never read-then-write), and each transaction's balance is checked again in SQL before the
 surrounding database transaction commits.
+
+Balance rows are updated once per database transaction, in :meth:`LedgerRepository.flush`,
+in one global order (by account key): a database transaction that records several entries
+(a payment with two sellers succeeding) then never locks balance rows in an order another
+one could cross, so concurrent writers cannot deadlock.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -44,6 +48,8 @@ class LedgerRepository:
     def __init__(self, session: AsyncSession, dialect: str) -> None:
         self._session = session
         self._dialect = dialect
+        self._deltas: dict[AccountKey, tuple[str, int]] = {}
+        """Balance changes recorded in this transaction, applied by :meth:`flush`."""
 
     async def _execute(self, statement: Any, parameters: Any = None) -> sa.CursorResult[Any]:
         return cast(sa.CursorResult[Any], await self._session.execute(statement, parameters))
@@ -52,6 +58,17 @@ class LedgerRepository:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
     # -- writes --------------------------------------------------------------------------
+
+    async def record_all(
+        self, client_id: str, entries: Sequence[JournalEntry], *, now: datetime
+    ) -> list[str | None]:
+        """Record several entries of one step, opening their accounts in one sorted pass.
+
+        Use it whenever a step records more than one entry, so that accounts are created
+        (and their rows touched) in the same global order by every writer.
+        """
+        await self.ensure_accounts((p.account for e in entries for p in e.postings), now=now)
+        return [await self.record(client_id, entry, now=now) for entry in entries]
 
     async def record(self, client_id: str, entry: JournalEntry, *, now: datetime) -> str | None:
         """Store ``entry``; ``None`` if its reference was recorded before (nothing changes).
@@ -92,14 +109,26 @@ class LedgerRepository:
                 for posting in entry.postings
             ],
         )
-        deltas: dict[AccountKey, int] = defaultdict(int)
         for posting in entry.postings:
-            deltas[posting.account] += posting.amount.minor
-        for key in sorted(deltas):  # one lock order for every writer: no deadlocks
+            key = posting.account
             if not key.hot:
-                await self._apply_delta(accounts[key], key, deltas[key])
+                account_id, delta = self._deltas.get(key, (accounts[key], 0))
+                self._deltas[key] = (account_id, delta + posting.amount.minor)
         await self._check_balanced(transaction_id)
         return transaction_id
+
+    async def flush(self) -> None:
+        """Apply this transaction's balance changes, in account-key order (no deadlocks).
+
+        Called by the unit of work before it commits. Raises
+        :class:`InsufficientBalanceError` when a guarded account would go below zero: the
+        whole database transaction then rolls back.
+        """
+        deltas, self._deltas = self._deltas, {}
+        for key in sorted(deltas):
+            account_id, delta = deltas[key]
+            if delta:
+                await self._apply_delta(account_id, key, delta)
 
     async def ensure_accounts(
         self, keys: Iterable[AccountKey], *, now: datetime
@@ -163,6 +192,14 @@ class LedgerRepository:
 
     # -- reads ---------------------------------------------------------------------------
 
+    async def locked_normal_balances(
+        self, keys: Iterable[AccountKey], *, now: datetime
+    ) -> dict[AccountKey, Money]:
+        """Several accounts' normal balances, their rows locked in key order (no deadlocks)."""
+        wanted = sorted(set(keys))
+        await self.ensure_accounts(wanted, now=now)
+        return {key: await self.locked_normal_balance(key, now=now) for key in wanted}
+
     async def locked_normal_balance(self, key: AccountKey, *, now: datetime) -> Money:
         """The account's normal balance, with its row locked until this transaction ends.
 
@@ -177,7 +214,8 @@ class LedgerRepository:
                 sa.select(_acc.c.balance_minor).where(_acc.c.id == account_id).with_for_update()
             )
         ).scalar_one()
-        signed = Money(int(balance), key.currency)
+        unflushed = self._deltas.get(key, (account_id, 0))[1]
+        signed = Money(int(balance) + unflushed, key.currency)
         return signed if key.type.debit_normal else -signed
 
     async def accounts_of(
@@ -220,7 +258,9 @@ class LedgerRepository:
             currency=row["currency"],
         )
         balance = row["balance_minor"]
-        if balance is None:
+        if balance is not None:
+            balance += self._deltas.get(key, (row["id"], 0))[1]
+        else:
             balance = (
                 await self._execute(
                     sa.select(sa.func.coalesce(sa.func.sum(_post.c.amount_minor), 0)).where(

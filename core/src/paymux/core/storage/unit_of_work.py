@@ -76,6 +76,7 @@ class PaymentStore:
         async with self.database.transaction() as session:
             uow = UnitOfWork(session, self.database.dialect)
             yield uow
+            await uow.ledger.flush()
         for callback in uow.committed_callbacks:
             try:
                 callback()
