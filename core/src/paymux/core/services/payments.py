@@ -16,13 +16,10 @@ from typing import Any
 
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
-    IdempotencyKeyInUseError,
-    NoProviderError,
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
 )
 from paymux.core.domain.models import (
-    IdempotencyRecord,
     OrderStatusChange,
     OutboxMessage,
     PaymentEvent,
@@ -39,7 +36,7 @@ from paymux.core.ports.provider import (
     ProviderEvent,
 )
 from paymux.core.providers import ProviderRegistry
-from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -108,104 +105,28 @@ class PaymentService:
         payment stays ``unknown``, :class:`ProviderOutcomeUnknownError` is raised and the next
         request with the same key resumes the registration with the same PSP key.
         """
-        try:
+        now = self._clock()
+        payment_id = new_id("pay")
+
+        async def open_payment(uow: UnitOfWork) -> PaymentEvent:
             provider = self._providers.choose(
                 country=draft.country, currency=draft.currency, method=draft.payment_method
             )
-        except NoProviderError:
-            provider = None  # still replay a request that succeeded before the settings changed
-        if provider is not None:
-            created = await self._insert_new_payment(request, draft, provider.name)
-            if created is not None:
-                record_id, payment = created
-                return await self._register(payment, record_id, render)
-        async with self._store.begin() as uow:
-            record = await uow.find_idempotency_key(request.client_id, request.key)
-        if record is None:
-            if provider is None:
-                raise NoProviderError(
-                    f"no enabled provider accepts {draft.payment_method} payments "
-                    f"in {draft.currency} from {draft.country}"
-                )
-            raise IdempotencyKeyInUseError(  # pragma: no cover - a collided row cannot vanish
-                "the idempotency key is being used right now"
-            )
-        return await self._resume(record, request, render)
-
-    async def _insert_new_payment(
-        self, request: IdempotentRequest, draft: CheckoutDraft, provider: str
-    ) -> tuple[int, PaymentEvent] | None:
-        now = self._clock()
-        payment_id = new_id("pay")
-        payment = PaymentEvent(
-            id=payment_id,
-            client_id=request.client_id,
-            buyer_id=draft.buyer_id,
-            currency=draft.currency,
-            country=draft.country,
-            payment_method=draft.payment_method,
-            return_url=draft.return_url,
-            provider=provider,
-            created_at=now,
-            orders=tuple(
-                PaymentOrder(
-                    id=new_id("po"),
-                    payment_event_id=payment_id,
-                    seller_id=order.seller_id,
-                    amount=order.amount,
-                    commission=order.commission,
-                    logistics_fee=order.logistics_fee,
-                    reference=order.reference,
-                    status=PaymentStatus.EXECUTING,
-                    failure_code=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for order in draft.orders
-            ),
-            registration=PspRegistration(
-                payment_event_id=payment_id,
-                provider=provider,
-                psp_idempotency_key=derive_psp_idempotency_key(request.client_id, request.key),
-                token=None,
-                psp_reference=None,
-                redirect_url=None,
-            ),
-        )
-        async with self._store.begin() as uow:
-            record_id = await uow.insert_idempotency_key(
-                client_id=request.client_id,
-                key=request.key,
-                fingerprint=request.fingerprint,
-                resource_id=payment_id,
-                now=now,
-            )
-            if record_id is None:
-                return None
+            payment = _new_payment(payment_id, request, draft, provider.name, now)
             await uow.insert_payment(payment)
             await uow.add_outbox([_payment_created(payment)], now=now)
-        return record_id, payment
+            return payment
 
-    async def _resume(
-        self, record: IdempotencyRecord, request: IdempotentRequest, render: Renderer
-    ) -> StoredResponse:
-        replay = replay_if_done(record, request)
-        if replay is not None:
-            return replay
-        now = self._clock()
-        async with self._store.begin() as uow:
-            acquired = await uow.lock_idempotency_key(
-                record.id, now=now, stale_before=now - self._lock
-            )
-        if not acquired or record.resource_id is None:
-            raise IdempotencyKeyInUseError(
-                "a request with this idempotency key is still being processed"
-            )
-        async with self._store.begin() as uow:
-            payment = await uow.get_payment(record.resource_id)
-        if payment is None:  # pragma: no cover - written with the key
-            raise PaymentNotFoundError(f"payment {record.resource_id} vanished")
-        return await self._register(payment, record.id, render)
+        async def load_payment(uow: UnitOfWork, existing_id: str) -> PaymentEvent | None:
+            return await uow.get_payment(existing_id)
+
+        claimed = await claim_or_resume(
+            self._store, request, resource_id=payment_id, now=now, lock=self._lock,
+            open_resource=open_payment, load_resource=load_payment,
+        )  # fmt: skip
+        if isinstance(claimed, StoredResponse):
+            return claimed
+        return await self._register(claimed.resource, claimed.record_id, render)
 
     async def _register(
         self, payment: PaymentEvent, record_id: int, render: Renderer
@@ -393,6 +314,47 @@ class PaymentService:
             return
         for change in changes:
             uow.after_commit(functools.partial(self._on_status_changed, change))
+
+
+def _new_payment(
+    payment_id: str, request: IdempotentRequest, draft: CheckoutDraft, provider: str, now: datetime
+) -> PaymentEvent:
+    """The payment a checkout draft becomes: orders executing, registration not answered."""
+    return PaymentEvent(
+        id=payment_id,
+        client_id=request.client_id,
+        buyer_id=draft.buyer_id,
+        currency=draft.currency,
+        country=draft.country,
+        payment_method=draft.payment_method,
+        return_url=draft.return_url,
+        provider=provider,
+        created_at=now,
+        orders=tuple(
+            PaymentOrder(
+                id=new_id("po"),
+                payment_event_id=payment_id,
+                seller_id=order.seller_id,
+                amount=order.amount,
+                commission=order.commission,
+                logistics_fee=order.logistics_fee,
+                reference=order.reference,
+                status=PaymentStatus.EXECUTING,
+                failure_code=None,
+                created_at=now,
+                updated_at=now,
+            )
+            for order in draft.orders
+        ),
+        registration=PspRegistration(
+            payment_event_id=payment_id,
+            provider=provider,
+            psp_idempotency_key=derive_psp_idempotency_key(request.client_id, request.key),
+            token=None,
+            psp_reference=None,
+            redirect_url=None,
+        ),
+    )
 
 
 def order_facts(payment: PaymentEvent, order: PaymentOrder) -> OrderFacts:
