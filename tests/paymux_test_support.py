@@ -29,8 +29,8 @@ def make_settings(
 ) -> Settings:
     """Sandbox settings for tests: quick timeouts, two API clients."""
     config = {
-        "request_timeout_seconds": 0.5,
-        "stall_seconds": 1.0,
+        "request_timeout_seconds": 3.0,  # timeout tests set their own, shorter values
+        "stall_seconds": 4.0,
         "pending_delay_seconds": 0.3,
         **sandbox,
     }

@@ -92,7 +92,7 @@ def test_provider_timeout_leaves_payment_unknown_and_the_retry_resumes_it(
 ) -> None:
     body = payment_body(buyer_id="sandbox-timeout")
     with (
-        live_service(database_url, request_timeout_seconds=0.3, stall_seconds=0.6) as service,
+        live_service(database_url, request_timeout_seconds=1.0, stall_seconds=2.0) as service,
         service.client() as client,
     ):
         first = client.post("/v1/payments", json=body, headers=auth(idempotency_key="t1"))

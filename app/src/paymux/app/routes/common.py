@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
+from pydantic import BaseModel, ValidationError
 
-from paymux.app.problems import Problem
+from paymux.app.idempotency import HEADER
+from paymux.app.problems import MEDIA_TYPE, Problem, field_errors
+from paymux.core.services.idempotency import StoredResponse
 
 
 async def json_body(request: Request, *, empty: Any = None) -> Any:
@@ -26,3 +29,42 @@ async def json_body(request: Request, *, empty: Any = None) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_body(model: type[M], body: Any) -> M:
+    """``body`` validated as ``model``; a ``validation-error`` problem listing every field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise Problem(
+            "validation-error",
+            "some fields are missing or have the wrong type",
+            errors=field_errors(error.errors()),
+        ) from None
+
+
+def stored_response(stored: StoredResponse) -> Response:
+    """The response of an idempotent request, marked ``Idempotent-Replayed`` on a replay."""
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+    return Response(
+        stored.body, status_code=stored.status, media_type="application/json", headers=headers
+    )
+
+
+def problem_responses(answers: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problems a route can answer."""
+    return {
+        code: {"description": text, "content": {MEDIA_TYPE: {}}} for code, text in answers.items()
+    }
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Unique per request; a retry sends the same key",
+}

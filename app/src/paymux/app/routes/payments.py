@@ -3,31 +3,35 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
 
-from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
-from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
-from paymux.app.routes.common import json_body
+from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.routes.common import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    json_body,
+    parse_body,
+    problem_responses,
+    stored_response,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import PaymentIn, PaymentOut, inline_schema
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.idempotency import IdempotentRequest
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {MEDIA_TYPE: {}}}
-    for code, text in {
+_ERRORS = problem_responses(
+    {
         400: "Missing Idempotency-Key or malformed JSON",
         401: "Missing or invalid API key",
         404: "No such payment for this client",
         409: "A request with the same Idempotency-Key is in progress",
         422: "Invalid input, or the Idempotency-Key was used with another body",
         503: "The provider did not answer; retry with the same Idempotency-Key",
-    }.items()
-}
+    }
+)
 
 
 def payments_router(runtime: PaymuxRuntime) -> APIRouter:
@@ -50,15 +54,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
                 "required": True,
                 "content": {"application/json": {"schema": inline_schema(PaymentIn)}},
             },
-            "parameters": [
-                {
-                    "name": HEADER,
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "Unique per request; a retry sends the same key",
-                }
-            ],
+            "parameters": [IDEMPOTENCY_KEY_PARAMETER],
         },
     )
     async def create_payment(
@@ -70,14 +66,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         ``Idempotency-Key`` with the same body replays the first answer.
         """
         body = await json_body(request)
-        try:
-            payment_in = PaymentIn.model_validate(body)
-        except ValidationError as error:
-            raise Problem(
-                "validation-error",
-                "some fields are missing or have the wrong type",
-                errors=field_errors(error.errors()),
-            ) from None
+        payment_in = parse_body(PaymentIn, body)
         try:
             draft = payment_in.to_draft()
         except InvalidCheckoutError as error:
@@ -91,13 +80,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
             draft,
             render,
         )
-        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-        return Response(
-            stored.body,
-            status_code=stored.status,
-            media_type="application/json",
-            headers=headers,
-        )
+        return stored_response(stored)
 
     @router.get("/{payment_id}", response_model=PaymentOut, responses=_ERRORS)
     async def get_payment(payment_id: str, client_id: Client) -> Response:

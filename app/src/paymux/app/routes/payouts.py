@@ -3,29 +3,33 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
 
-from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
-from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
-from paymux.app.routes.common import json_body
+from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.problems import ProblemRoute
+from paymux.app.routes.common import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    json_body,
+    parse_body,
+    problem_responses,
+    stored_response,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import PayoutIn, PayoutOut, inline_schema
 from paymux.core.domain.payouts import Payout
 from paymux.core.services.idempotency import IdempotentRequest
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {MEDIA_TYPE: {}}}
-    for code, text in {
+_ERRORS = problem_responses(
+    {
         400: "Missing Idempotency-Key or malformed JSON",
         404: "No such payout for this client",
         409: "A request with the same Idempotency-Key is in progress",
         422: "More than available, nothing available, no payout provider, or bad input",
         503: "The provider did not answer; the payout stays pending; retry with the same key",
-    }.items()
-}
+    }
+)
 
 
 def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
@@ -46,9 +50,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
                 "required": True,
                 "content": {"application/json": {"schema": inline_schema(PayoutIn)}},
             },
-            "parameters": [
-                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-            ],
+            "parameters": [IDEMPOTENCY_KEY_PARAMETER],
         },
     )
     async def create_payout(
@@ -61,14 +63,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         ``failed`` (reversed to available) or ``pending``.
         """
         body = await json_body(request)
-        try:
-            payout_in = PayoutIn.model_validate(body)
-        except ValidationError as error:
-            raise Problem(
-                "validation-error",
-                "some fields are missing or have the wrong type",
-                errors=field_errors(error.errors()),
-            ) from None
+        payout_in = parse_body(PayoutIn, body)
         stored = await runtime.payouts.create_payout(
             IdempotentRequest(
                 client_id=client_id,
@@ -80,10 +75,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
             amount=payout_in.amount,
             render=render,
         )
-        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-        return Response(
-            stored.body, status_code=stored.status, media_type="application/json", headers=headers
-        )
+        return stored_response(stored)
 
     @router.get("/{payout_id}", response_model=PayoutOut, responses=_ERRORS)
     async def get_payout(payout_id: str, client_id: Client) -> Response:

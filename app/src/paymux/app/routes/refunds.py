@@ -3,30 +3,34 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
 
-from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
-from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
-from paymux.app.routes.common import json_body
+from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.problems import ProblemRoute
+from paymux.app.routes.common import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    json_body,
+    parse_body,
+    problem_responses,
+    stored_response,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import RefundIn, RefundOut, inline_schema
 from paymux.core.domain.refunds import Refund
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.refunds import RefundAsk
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {MEDIA_TYPE: {}}}
-    for code, text in {
+_ERRORS = problem_responses(
+    {
         400: "Missing Idempotency-Key or malformed JSON",
         404: "No such payment, order or refund for this client",
         409: "A request with the same Idempotency-Key is in progress",
         422: "More than is left to refund, no refunds at this provider, or bad input",
         503: "The provider did not answer; the refund stays pending; retry with the same key",
-    }.items()
-}
+    }
+)
 
 
 def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
@@ -47,9 +51,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
                 "required": False,
                 "content": {"application/json": {"schema": inline_schema(RefundIn)}},
             },
-            "parameters": [
-                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-            ],
+            "parameters": [IDEMPOTENCY_KEY_PARAMETER],
         },
     )
     async def create_refund(
@@ -65,14 +67,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         or ``pending``.
         """
         body = await json_body(request, empty={})
-        try:
-            refund_in = RefundIn.model_validate(body)
-        except ValidationError as error:
-            raise Problem(
-                "validation-error",
-                "some fields are missing or have the wrong type",
-                errors=field_errors(error.errors()),
-            ) from None
+        refund_in = parse_body(RefundIn, body)
         stored = await runtime.refunds.create_refund(
             IdempotentRequest(
                 client_id=client_id,
@@ -87,10 +82,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
             ),
             render,
         )
-        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-        return Response(
-            stored.body, status_code=stored.status, media_type="application/json", headers=headers
-        )
+        return stored_response(stored)
 
     @router.get("/refunds/{refund_id}", response_model=RefundOut, responses=_ERRORS)
     async def get_refund(refund_id: str, client_id: Client) -> Response:

@@ -7,9 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from paymux.app.idempotency import HEADER, fingerprint, idempotency_key
-from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute
-from paymux.app.routes.common import json_body
+from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.routes.common import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    json_body,
+    problem_responses,
+    stored_response,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import ShipmentOut
 from paymux.core.services.idempotency import IdempotentRequest
@@ -28,20 +33,15 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
         "/{order_id}/shipment",
         status_code=201,
         response_model=ShipmentOut,
-        responses={
-            code: {"description": text, "content": {MEDIA_TYPE: {}}}
-            for code, text in {
+        responses=problem_responses(
+            {
                 400: "Missing Idempotency-Key",
                 404: "No such payment order for this client",
                 409: "The order has not succeeded, or shipped before, or the key is in use",
                 422: "A body other than {} or the key was used with another request",
-            }.items()
-        },
-        openapi_extra={
-            "parameters": [
-                {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-            ]
-        },
+            }
+        ),
+        openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
     )
     async def confirm_shipment(
         order_id: str,
@@ -67,9 +67,6 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
             order_id,
             render,
         )
-        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-        return Response(
-            stored.body, status_code=stored.status, media_type="application/json", headers=headers
-        )
+        return stored_response(stored)
 
     return router
