@@ -190,6 +190,7 @@ async def reader(world: World, done: asyncio.Event) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.timeout(1800)  # 20,000 operations on 2 cores take a few minutes
 async def test_bank(world: World) -> None:
     total = int(os.environ.get("PAYMUX_BANK_OPERATIONS", "20000"))
     quota = -(-total // WORKERS)
