@@ -133,9 +133,15 @@ class LedgerRepository:
     async def ensure_accounts(
         self, keys: Iterable[AccountKey], *, now: datetime
     ) -> dict[AccountKey, str]:
-        """The ids of these accounts, opening the ones that do not exist yet."""
+        """The ids of these accounts, opening the ones that do not exist yet.
+
+        One query when they all exist (the usual case); missing ones are inserted in key
+        order (``ON CONFLICT DO NOTHING``, so concurrent openers agree) and read back.
+        """
         wanted = sorted(set(keys))
-        for key in wanted:
+        found = await self._account_ids(wanted)
+        missing = [key for key in wanted if key not in found]
+        for key in missing:
             await self._execute(
                 self._insert(_acc)
                 .values(
@@ -153,12 +159,35 @@ class LedgerRepository:
                     index_elements=["client_id", "owner_kind", "owner_id", "purpose", "currency"]
                 )
             )
-        found: dict[AccountKey, str] = {}
-        for key in wanted:
-            found[key] = (
-                await self._execute(sa.select(_acc.c.id).where(*_key_filter(key)))
-            ).scalar_one()
+        if missing:
+            found |= await self._account_ids(missing)
         return found
+
+    async def _account_ids(self, keys: Sequence[AccountKey]) -> dict[AccountKey, str]:
+        if not keys:
+            return {}
+        rows = (
+            await self._execute(
+                sa.select(
+                    _acc.c.id,
+                    _acc.c.client_id,
+                    _acc.c.owner_kind,
+                    _acc.c.owner_id,
+                    _acc.c.purpose,
+                    _acc.c.currency,
+                ).where(sa.or_(*(sa.and_(*_key_filter(key)) for key in keys)))
+            )
+        ).all()
+        return {
+            AccountKey(
+                row.client_id,
+                OwnerKind(row.owner_kind),
+                row.owner_id,
+                Purpose(row.purpose),
+                row.currency,
+            ): row.id
+            for row in rows
+        }
 
     async def _apply_delta(self, account_id: str, key: AccountKey, delta: int) -> None:
         statement = (
