@@ -44,8 +44,8 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -57,6 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
+from bench_common import bench_database, libpq_dsn, percentile
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.ledger.accounts import (
     AccountKey,
@@ -216,26 +217,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 # -- the database ----------------------------------------------------------------------------
 
 
-def _dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def bench_database(admin: URL) -> Iterator[URL]:
-    """A new, empty database on the server of ``admin``; dropped at the end, whatever happens."""
-    name = f"paymux_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name)
-    finally:
-        with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def sql(database: URL, statement: str) -> list[tuple[Any, ...]]:
     """Run one statement in autocommit on ``database``; its rows (none for a command)."""
-    with psycopg.connect(_dsn(database), autocommit=True, connect_timeout=5) as connection:
+    with psycopg.connect(libpq_dsn(database), autocommit=True, connect_timeout=5) as connection:
         cursor = connection.execute(statement.encode())
         return list(cursor.fetchall()) if cursor.description else []
 
@@ -251,7 +235,7 @@ async def prepare_ledger(database: URL, sellers: int) -> int:
     Each seller's ``seller_pending`` gets a ``payment_succeeded`` of :data:`FUNDING`, so shipments
     never hit the non-negative guard. Returns the ledger transactions recorded.
     """
-    db = Database(_dsn(database), pool_size=2)
+    db = Database(libpq_dsn(database), pool_size=2)
     store = PaymentStore(db)
     now = utc_now()
     keys: list[AccountKey] = [
@@ -326,7 +310,7 @@ def backend_cpu(admin: URL, database: str) -> dict[int, float] | None:
     """
     if not Path("/proc/self/stat").exists():
         return None
-    with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
+    with psycopg.connect(libpq_dsn(admin), autocommit=True, connect_timeout=5) as connection:
         rows = connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
         ).fetchall()
@@ -600,7 +584,7 @@ def split(writers: int, processes: int) -> list[int]:
 def run_ledger(database: URL, workload: Workload, writers: int, options: Options) -> LedgerRun:
     """Start the writer processes, warm up, measure ``options.seconds``; stop them always."""
     context = multiprocessing.get_context("spawn")
-    url = _dsn(database)
+    url = libpq_dsn(database)
     tasks = split(writers, options.processes)
     pipes: list[Connection] = []
     processes: list[multiprocessing.process.BaseProcess] = []
@@ -769,7 +753,7 @@ class Checks:
 
 
 async def _totals(database: URL) -> dict[str, int]:
-    db = Database(_dsn(database), pool_size=1)
+    db = Database(libpq_dsn(database), pool_size=1)
     try:
         async with PaymentStore(db).begin() as uow:
             return await uow.ledger.totals_by_currency()
@@ -799,16 +783,6 @@ def check_ledger(database: URL) -> Checks:
 
 
 # -- the report ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) with linear interpolation; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def verdict(ratio: float, target: float) -> str:
@@ -1041,7 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with bench_database(admin) as database:
         print(f"database {database.database}: migrating, opening and funding accounts", flush=True)
-        upgrade(_dsn(database))
+        upgrade(libpq_dsn(database))
         setup = asyncio.run(prepare_ledger(database, options.sellers))
         sql(database, "ANALYZE")
         server = "PostgreSQL " + str(sql(database, "SHOW server_version")[0][0]).split()[0]

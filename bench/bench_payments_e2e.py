@@ -44,6 +44,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
+from bench_common import bench_database, libpq_dsn, percentile
 from paymux.core.settings import DEVELOPMENT_API_KEY
 from paymux.core.storage.migrate import upgrade
 
@@ -145,23 +146,6 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 # -- the database ----------------------------------------------------------------------------
 
 
-def _dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def bench_database(admin: URL) -> Iterator[URL]:
-    """A new, empty database on the server of ``admin``; dropped at the end, whatever happens."""
-    name = f"paymux_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name)
-    finally:
-        with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @dataclass(frozen=True)
 class Transactions:
     """``pg_stat_database`` counters of one database."""
@@ -190,7 +174,7 @@ def transactions(admin: URL, database: str, *, settle_seconds: float = 15.0) -> 
     Backends report their counters when they exit, so this waits for them to be gone.
     """
     deadline = time.monotonic() + settle_seconds
-    with psycopg.connect(_dsn(admin), autocommit=True, connect_timeout=5) as connection:
+    with psycopg.connect(libpq_dsn(admin), autocommit=True, connect_timeout=5) as connection:
         while time.monotonic() < deadline:
             row = connection.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
@@ -631,16 +615,6 @@ def run_pgbench(database: URL, options: Options) -> PgbenchResult:
 
 
 # -- the report --------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) with linear interpolation; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass
