@@ -131,7 +131,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         "script on the same tables.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="2 s runs (about 45 s in all)")
+    parser.add_argument("--quick", action="store_true", help="2 s runs (about 1 minute in all)")
     parser.add_argument(
         "--seconds", type=float, help="measured seconds per run, ledger and pgbench (5; quick 2)"
     )
