@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
-from bench_common import bench_database, libpq_dsn, percentile
+from bench_common import bench_database, libpq_dsn, machine_cpu, percentile, process_cpu
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.ledger.accounts import (
     AccountKey,
@@ -278,28 +278,6 @@ def order_facts(seller: str, amount: int, fee: int) -> OrderFacts:
 
 
 # -- CPU accounting (Linux /proc; None elsewhere) --------------------------------------------
-
-
-def machine_cpu() -> tuple[float, float] | None:
-    """(busy, total) CPU seconds of the whole machine since boot."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    ticks = [int(value) for value in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - idle) / hz, sum(ticks) / hz
-
-
-def process_cpu(pid: int) -> float | None:
-    """User and system CPU seconds of process ``pid``; None if it is gone (or no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backend_cpu(admin: URL, database: str) -> dict[int, float] | None:

@@ -44,7 +44,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
-from bench_common import bench_database, libpq_dsn, percentile
+from bench_common import bench_database, libpq_dsn, machine_cpu, percentile, process_cpu
 from paymux.core.settings import DEVELOPMENT_API_KEY
 from paymux.core.storage.migrate import upgrade
 
@@ -196,28 +196,6 @@ def transactions(admin: URL, database: str, *, settle_seconds: float = 15.0) -> 
 
 
 # -- CPU accounting (Linux /proc; None elsewhere) ----------------------------------------------
-
-
-def machine_cpu() -> tuple[float, float] | None:
-    """(busy, total) CPU seconds of the whole machine since boot."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    ticks = [int(value) for value in fields]
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return (sum(ticks) - idle) / hz, sum(ticks) / hz
-
-
-def process_cpu(pid: int) -> float | None:
-    """User and system CPU seconds used by process ``pid``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> dict[int, float]:
