@@ -15,10 +15,10 @@ from paymux.core.ports.provider import (
     PayoutResult,
     ProviderCapabilities,
     ProviderError,
-    ProviderEvent,
     ProviderPaymentState,
     RefundRequest,
     RefundResult,
+    WebhookEvent,
 )
 
 
@@ -73,7 +73,7 @@ class FakeProvider:
             raise self.fail_with.pop(0)
         return PayoutResult(status=PayoutStatus.PAID, psp_reference=f"pay_{request.payout_id}")
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return []
 
     async def aclose(self) -> None:

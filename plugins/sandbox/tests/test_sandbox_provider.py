@@ -14,6 +14,7 @@ from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRequest,
     PaymentProvider,
+    ProviderEvent,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -191,6 +192,7 @@ def test_parse_webhook_normalizes_the_event(pair: Pair) -> None:
     body = b'{"id": "evt_1", "created": 1, "data": {"token": "sbx_1", "status": "succeeded"}}'
     header = sign(body, secret=SandboxConfig().webhook_secret, timestamp=int(time.time()))
     [event] = pair.provider.parse_webhook({"sandbox-signature": header}, body)
+    assert isinstance(event, ProviderEvent)
     assert (event.event_id, event.token, event.status) == (
         "evt_1",
         "sbx_1",

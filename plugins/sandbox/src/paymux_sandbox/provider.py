@@ -27,6 +27,7 @@ from paymux.core.ports.provider import (
     ProviderUnavailableError,
     RefundRequest,
     RefundResult,
+    WebhookEvent,
     WebhookVerificationError,
 )
 from paymux_sandbox.config import SandboxConfig
@@ -137,7 +138,7 @@ class SandboxProvider:
             failure_code=body.get("failure_code"),
         )
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Verify ``Sandbox-Signature`` and read the one event of the body."""
         verify(
             headers.get(SIGNATURE_HEADER),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
@@ -121,6 +122,58 @@ class ProviderEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DisputeEvent:
+    """A chargeback reported by the provider: opened, then won or lost.
+
+    ``token`` is the disputed payment's token; ``dispute_id`` the provider's id of the
+    dispute, the same in every report on it; ``amount`` what the buyer's bank disputes.
+    """
+
+    event_id: str
+    token: str
+    dispute_id: str
+    status: DisputeStatus
+    amount: Money
+    reason: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundEvent:
+    """A provider reports where a refund it answered ``pending`` stands.
+
+    The refund is found by paymux's ``refund_id`` (sent to the provider as its reference) or,
+    when the provider cannot echo it, by the ``psp_reference`` it returned for the refund.
+    """
+
+    event_id: str
+    status: RefundStatus
+    refund_id: str | None = None
+    psp_reference: str | None = None
+    failure_code: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutEvent:
+    """A provider reports where a payout it answered ``pending`` stands (paid or failed).
+
+    Found by paymux's ``payout_id`` or the provider's ``psp_reference`` for it.
+    """
+
+    event_id: str
+    status: PayoutStatus
+    payout_id: str | None = None
+    psp_reference: str | None = None
+    failure_code: str | None = None
+    occurred_at: datetime | None = None
+
+
+WebhookEvent = ProviderEvent | DisputeEvent | RefundEvent | PayoutEvent
+"""Everything :meth:`PaymentProvider.parse_webhook` may return."""
+
+
+@dataclass(frozen=True, slots=True)
 class RefundRequest:
     """A refund of (part of) a registered payment."""
 
@@ -141,12 +194,32 @@ class RefundResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PayoutDestination:
+    """Where a seller is paid at the provider, from the seller's payout method.
+
+    ``account`` is what the provider pays into: a Stripe connected account (``acct_...``), an
+    Adyen balance account, an IBAN. ``holder_name`` and ``details`` (for example ``bic``)
+    carry what some rails need beside it.
+    """
+
+    account: str
+    holder_name: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutRequest:
-    """Money to send to a seller."""
+    """Money to send to a seller.
+
+    ``destination`` is the seller's configured payout method at this provider; ``None`` when
+    the seller has none (a provider that needs one refuses with
+    :class:`ProviderRejectedError` code ``payout-destination-missing``).
+    """
 
     payout_id: str
     seller_id: str
     amount: Money
+    destination: PayoutDestination | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +294,16 @@ class PaymentProvider(Protocol):
         """
         ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Verify a webhook's signature with the provider's own scheme and normalize it.
 
-        ``headers`` have lower-case names. Must do no I/O. Raises
+        ``headers`` have lower-case names. Must do no I/O. Returns payment status reports
+        (:class:`ProviderEvent`), chargebacks (:class:`DisputeEvent`) and refund and payout
+        updates (:class:`RefundEvent`, :class:`PayoutEvent`); every event id must be stable
+        across the provider's redeliveries, since paymux applies each id once. Raises
         :class:`WebhookVerificationError` for a bad signature, a stale timestamp or a body
-        that cannot be read; a webhook of a kind paymux does not use gives ``[]``.
+        that cannot be read (a batch is refused whole if any item fails to verify); a
+        webhook of a kind paymux does not use gives ``[]``.
         """
         ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from paymux.core.ports.provider import (
     CheckoutRequest,
     ProviderError,
     ProviderEvent,
+    WebhookEvent,
 )
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
@@ -214,7 +215,7 @@ class PaymentService:
     # -- provider reports ----------------------------------------------------------------
 
     async def apply_provider_events(
-        self, provider_name: str, events: list[ProviderEvent]
+        self, provider_name: str, events: Sequence[WebhookEvent]
     ) -> WebhookOutcome:
         """Apply verified provider events: each once, monotonically, in its own transaction.
 
@@ -224,6 +225,9 @@ class PaymentService:
         """
         outcome = WebhookOutcome()
         for event in events:
+            if not isinstance(event, ProviderEvent):
+                outcome.unchanged += 1
+                continue
             async with self._store.begin() as uow:
                 payment_id = await uow.find_payment_id_by_token(provider_name, event.token)
                 if payment_id is None:
