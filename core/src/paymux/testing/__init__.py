@@ -1,0 +1,1 @@
+"""Test support shipped with paymux: the provider conformance kit for plugin authors."""
