@@ -32,6 +32,12 @@ class FakeProvider:
     registrations: dict[str, CheckoutRegistration] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     closed: bool = False
+    refund_status: RefundStatus = RefundStatus.SUCCEEDED
+    """What refunds answer (``pending``: a later webhook settles them)."""
+    payout_status: PayoutStatus = PayoutStatus.PAID
+    """What payouts answer (``pending``: a later webhook settles them)."""
+    features: frozenset[str] = frozenset({"refunds", "payouts"})
+    payout_requests: list[PayoutRequest] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -41,7 +47,7 @@ class FakeProvider:
         return ProviderCapabilities(
             methods=frozenset({"card"}),
             currencies=frozenset({"EUR"}),
-            features=frozenset({"refunds", "payouts"}),
+            features=self.features,
         )
 
     async def register_checkout(
@@ -65,13 +71,14 @@ class FakeProvider:
         self.calls.append(f"refund:{idempotency_key}")
         if self.fail_with:
             raise self.fail_with.pop(0)
-        return RefundResult(status=RefundStatus.SUCCEEDED, psp_reference=f"re_{request.refund_id}")
+        return RefundResult(status=self.refund_status, psp_reference=f"re_{request.refund_id}")
 
     async def payout(self, request: PayoutRequest, *, idempotency_key: str) -> PayoutResult:
         self.calls.append(f"payout:{idempotency_key}")
+        self.payout_requests.append(request)
         if self.fail_with:
             raise self.fail_with.pop(0)
-        return PayoutResult(status=PayoutStatus.PAID, psp_reference=f"pay_{request.payout_id}")
+        return PayoutResult(status=self.payout_status, psp_reference=f"pay_{request.payout_id}")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return []

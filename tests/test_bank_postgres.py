@@ -1,6 +1,7 @@
 """Jepsen-style bank test on PostgreSQL: many writers, consistent readers, nothing lost.
 
-16 workers run random payments, shipments, refunds and payouts through the use cases while
+16 workers run random payments, shipments, refunds, chargebacks (opened, then won or lost)
+and payouts through the use cases while
 readers take snapshots of the whole ledger. Every snapshot sums to zero per currency, no
 guarded balance is ever negative, and at the end every business fact that succeeded has
 exactly its journal transactions: none lost, none duplicated. ``PAYMUX_BANK_OPERATIONS``
@@ -16,20 +17,24 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.errors import PaymuxError
 from paymux.core.domain.status import PaymentStatus
-from paymux.core.ports.provider import ProviderEvent
+from paymux.core.ports.provider import DisputeEvent, ProviderEvent
 from paymux.core.providers import ProviderRegistry
+from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.payments import PaymentService
 from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundAsk, RefundService
 from paymux.core.services.shipments import ShipmentService
+from paymux.core.services.webhooks import WebhookService
 from paymux.core.storage.database import Database
 from paymux.core.storage.unit_of_work import PaymentStore
 from paymux.currencies import Money
@@ -55,9 +60,14 @@ class World:
     shipments: ShipmentService
     refunds: RefundService
     payouts: PayoutService
+    webhooks: WebhookService
     database: Database
     orders: list[tuple[str, str]] = field(default_factory=list)
     """(payment id, order id) of every succeeded order."""
+    tokens: dict[str, str] = field(default_factory=dict)
+    """The provider's token of each payment."""
+    disputes: list[tuple[str, str, int]] = field(default_factory=list)
+    """(payment id, dispute id, amount) of every dispute opened."""
     references: set[str] = field(default_factory=set)
     """References of the journal transactions the successful operations must have made."""
     payouts_made: list[str] = field(default_factory=list)
@@ -71,13 +81,21 @@ async def world(postgres_url: str) -> AsyncIterator[World]:
     store = PaymentStore(database)
     provider = FakeProvider()
     registry = ProviderRegistry([provider])
+    payments = PaymentService(
+        store=store, providers=registry, buyer_return_url=lambda p: "https://x", lock_seconds=60
+    )
+    refunds = RefundService(store=store, providers=registry, lock_seconds=60)
+    payouts = PayoutService(store=store, providers=registry, lock_seconds=60)
+    webhooks = WebhookService(
+        store=store, payments=payments, refunds=refunds, payouts=payouts,
+        chargebacks=ChargebackService(store=store),
+    )  # fmt: skip
     yield World(
-        payments=PaymentService(
-            store=store, providers=registry, buyer_return_url=lambda p: "https://x", lock_seconds=60
-        ),
+        payments=payments,
         shipments=ShipmentService(store=store),
-        refunds=RefundService(store=store, providers=registry, lock_seconds=60),
-        payouts=PayoutService(store=store, providers=registry, lock_seconds=60),
+        refunds=refunds,
+        payouts=payouts,
+        webhooks=webhooks,
         database=database,
     )
     await database.dispose()
@@ -102,6 +120,7 @@ async def pay(world: World, rng: random.Random, key: str) -> None:
     await world.payments.apply_provider_events(
         "fake", [ProviderEvent(f"evt-{key}", payment.registration.token, PaymentStatus.SUCCEEDED)]
     )
+    world.tokens[payment.id] = payment.registration.token
     for order in payment.orders:
         world.orders.append((payment.id, order.id))
         world.references.add(f"payment_succeeded:{order.id}")
@@ -109,10 +128,11 @@ async def pay(world: World, rng: random.Random, key: str) -> None:
 
 async def ship(world: World, rng: random.Random, key: str) -> None:
     _payment_id, order_id = rng.choice(world.orders)
-    await world.shipments.confirm_shipment(
-        IdempotentRequest("c1", key, "f"), order_id, lambda s: "{}"
+    stored = await world.shipments.confirm_shipment(
+        IdempotentRequest("c1", key, "f"), order_id, lambda s: json.dumps(s.ledger_transaction_id)
     )
-    world.references.add(f"shipment_confirmed:{order_id}")
+    if json.loads(stored.body) is not None:  # None: chargebacks hold it all, nothing released
+        world.references.add(f"shipment_confirmed:{order_id}")
 
 
 async def refund(world: World, rng: random.Random, key: str) -> None:
@@ -143,13 +163,35 @@ async def payout(world: World, rng: random.Random, key: str) -> None:
     world.references.update({f"payout_initiated:{body['id']}", f"payout_paid:{body['id']}"})
 
 
-OPERATIONS = (pay, ship, refund, payout)
+async def dispute(world: World, rng: random.Random, key: str) -> None:
+    """The buyer's bank disputes (part of) a payment: sometimes more than it still holds."""
+    payment_id, _order_id = rng.choice(world.orders)
+    amount = rng.randint(1, 30_000)
+    event = DisputeEvent(f"evt-{key}", world.tokens[payment_id], f"dp-{key}",
+                         DisputeStatus.OPENED, Money(amount, "EUR"))  # fmt: skip
+    outcome = await world.webhooks.apply("fake", [event])
+    assert outcome.applied == 1
+    world.disputes.append((payment_id, f"dp-{key}", amount))
+
+
+async def resolve(world: World, rng: random.Random, key: str) -> None:
+    """A dispute is decided (another worker may have decided it first: then nothing changes)."""
+    if not world.disputes:
+        return
+    payment_id, dispute_id, amount = rng.choice(world.disputes)
+    status = rng.choice((DisputeStatus.WON, DisputeStatus.LOST))
+    event = DisputeEvent(f"evt-{key}", world.tokens[payment_id], dispute_id, status,
+                         Money(amount, "EUR"))  # fmt: skip
+    await world.webhooks.apply("fake", [event])
+
+
+OPERATIONS = (pay, ship, refund, payout, dispute, resolve)
 
 
 async def worker(world: World, index: int, quota: int) -> None:
     rng = random.Random(index)
     for step in range(quota):
-        operation = pay if not world.orders else rng.choices(OPERATIONS, (3, 3, 2, 2))[0]
+        operation = pay if not world.orders else rng.choices(OPERATIONS, (6, 6, 4, 4, 1, 1))[0]
         try:
             await operation(world, rng, f"w{index}-{step}")
             world.counts[operation.__name__] += 1
@@ -166,7 +208,8 @@ SNAPSHOT = sa.text(
          FROM (SELECT currency, sum(amount_minor) AS total
                  FROM ledger_posting GROUP BY currency) t) AS totals,
       (SELECT count(*) FROM ledger_account
-        WHERE purpose IN ('seller_pending', 'seller_available', 'seller_payout_in_transit')
+        WHERE purpose IN ('seller_pending', 'seller_available', 'seller_payout_in_transit',
+                          'seller_disputed')
           AND balance_minor > 0) AS negative_guarded,
       (SELECT count(*) FROM ledger_account a
         WHERE a.balance_minor IS NOT NULL
@@ -204,10 +247,11 @@ async def test_bank(world: World) -> None:
     print(f"\nbank test: {dict(world.counts)}; {world.snapshots} consistent snapshots")
     assert sum(world.counts.values()) >= total
     assert world.snapshots > 0
-    for operation in ("pay", "ship", "refund", "payout"):
+    for operation in ("pay", "ship", "refund", "payout", "dispute", "resolve"):
         assert world.counts[operation] > 0, f"no {operation} succeeded: {world.counts}"
 
     async with world.database.transaction() as session:
+        world.references |= await chargeback_references(session)
         stored = set(
             (await session.execute(sa.text("SELECT reference FROM ledger_transaction"))).scalars()
         )
@@ -228,3 +272,23 @@ async def test_bank(world: World) -> None:
     )
     assert {r.split(":", 1)[1] for r in recovered} <= set(world.payouts_made)
     assert malformed == [], "a transaction is unbalanced or has fewer than two postings"
+
+
+async def chargeback_references(session: Any) -> set[str]:
+    """The journal references the stored chargebacks must have: one per part and step."""
+    rows = (
+        await session.execute(
+            sa.text(
+                "SELECT c.id, c.status, c.unallocated_minor, p.payment_order_id "
+                "FROM chargeback c LEFT JOIN chargeback_part p ON p.chargeback_id = c.id"
+            )
+        )
+    ).all()
+    references: set[str] = set()
+    for chargeback_id, status, unallocated, order_id in rows:
+        steps = ["opened"] if status == "opened" else ["opened", status]
+        targets = [order_id] if order_id is not None else []
+        if unallocated:
+            targets.append("unallocated")
+        references |= {f"chargeback_{s}:{chargeback_id}:{t}" for s in steps for t in targets}
+    return references

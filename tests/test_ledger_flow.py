@@ -22,6 +22,8 @@ from paymux_test_support import (
 )
 
 PROBLEM = "https://paymux.dev/problems/"
+_CLEAR = {"disputed": "0.00", "receivable": "0.00"}
+"""A wallet balance with no chargebacks and nothing owed."""
 
 
 def _paid_payment(
@@ -49,10 +51,22 @@ def test_payment_then_shipment_moves_money_through_the_wallet(database_url: str)
         payment = _paid_payment(client, "p1")
         order_a, order_b = payment["orders"]
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "30.00", "available": "0.00", "paid_out": "0.00"}
+            {
+                "currency": "EUR",
+                "pending": "30.00",
+                "available": "0.00",
+                "paid_out": "0.00",
+                **_CLEAR,
+            }
         ]
         assert _wallet(client, "seller-b") == [
-            {"currency": "EUR", "pending": "12.50", "available": "0.00", "paid_out": "0.00"}
+            {
+                "currency": "EUR",
+                "pending": "12.50",
+                "available": "0.00",
+                "paid_out": "0.00",
+                **_CLEAR,
+            }
         ]
 
         shipped = _ship(client, order_a["id"], "ship-a")
@@ -64,7 +78,13 @@ def test_payment_then_shipment_moves_money_through_the_wallet(database_url: str)
             "4.50",
         )
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "0.00", "available": "22.50", "paid_out": "0.00"}
+            {
+                "currency": "EUR",
+                "pending": "0.00",
+                "available": "22.50",
+                "paid_out": "0.00",
+                **_CLEAR,
+            }
         ]
         replay = _ship(client, order_a["id"], "ship-a")
         assert replay.content == shipped.content
@@ -156,7 +176,13 @@ async def test_concurrent_shipments_of_one_order_release_once(postgres_url: str)
         assert statuses.count(201) == 1, statuses
         assert set(statuses) == {201, 409}
         assert _wallet(client, "seller-a") == [
-            {"currency": "EUR", "pending": "0.00", "available": "22.50", "paid_out": "0.00"}
+            {
+                "currency": "EUR",
+                "pending": "0.00",
+                "available": "22.50",
+                "paid_out": "0.00",
+                **_CLEAR,
+            }
         ]
         rows = count_rows(postgres_url)
         assert rows["ledger_transaction"] == 3  # two payments succeeded, one shipment

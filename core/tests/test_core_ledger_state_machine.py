@@ -1,8 +1,8 @@
-"""A Hypothesis state machine over pay, ship, refund and payout against an in-memory model.
+"""A Hypothesis state machine over pay, ship, refund, chargeback and payout against a model.
 
 After every step: every journal transaction balances per currency, the whole ledger sums to
-zero, each seller's wallet equals the model, and no guarded balance is negative.
-(Chargebacks join this machine when they exist.)
+zero, each seller's wallet equals the in-memory model, and no guarded balance is negative
+(a seller's shortfall is a recorded receivable).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,21 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.accounts import OwnerKind, Purpose
 from paymux.core.ledger.rules import OrderFacts, release_shares
-from paymux.core.ports.provider import ProviderEvent
+from paymux.core.ports.provider import DisputeEvent, ProviderEvent
 from paymux.core.providers import ProviderRegistry
+from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
 from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundAsk, RefundService
 from paymux.core.services.shipments import ShipmentService
+from paymux.core.services.webhooks import WebhookService
 from paymux.core.storage.database import Database
 from paymux.core.storage.migrate import upgrade
 from paymux.core.storage.unit_of_work import PaymentStore
@@ -50,6 +53,15 @@ def migrated_template() -> Path:
 
 
 @dataclass
+class ModelDispute:
+    dispute_id: str
+    amount: int
+    allocated: int
+    released: bool
+    status: str = "opened"
+
+
+@dataclass
 class ModelOrder:
     order_id: str
     seller: str
@@ -58,6 +70,22 @@ class ModelOrder:
     fee: int
     shipped: bool = False
     refunded: int = 0
+    token: str = ""
+    disputes: list[ModelDispute] = field(default_factory=list)
+
+    @property
+    def held(self) -> int:
+        """Out of the order by open or lost chargebacks."""
+        return sum(d.allocated for d in self.disputes if d.status != "won")
+
+    @property
+    def held_before_release(self) -> int:
+        return sum(d.allocated for d in self.disputes if d.status != "won" and not d.released)
+
+    @property
+    def left(self) -> int:
+        """What a refund or a new chargeback can still take from the order."""
+        return self.amount - self.refunded - self.held
 
     def facts(self) -> OrderFacts:
         def eur(minor: int) -> Money:
@@ -84,6 +112,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.refunds = RefundService(store=store, providers=registry, lock_seconds=60)
         self.ledger = LedgerService(store=store)
         self.payouts = PayoutService(store=store, providers=registry, lock_seconds=60)
+        self.webhooks = WebhookService(
+            store=store, payments=self.payments, refunds=self.refunds, payouts=self.payouts,
+            chargebacks=ChargebackService(store=store),
+        )  # fmt: skip
+        self.disputed = dict.fromkeys(SELLERS, 0)
         self.paid_out = dict.fromkeys(SELLERS, 0)
         self.store = store
         self.orders: list[ModelOrder] = []
@@ -129,7 +162,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 "fake", [ProviderEvent(f"evt-{self.key()}", token, PaymentStatus.SUCCEEDED)]
             )
         )
-        self.orders.append(ModelOrder(payment.orders[0].id, seller, amount, commission, fee))
+        self.orders.append(
+            ModelOrder(payment.orders[0].id, seller, amount, commission, fee, token=token)
+        )
         self.pending[seller] += amount
 
     @precondition(lambda self: any(not o.shipped and o.refunded < o.amount for o in self.orders))
@@ -142,18 +177,18 @@ class LedgerMachine(RuleBasedStateMachine):
                 IdempotentRequest("c1", self.key(), "f"), order.order_id, lambda s: "{}"
             )
         )
-        net = Money(order.amount - order.refunded, "EUR")
+        net = Money(order.amount - order.refunded - order.held_before_release, "EUR")
         seller_share, _commission, _fee = release_shares(order.facts(), net)
         order.shipped = True
         self.pending[order.seller] -= net.minor
         self.available[order.seller] += seller_share.minor
 
-    @precondition(lambda self: any(o.refunded < o.amount for o in self.orders))
+    @precondition(lambda self: any(o.left > 0 for o in self.orders))
     @rule(data=st.data())
     def refund(self, data: st.DataObject) -> None:
-        candidates = [o for o in self.orders if o.refunded < o.amount]
+        candidates = [o for o in self.orders if o.left > 0]
         order = data.draw(st.sampled_from(candidates))
-        amount = data.draw(st.integers(min_value=1, max_value=order.amount - order.refunded))
+        amount = data.draw(st.integers(min_value=1, max_value=order.left))
         text = Money(amount, "EUR").amount_str
         stored = self.run(
             self.refunds.create_refund(
@@ -172,6 +207,61 @@ class LedgerMachine(RuleBasedStateMachine):
         from_available = min(seller_share.minor, self.available[order.seller])
         self.available[order.seller] -= from_available
         self.receivable[order.seller] += seller_share.minor - from_available
+
+    @precondition(lambda self: bool(self.orders))
+    @rule(data=st.data())
+    def open_chargeback(self, data: st.DataObject) -> None:
+        """The buyer's bank disputes (part of) a payment, sometimes more than it still holds."""
+        order = data.draw(st.sampled_from(self.orders))
+        amount = data.draw(st.integers(min_value=1, max_value=order.amount + 500))
+        dispute = ModelDispute(f"dp{self.key()}", amount, min(amount, max(order.left, 0)),
+                               released=order.shipped)  # fmt: skip
+        self.report(order, dispute, DisputeStatus.OPENED)
+        order.disputes.append(dispute)
+        if dispute.allocated == 0:
+            return
+        self.disputed[order.seller] += dispute.allocated
+        if not order.shipped:
+            self.pending[order.seller] -= dispute.allocated
+            return
+        share, _c, _f = release_shares(order.facts(), Money(dispute.allocated, "EUR"))
+        from_available = min(share.minor, self.available[order.seller])
+        self.available[order.seller] -= from_available
+        self.receivable[order.seller] += share.minor - from_available
+
+    @precondition(lambda self: any(d.status == "opened" for o in self.orders for d in o.disputes))
+    @rule(data=st.data(), won=st.booleans())
+    def resolve_chargeback(self, data: st.DataObject, won: bool) -> None:
+        """The dispute is decided; the provider reports it twice (the second changes nothing)."""
+        order, dispute = data.draw(
+            st.sampled_from(
+                [(o, d) for o in self.orders for d in o.disputes if d.status == "opened"]
+            )
+        )
+        status = DisputeStatus.WON if won else DisputeStatus.LOST
+        self.report(order, dispute, status)
+        self.report(order, dispute, status, event_id="again")
+        dispute.status = status.value
+        self.disputed[order.seller] -= dispute.allocated
+        if not won or dispute.allocated == 0:
+            return
+        if not order.shipped:
+            self.pending[order.seller] += dispute.allocated
+            return
+        share, _c, _f = release_shares(order.facts(), Money(dispute.allocated, "EUR"))
+        self.available[order.seller] += share.minor
+
+    def report(
+        self, order: ModelOrder, dispute: ModelDispute, status: DisputeStatus, event_id: str = ""
+    ) -> None:
+        event = DisputeEvent(
+            event_id=f"{dispute.dispute_id}:{status.value}{event_id}",
+            token=order.token,
+            dispute_id=dispute.dispute_id,
+            status=status,
+            amount=Money(dispute.amount, "EUR"),
+        )
+        self.run(self.webhooks.apply("fake", [event]))
 
     @precondition(lambda self: any(v > 0 for v in self.available.values()))
     @rule(data=st.data())
@@ -227,15 +317,18 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert balances.get(Purpose.SELLER_PENDING, 0) == self.pending[seller]
                 assert balances.get(Purpose.SELLER_AVAILABLE, 0) == self.available[seller]
                 assert balances.get(Purpose.SELLER_RECEIVABLE, 0) == self.receivable[seller]
+                assert balances.get(Purpose.SELLER_DISPUTED, 0) == self.disputed[seller]
             wallets = {seller: await self.ledger.wallet("c1", seller) for seller in SELLERS}
             for seller, balances_list in wallets.items():
                 for wallet in balances_list:
                     assert wallet.pending.minor == self.pending[seller]
                     assert wallet.available.minor == self.available[seller]
                     assert wallet.paid_out.minor == self.paid_out[seller]
+                    assert wallet.disputed.minor == self.disputed[seller]
+                    assert wallet.receivable.minor == self.receivable[seller]
 
         self.run(check())
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+LedgerMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 test_ledger_state_machine = LedgerMachine.TestCase

@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paymux.app.problems import Problem, as_problem, problem_response
+from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.ledger import ledger_router
 from paymux.app.routes.payments import payments_router
+from paymux.app.routes.payout_methods import payout_methods_router
 from paymux.app.routes.payouts import payouts_router
 from paymux.app.routes.refunds import refunds_router
 from paymux.app.routes.shipments import shipments_router
@@ -37,6 +39,8 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router.include_router(shipments_router(runtime))
     router.include_router(refunds_router(runtime))
     router.include_router(payouts_router(runtime))
+    router.include_router(payout_methods_router(runtime))
+    router.include_router(chargebacks_router(runtime))
     router.include_router(ledger_router(runtime))
     router.include_router(status_page_router(runtime))
     return router

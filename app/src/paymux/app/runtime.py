@@ -15,11 +15,13 @@ from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.plugins import build_provider_registry, create_plugin_manager
 from paymux.core.providers import ProviderRegistry
+from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
 from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundService
 from paymux.core.services.shipments import ShipmentService
+from paymux.core.services.webhooks import WebhookService
 from paymux.core.settings import Settings
 from paymux.core.storage.database import Database
 from paymux.core.storage.unit_of_work import PaymentStore
@@ -39,6 +41,8 @@ class PaymuxRuntime:
     shipments: ShipmentService
     refunds: RefundService
     payouts: PayoutService
+    chargebacks: ChargebackService
+    webhooks: WebhookService
     ledger: LedgerService
     api_keys: ApiKeys
     status_links: StatusLinks
@@ -88,6 +92,19 @@ def create_runtime(
     mounts = [
         mount for offered in manager.hook.paymux_asgi_mounts(settings=settings) for mount in offered
     ]
+    refunds = RefundService(
+        store=store,
+        providers=providers,
+        lock_seconds=settings.idempotency_lock_seconds,
+        ledger_entry=ledger_entry,
+    )
+    payouts = PayoutService(
+        store=store,
+        providers=providers,
+        lock_seconds=settings.idempotency_lock_seconds,
+        ledger_entry=ledger_entry,
+    )
+    chargebacks = ChargebackService(store=store, ledger_entry=ledger_entry)
     return PaymuxRuntime(
         settings=settings,
         plugin_manager=manager,
@@ -95,17 +112,15 @@ def create_runtime(
         providers=providers,
         payments=payments,
         shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
-        payouts=PayoutService(
+        payouts=payouts,
+        refunds=refunds,
+        chargebacks=chargebacks,
+        webhooks=WebhookService(
             store=store,
-            providers=providers,
-            lock_seconds=settings.idempotency_lock_seconds,
-            ledger_entry=ledger_entry,
-        ),
-        refunds=RefundService(
-            store=store,
-            providers=providers,
-            lock_seconds=settings.idempotency_lock_seconds,
-            ledger_entry=ledger_entry,
+            payments=payments,
+            refunds=refunds,
+            payouts=payouts,
+            chargebacks=chargebacks,
         ),
         ledger=LedgerService(store=store),
         api_keys=ApiKeys(settings.api_keys),

@@ -210,7 +210,9 @@ class ShipmentOut(BaseModel):
     released: str = Field(description="Now available to the seller")
     commission: str
     logistics_fee: str
-    ledger_transaction_id: str
+    ledger_transaction_id: str | None = Field(
+        description="The release transaction; null when chargebacks hold the whole order."
+    )
 
     @classmethod
     def of(cls, shipment: Shipment) -> ShipmentOut:
@@ -235,6 +237,8 @@ class WalletBalanceOut(BaseModel):
     pending: str = Field(description="Paid, not releasable until shipment")
     available: str = Field(description="Released, can be paid out")
     paid_out: str = Field(description="Paid to the seller so far")
+    disputed: str = Field(description="Frozen by open chargebacks")
+    receivable: str = Field(description="Owed by the seller; recovered from the next payout")
 
 
 class WalletOut(BaseModel):

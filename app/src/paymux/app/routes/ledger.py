@@ -36,6 +36,8 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
                     pending=b.pending.amount_str,
                     available=b.available.amount_str,
                     paid_out=b.paid_out.amount_str,
+                    disputed=b.disputed.amount_str,
+                    receivable=b.receivable.amount_str,
                 )
                 for b in balances
             ],

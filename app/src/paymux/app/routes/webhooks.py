@@ -19,8 +19,11 @@ def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
         """Verify the signature with the provider's own scheme, then apply each event once.
 
         No API key and no Idempotency-Key: the signature authenticates, and events are
-        deduplicated on the provider's event id. A duplicate or late event answers 200 and
-        changes nothing. A forged one answers 400 and changes nothing.
+        deduplicated on the provider's event id. Payment statuses, chargebacks (disputes)
+        and refund and payout updates are applied. A duplicate or late event answers 200
+        and changes nothing. A forged one answers 400 and changes nothing. An event naming
+        a payment, refund or payout paymux does not know (yet) answers 404, so the provider
+        delivers it again.
         """
         plugin = runtime.providers.get(provider)
         body = await request.body()
@@ -29,7 +32,7 @@ def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
             events = plugin.parse_webhook(headers, body)
         except WebhookVerificationError as error:
             raise Problem("webhook-signature-invalid", str(error)) from None
-        outcome = await runtime.payments.apply_provider_events(provider, events)
+        outcome = await runtime.webhooks.apply(provider, events)
         return WebhookAck(
             received=len(events),
             applied=outcome.applied,

@@ -54,6 +54,8 @@ class Chargeback:
     provider: str
     dispute_id: str
     amount: Money
+    unallocated: Money
+    """What no order could carry (the payment held less than the dispute): the platform's."""
     status: DisputeStatus
     reason: str | None
     parts: tuple[ChargebackPart, ...]

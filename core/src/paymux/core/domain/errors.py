@@ -141,3 +141,33 @@ class PayoutNotFoundError(PaymuxError):
     """No payout with that id is visible to this client."""
 
     code = "payout-not-found"
+
+
+class ChargebackNotFoundError(PaymuxError):
+    """No chargeback with that id (for this client)."""
+
+    code = "chargeback-not-found"
+
+
+class DisputeNotApplicableError(PaymuxError):
+    """A provider reported a dispute paymux cannot apply (another currency, no amount)."""
+
+    code = "dispute-not-applicable"
+
+
+class ProviderReferenceUnknownError(PaymuxError):
+    """A provider reported on a refund or payout paymux does not know (yet): it should retry."""
+
+    code = "provider-reference-unknown"
+
+
+class InvalidPayoutMethodError(PaymuxError):
+    """A seller's payout method names a provider that is not enabled or cannot pay out."""
+
+    code = "invalid-payout-method"
+
+
+class PayoutMethodNotFoundError(PaymuxError):
+    """The seller has no payout method configured."""
+
+    code = "payout-method-not-found"

@@ -48,10 +48,20 @@ class Purpose(StrEnum):
     available balance (asset). Recovered from later releases."""
     SELLER_PAYOUT_IN_TRANSIT = "seller_payout_in_transit"
     """Sent to the seller through a provider, not confirmed paid yet (liability)."""
+    SELLER_DISPUTED = "seller_disputed"
+    """A seller's money frozen by an open chargeback (liability); never below zero."""
+    PSP_DISPUTED = "psp_disputed"
+    """Money a provider withdrew for open chargebacks (asset, per provider): back to
+    clearing if won, written off if lost."""
     COMMISSION = "commission"
     """The platform's commission (revenue)."""
     LOGISTICS_FEES = "logistics_fees"
     """Logistics fees the platform charged sellers (revenue)."""
+    PSP_FEES = "psp_fees"
+    """What the providers charged the platform (expense); booked by reconciliation."""
+    CHARGEBACK_LOSSES = "chargeback_losses"
+    """Lost chargebacks no order could carry, e.g. a dispute over money already refunded
+    (expense)."""
 
 
 PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
@@ -60,12 +70,21 @@ PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
     Purpose.SELLER_AVAILABLE: (AccountType.LIABILITY, OwnerKind.SELLER),
     Purpose.SELLER_RECEIVABLE: (AccountType.ASSET, OwnerKind.SELLER),
     Purpose.SELLER_PAYOUT_IN_TRANSIT: (AccountType.LIABILITY, OwnerKind.SELLER),
+    Purpose.SELLER_DISPUTED: (AccountType.LIABILITY, OwnerKind.SELLER),
+    Purpose.PSP_DISPUTED: (AccountType.ASSET, OwnerKind.PROVIDER),
     Purpose.COMMISSION: (AccountType.REVENUE, OwnerKind.PLATFORM),
     Purpose.LOGISTICS_FEES: (AccountType.REVENUE, OwnerKind.PLATFORM),
+    Purpose.PSP_FEES: (AccountType.EXPENSE, OwnerKind.PLATFORM),
+    Purpose.CHARGEBACK_LOSSES: (AccountType.EXPENSE, OwnerKind.PLATFORM),
 }
 
 NON_NEGATIVE: frozenset[Purpose] = frozenset(
-    {Purpose.SELLER_PENDING, Purpose.SELLER_AVAILABLE, Purpose.SELLER_PAYOUT_IN_TRANSIT}
+    {
+        Purpose.SELLER_PENDING,
+        Purpose.SELLER_AVAILABLE,
+        Purpose.SELLER_PAYOUT_IN_TRANSIT,
+        Purpose.SELLER_DISPUTED,
+    }
 )
 """Accounts whose normal balance may never go below zero (guarded in the database)."""
 
@@ -120,3 +139,8 @@ def platform_account(client_id: str, purpose: Purpose, currency: str) -> Account
 def clearing_account(client_id: str, provider: str, currency: str) -> AccountKey:
     """What ``provider`` holds for the platform."""
     return AccountKey(client_id, OwnerKind.PROVIDER, provider, Purpose.PSP_CLEARING, currency)
+
+
+def disputed_account(client_id: str, provider: str, currency: str) -> AccountKey:
+    """What ``provider`` withdrew for open chargebacks."""
+    return AccountKey(client_id, OwnerKind.PROVIDER, provider, Purpose.PSP_DISPUTED, currency)

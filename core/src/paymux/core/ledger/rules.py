@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from paymux.core.ledger.accounts import (
     Purpose,
     clearing_account,
+    disputed_account,
     platform_account,
     seller_account,
 )
-from paymux.core.ledger.journal import JournalEntry, credit, debit
+from paymux.core.ledger.journal import JournalEntry, Posting, credit, debit
 from paymux.currencies import Money, allocate
 
 
@@ -43,8 +44,9 @@ class PaymentSucceeded:
 class ShipmentConfirmed:
     """The seller shipped: the order's money becomes releasable, minus the platform's fees.
 
-    ``refunded`` is what was refunded from the order before the shipment: only the rest is
-    released, and commission and logistics fee shrink in proportion.
+    ``refunded`` is what left the order's pending money before the shipment (refunds, and
+    chargebacks open or lost): only the rest is released, and commission and logistics fee
+    shrink in proportion.
     """
 
     order: OrderFacts
@@ -65,6 +67,77 @@ class RefundSucceeded:
     amount: Money
     released: bool
     seller_available: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackOpened:
+    """The provider withdrew ``amount`` of one order for a chargeback; the money is frozen.
+
+    ``released`` and ``seller_available`` as for :class:`RefundSucceeded`: a released order's
+    share is taken like a refund after release (seller, commission and logistics fee in the
+    order's proportions; a shortfall of the seller's available money becomes a receivable).
+    """
+
+    order: OrderFacts
+    chargeback_id: str
+    amount: Money
+    released: bool
+    seller_available: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackWon:
+    """The platform won: the provider returns ``amount`` and the frozen money goes back.
+
+    ``released`` says whether the order is released *now*: its share then goes to the
+    seller's available money and the platform's fees (as a shipment would release it),
+    otherwise back to the seller's pending money.
+    """
+
+    order: OrderFacts
+    chargeback_id: str
+    amount: Money
+    released: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackLost:
+    """The buyer won: the frozen money is gone for good."""
+
+    order: OrderFacts
+    chargeback_id: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class UnallocatedChargeback:
+    """A chargeback's excess over what the payment's orders still held (say, a dispute of
+    money already refunded): the platform's own exposure, with no seller involved.
+
+    ``status`` is ``opened``, ``won`` or ``lost``.
+    """
+
+    client_id: str
+    payment_id: str
+    provider: str
+    chargeback_id: str
+    amount: Money
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PspFeeCharged:
+    """A provider charged the platform a fee (booked by reconciliation from settlements).
+
+    ``reference`` identifies the fee at the provider (a settlement line), so booking the
+    same file twice records the fee once.
+    """
+
+    client_id: str
+    provider: str
+    fee: Money
+    reference: str
+    payment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +181,10 @@ class PayoutFailed:
 
 
 PayoutEvent = ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed
-OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded
-LedgerEvent = OrderEvent | PayoutEvent
+ChargebackEvent = ChargebackOpened | ChargebackWon | ChargebackLost
+OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded | ChargebackEvent
+PlatformEvent = UnallocatedChargeback | PspFeeCharged
+LedgerEvent = OrderEvent | PayoutEvent | PlatformEvent
 
 
 def release_shares(order: OrderFacts, amount: Money) -> tuple[Money, Money, Money]:
@@ -128,6 +203,10 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
     if isinstance(event, ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed):
         return _payout_entry(event)
+    if isinstance(event, UnallocatedChargeback | PspFeeCharged):
+        return _platform_entry(event)
+    if isinstance(event, ChargebackOpened | ChargebackWon | ChargebackLost):
+        return _chargeback_entry(event)
     order = event.order
     currency = order.amount.currency
     client = order.client_id
@@ -211,5 +290,95 @@ def _payout_entry(event: PayoutEvent) -> JournalEntry:
         reference=f"{kind}:{payout.payout_id}",
         kind=kind,
         postings=(debit(source, payout.amount), credit(target, payout.amount)),
+        metadata=metadata,
+    )
+
+
+def _platform_entry(event: UnallocatedChargeback | PspFeeCharged) -> JournalEntry:
+    if isinstance(event, PspFeeCharged):
+        fee = event.fee
+        return JournalEntry(
+            reference=f"psp_fee:{event.provider}:{event.reference}",
+            kind="psp_fee",
+            postings=(
+                debit(platform_account(event.client_id, Purpose.PSP_FEES, fee.currency), fee),
+                credit(clearing_account(event.client_id, event.provider, fee.currency), fee),
+            ),
+            metadata={"payment_id": event.payment_id, "provider_reference": event.reference},
+        )
+    amount, client = event.amount, event.client_id
+    clearing = clearing_account(client, event.provider, amount.currency)
+    disputed = disputed_account(client, event.provider, amount.currency)
+    losses = platform_account(client, Purpose.CHARGEBACK_LOSSES, amount.currency)
+    postings = {
+        "opened": (debit(disputed, amount), credit(clearing, amount)),
+        "won": (debit(clearing, amount), credit(disputed, amount)),
+        "lost": (debit(losses, amount), credit(disputed, amount)),
+    }[event.status]
+    return JournalEntry(
+        reference=f"chargeback_{event.status}:{event.chargeback_id}:unallocated",
+        kind=f"chargeback_{event.status}",
+        postings=postings,
+        metadata={"payment_id": event.payment_id, "chargeback_id": event.chargeback_id},
+    )
+
+
+def _chargeback_entry(event: ChargebackEvent) -> JournalEntry:
+    order, amount = event.order, event.amount
+    currency, client, seller_id = amount.currency, order.client_id, order.seller_id
+    pending = seller_account(client, seller_id, Purpose.SELLER_PENDING, currency)
+    available = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
+    frozen = seller_account(client, seller_id, Purpose.SELLER_DISPUTED, currency)
+    clearing = clearing_account(client, order.provider, currency)
+    disputed = disputed_account(client, order.provider, currency)
+    commission_account = platform_account(client, Purpose.COMMISSION, currency)
+    fees_account = platform_account(client, Purpose.LOGISTICS_FEES, currency)
+    metadata = {
+        "payment_id": order.payment_id,
+        "payment_order_id": order.order_id,
+        "chargeback_id": event.chargeback_id,
+    }
+    seller, commission, fee = release_shares(order, amount)
+    postings: tuple[Posting, ...]
+    seller_side: tuple[Posting, ...]
+    returned: tuple[Posting, ...]
+    if isinstance(event, ChargebackOpened):
+        kind = "chargeback_opened"
+        if event.released:
+            from_available = min(seller, max(event.seller_available, Money.zero(currency)))
+            receivable = seller_account(client, seller_id, Purpose.SELLER_RECEIVABLE, currency)
+            seller_side = (
+                debit(available, from_available),
+                debit(receivable, seller - from_available),
+                debit(commission_account, commission),
+                debit(fees_account, fee),
+            )
+        else:
+            seller_side = (debit(pending, amount),)
+        postings = (
+            *seller_side,
+            credit(frozen, amount),
+            debit(disputed, amount),
+            credit(clearing, amount),
+        )
+    elif isinstance(event, ChargebackWon):
+        kind = "chargeback_won"
+        if event.released:
+            returned = (
+                credit(available, seller),
+                credit(commission_account, commission),
+                credit(fees_account, fee),
+            )
+        else:
+            returned = (credit(pending, amount),)
+        postings = (debit(clearing, amount), credit(disputed, amount), debit(frozen, amount))
+        postings = (*postings, *returned)
+    else:
+        kind = "chargeback_lost"
+        postings = (debit(frozen, amount), credit(disputed, amount))
+    return JournalEntry(
+        reference=f"{kind}:{event.chargeback_id}:{order.order_id}",
+        kind=kind,
+        postings=postings,
         metadata=metadata,
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from paymux.core.domain.chargebacks import DisputeStatus
+from paymux.core.domain.payouts import PayoutDestination as PayoutDestination  # for plugins
 from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
@@ -191,20 +192,6 @@ class RefundResult:
     status: RefundStatus
     psp_reference: str | None = None
     failure_code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutDestination:
-    """Where a seller is paid at the provider, from the seller's payout method.
-
-    ``account`` is what the provider pays into: a Stripe connected account (``acct_...``), an
-    Adyen balance account, an IBAN. ``holder_name`` and ``details`` (for example ``bic``)
-    carry what some rails need beside it.
-    """
-
-    account: str
-    holder_name: str | None = None
-    details: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ class WalletBalance:
     """Released: can be paid out."""
     paid_out: Money
     """Paid to the seller so far (paid payouts)."""
+    disputed: Money
+    """Frozen by open chargebacks: back to pending or available if won, gone if lost."""
+    receivable: Money
+    """What the seller owes (refunds or chargebacks after release beyond their available
+    money); recovered from their next payout."""
 
 
 class LedgerService:
@@ -47,6 +52,8 @@ class LedgerService:
                 pending=balances.get(Purpose.SELLER_PENDING, Money.zero(currency)),
                 available=balances.get(Purpose.SELLER_AVAILABLE, Money.zero(currency)),
                 paid_out=Money(paid_out.get(currency, 0), currency),
+                disputed=balances.get(Purpose.SELLER_DISPUTED, Money.zero(currency)),
+                receivable=balances.get(Purpose.SELLER_RECEIVABLE, Money.zero(currency)),
             )
             for currency, balances in sorted(by_currency.items())
         ]

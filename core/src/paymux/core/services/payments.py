@@ -34,7 +34,6 @@ from paymux.core.ports.provider import (
     CheckoutRequest,
     ProviderError,
     ProviderEvent,
-    WebhookEvent,
 )
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
@@ -215,7 +214,7 @@ class PaymentService:
     # -- provider reports ----------------------------------------------------------------
 
     async def apply_provider_events(
-        self, provider_name: str, events: Sequence[WebhookEvent]
+        self, provider_name: str, events: Sequence[ProviderEvent]
     ) -> WebhookOutcome:
         """Apply verified provider events: each once, monotonically, in its own transaction.
 
@@ -225,9 +224,6 @@ class PaymentService:
         """
         outcome = WebhookOutcome()
         for event in events:
-            if not isinstance(event, ProviderEvent):
-                outcome.unchanged += 1
-                continue
             async with self._store.begin() as uow:
                 payment_id = await uow.find_payment_id_by_token(provider_name, event.token)
                 if payment_id is None:

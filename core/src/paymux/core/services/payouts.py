@@ -1,6 +1,9 @@
 """Payouts: a seller's available money, sent through a provider, posted to the ledger.
 
-Opening a payout (one database transaction, the seller's balance rows locked) first recovers
+A payout goes through the provider of the seller's payout method, to the account it names
+(``PUT /v1/sellers/{id}/payout-method``); a seller without one is paid through the first
+enabled provider that pays out. Opening a payout (one database transaction, the seller's
+balance rows locked) first recovers
 what the seller owes (a receivable) from their available money, then moves the payout amount
 from available to in transit. The provider is called outside any transaction. Paid: the money
 leaves the provider's clearing balance. Failed: the payout is reversed to available.
@@ -10,18 +13,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
+    InvalidPayoutMethodError,
     PaymuxError,
+    PayoutMethodNotFoundError,
     PayoutNotAllowedError,
     PayoutNotFoundError,
     PayoutsNotSupportedError,
     ProviderOutcomeUnknownError,
 )
 from paymux.core.domain.models import OutboxMessage
-from paymux.core.domain.payouts import Payout, PayoutStatus
+from paymux.core.domain.payouts import (
+    Payout,
+    PayoutDestination,
+    PayoutStatus,
+    SellerPayoutMethod,
+)
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
@@ -74,12 +84,69 @@ class PayoutService:
         self._ledger_entry = ledger_entry
         self._clock = clock
 
-    def _payout_provider(self) -> PaymentProvider:
+    def _default_payout_provider(self) -> PaymentProvider:
         for name in self._providers.names():
             provider = self._providers.get(name)
             if "payouts" in provider.capabilities().features:
                 return provider
         raise PayoutsNotSupportedError("no enabled provider can pay out")
+
+    def _payout_provider(self, name: str) -> PaymentProvider:
+        if name not in self._providers:
+            raise InvalidPayoutMethodError(f"provider {name!r} is not enabled")
+        provider = self._providers.get(name)
+        if "payouts" not in provider.capabilities().features:
+            raise InvalidPayoutMethodError(
+                f"provider {name!r} cannot pay out sellers; choose one whose capabilities "
+                "include payouts"
+            )
+        return provider
+
+    async def _route(
+        self, uow: UnitOfWork, client_id: str, seller_id: str
+    ) -> tuple[PaymentProvider, PayoutDestination | None]:
+        """The seller's payout method's provider and destination, or the default provider."""
+        method = await uow.payout_methods.get(client_id, seller_id)
+        if method is None:
+            return self._default_payout_provider(), None
+        destination = PayoutDestination(method.account, method.holder_name, method.details)
+        return self._payout_provider(method.provider), destination
+
+    async def set_payout_method(
+        self,
+        client_id: str,
+        seller_id: str,
+        *,
+        provider: str,
+        account: str,
+        holder_name: str | None,
+        details: dict[str, str],
+    ) -> SellerPayoutMethod:
+        """Create or replace the seller's payout method (checked: the provider pays out)."""
+        self._payout_provider(provider)
+        now = self._clock()
+        async with self._store.begin() as uow:
+            existing = await uow.payout_methods.get(client_id, seller_id)
+            method = SellerPayoutMethod(
+                client_id=client_id,
+                seller_id=seller_id,
+                provider=provider,
+                account=account,
+                holder_name=holder_name,
+                details=details,
+                created_at=now if existing is None else existing.created_at,
+                updated_at=now,
+            )
+            await uow.payout_methods.put(method)
+        return method
+
+    async def get_payout_method(self, client_id: str, seller_id: str) -> SellerPayoutMethod:
+        """The seller's payout method; :class:`PayoutMethodNotFoundError` if none."""
+        async with self._store.begin() as uow:
+            method = await uow.payout_methods.get(client_id, seller_id)
+        if method is None:
+            raise PayoutMethodNotFoundError(f"seller {seller_id} has no payout method")
+        return method
 
     async def create_payout(
         self,
@@ -175,8 +242,8 @@ class PayoutService:
         now: datetime,
     ) -> Payout:
         currency = get_active_currency(currency_code).code
-        provider = self._payout_provider()
         client = request.client_id
+        provider, destination = await self._route(uow, client, seller_id)
         available_key = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
         receivable_key = seller_account(client, seller_id, Purpose.SELLER_RECEIVABLE, currency)
         balances = await uow.ledger.locked_normal_balances([available_key, receivable_key], now=now)
@@ -205,6 +272,7 @@ class PayoutService:
             psp_reference=None,
             created_at=now,
             updated_at=now,
+            destination=destination,
         )
         await uow.insert_payout(payout)
         await uow.ledger.record(client, self._ledger_entry(PayoutInitiated(facts)), now=now)
@@ -220,7 +288,9 @@ class PayoutService:
             try:
                 result = await call_provider(
                     lambda: provider.payout(
-                        PayoutRequest(payout.id, payout.seller_id, payout.amount),
+                        PayoutRequest(
+                            payout.id, payout.seller_id, payout.amount, payout.destination
+                        ),
                         idempotency_key=payout.psp_idempotency_key,
                     ),
                     refused=lambda code: PayoutResult(PayoutStatus.FAILED, failure_code=code),
@@ -243,16 +313,30 @@ class PayoutService:
             await uow.complete_idempotency_key(record_id, status=201, body=body)
         return StoredResponse(201, body)
 
-    async def _settle(self, uow: UnitOfWork, payout: Payout, result: PayoutResult) -> None:
+    async def apply_report_in(self, uow: UnitOfWork, payout_id: str, result: PayoutResult) -> bool:
+        """Apply a provider's later report on a payout within ``uow`` (a webhook).
+
+        Monotonic: a settled payout stays as it is. ``True`` if the report changed it.
+        """
+        payout = await uow.get_payout(payout_id)
+        if payout is None:
+            raise PayoutNotFoundError(f"no payout {payout_id}")
+        if result.psp_reference is None and payout.psp_reference is not None:
+            result = replace(result, psp_reference=payout.psp_reference)
+        return await self._settle(uow, payout, result)
+
+    async def _settle(self, uow: UnitOfWork, payout: Payout, result: PayoutResult) -> bool:
         if result.status is PayoutStatus.PENDING:
-            return
+            if result.psp_reference is not None:
+                await uow.record_payout_reference(payout.id, result.psp_reference)
+            return False
         now = self._clock()
         changed = await uow.set_payout_status(
             payout.id, result.status, psp_reference=result.psp_reference,
             failure_code=result.failure_code, now=now,
         )  # fmt: skip
         if not changed:
-            return
+            return False
         facts = PayoutFacts(
             payout.client_id, payout.seller_id, payout.provider, payout.id, payout.amount
         )
@@ -261,6 +345,7 @@ class PayoutService:
         settled = await uow.get_payout(payout.id)
         assert settled is not None
         await uow.add_outbox([_payout_message(f"payout.{result.status.value}", settled)], now=now)
+        return True
 
 
 def _payout_message(topic: str, payout: Payout) -> OutboxMessage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
@@ -120,7 +120,12 @@ class RefundService:
             raise PaymentNotFoundError(f"no payment {payment_id}")
         if "refunds" not in self._providers.get(payment.provider).capabilities().features:
             raise RefundsNotSupportedError(f"{payment.provider} does not support refunds")
-        parts = _parts(payment, ask, await uow.refunded_per_order(payment_id))
+        parts = _parts(
+            payment,
+            ask,
+            await uow.refunded_per_order(payment_id),
+            await uow.chargebacks.held_per_order(payment_id),
+        )
         refund = Refund(
             id=refund_id,
             payment_event_id=payment.id,
@@ -179,16 +184,30 @@ class RefundService:
         async with self._store.begin() as uow:
             await uow.release_idempotency_key(record_id)
 
-    async def _settle(self, uow: UnitOfWork, refund: Refund, result: RefundResult) -> None:
+    async def apply_report_in(self, uow: UnitOfWork, refund_id: str, result: RefundResult) -> bool:
+        """Apply a provider's later report on a refund within ``uow`` (a webhook).
+
+        Monotonic: a settled refund stays as it is. ``True`` if the report changed it.
+        """
+        refund = await uow.get_refund(refund_id)
+        if refund is None:
+            raise RefundNotFoundError(f"no refund {refund_id}")
+        if result.psp_reference is None and refund.psp_reference is not None:
+            result = replace(result, psp_reference=refund.psp_reference)
+        return await self._settle(uow, refund, result)
+
+    async def _settle(self, uow: UnitOfWork, refund: Refund, result: RefundResult) -> bool:
         if result.status is RefundStatus.PENDING:
-            return
+            if result.psp_reference is not None:
+                await uow.record_refund_reference(refund.id, result.psp_reference)
+            return False
         now = self._clock()
         changed = await uow.set_refund_status(
             refund.id, result.status, psp_reference=result.psp_reference,
             failure_code=result.failure_code, now=now,
         )  # fmt: skip
         if not changed:
-            return
+            return False
         if result.status is RefundStatus.SUCCEEDED:
             payment = await uow.get_payment(refund.payment_event_id, lock=True)
             assert payment is not None
@@ -229,15 +248,25 @@ class RefundService:
         settled = await uow.get_refund(refund.id)
         assert settled is not None
         await uow.add_outbox([_refund_message(f"refund.{result.status.value}", settled)], now=now)
+        return True
 
 
 def _parts(
-    payment: PaymentEvent, ask: RefundAsk, refunded: dict[str, tuple[int, int]]
+    payment: PaymentEvent,
+    ask: RefundAsk,
+    refunded: dict[str, tuple[int, int]],
+    disputed: dict[str, tuple[int, int]],
 ) -> tuple[RefundPart, ...]:
-    """Which orders give how much: never more than paid and not refunded (or pending)."""
+    """Which orders give how much: never more than paid and not refunded (or pending) nor
+    taken by an open or lost chargeback."""
     currency = payment.currency
     left = {
-        order.id: order.amount.minor - sum(refunded.get(order.id, (0, 0)))
+        order.id: max(
+            0,
+            order.amount.minor
+            - sum(refunded.get(order.id, (0, 0)))
+            - disputed.get(order.id, (0, 0))[0],
+        )
         for order in payment.orders
         if order.status is PaymentStatus.SUCCEEDED
     }

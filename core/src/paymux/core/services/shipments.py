@@ -39,7 +39,8 @@ class Shipment:
     released: Money
     commission: Money
     logistics_fee: Money
-    ledger_transaction_id: str
+    ledger_transaction_id: str | None
+    """``None`` when open or lost chargebacks hold the whole order: nothing is released."""
 
 
 class ShipmentService:
@@ -64,8 +65,9 @@ class ShipmentService:
     ) -> StoredResponse:
         """Release a succeeded order's money to the seller's available balance.
 
-        What was refunded before is not released; commission and logistics fee shrink in
-        proportion. Idempotent on the request's key. Raises :class:`PaymentOrderNotFoundError`,
+        What was refunded before, or taken by chargebacks opened before (open or lost), is
+        not released; commission and logistics fee shrink in proportion. Idempotent on the
+        request's key. Raises :class:`PaymentOrderNotFoundError`,
         :class:`OrderNotShippableError` (not succeeded), :class:`OrderAlreadyShippedError` or
         :class:`OrderFullyRefundedError`; then nothing is written.
         """
@@ -95,12 +97,16 @@ class ShipmentService:
         refunded = Money(done, payment.currency)
         if refunded >= order.amount:
             raise OrderFullyRefundedError(f"payment order {order_id} was refunded in full")
+        _held, disputed = (await uow.chargebacks.held_per_order(payment.id)).get(order.id, (0, 0))
+        withheld = refunded + Money(disputed, payment.currency)
         facts = order_facts(payment, order)
-        released, commission, fee = release_shares(facts, order.amount - refunded)
-        entry = self._ledger_entry(ShipmentConfirmed(facts, refunded=refunded))
-        transaction_id = await uow.ledger.record(client_id, entry, now=now)
-        if transaction_id is None:  # the order's shipped_at guard makes this unreachable
-            raise OrderAlreadyShippedError(f"payment order {order_id} was released before")
+        released, commission, fee = release_shares(facts, order.amount - withheld)
+        transaction_id: str | None = None
+        if withheld < order.amount:  # else chargebacks hold it all: a win releases it later
+            entry = self._ledger_entry(ShipmentConfirmed(facts, refunded=withheld))
+            transaction_id = await uow.ledger.record(client_id, entry, now=now)
+            if transaction_id is None:  # the order's shipped_at guard makes this unreachable
+                raise OrderAlreadyShippedError(f"payment order {order_id} was released before")
         shipment = Shipment(
             payment_id=payment.id,
             payment_order_id=order.id,

@@ -196,7 +196,7 @@ class RefundRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=255)
     failure_code: str | None = Field(default=None, max_length=64)
     psp_idempotency_key: str = Field(unique=True, max_length=64)
-    psp_reference: str | None = Field(default=None, max_length=255)
+    psp_reference: str | None = Field(default=None, max_length=255, index=True)
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
 
@@ -227,7 +227,58 @@ class PayoutRow(SQLModel, table=True):
     status: str = Field(max_length=16)
     failure_code: str | None = Field(default=None, max_length=64)
     psp_idempotency_key: str = Field(unique=True, max_length=64)
-    psp_reference: str | None = Field(default=None, max_length=255)
+    psp_reference: str | None = Field(default=None, max_length=255, index=True)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+    destination: str | None = Field(default=None, sa_type=sa.Text)
+    """JSON: the seller's payout destination when the payout was opened."""
+
+
+class ChargebackRow(SQLModel, table=True):
+    """A chargeback (dispute) on a payment, as its provider reported it."""
+
+    __tablename__ = "chargeback"
+    __table_args__ = (sa.UniqueConstraint("provider", "dispute_id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_event_id: str = Field(foreign_key="payment_event.id", index=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    dispute_id: str = Field(max_length=255)
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    unallocated_minor: int = Field(sa_type=sa.BigInteger)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+
+
+class ChargebackPartRow(SQLModel, table=True):
+    """The share of a chargeback taken from one payment order."""
+
+    __tablename__ = "chargeback_part"
+    __table_args__ = (sa.UniqueConstraint("chargeback_id", "payment_order_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chargeback_id: str = Field(foreign_key="chargeback.id", index=True, max_length=40)
+    payment_order_id: str = Field(foreign_key="payment_order.id", index=True, max_length=40)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    released: bool
+
+
+class SellerPayoutMethodRow(SQLModel, table=True):
+    """Where and through which provider a seller is paid."""
+
+    __tablename__ = "seller_payout_method"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    seller_id: str = Field(primary_key=True, max_length=128)
+    provider: str = Field(max_length=32)
+    account: str = Field(max_length=255)
+    holder_name: str | None = Field(default=None, max_length=140)
+    details: str = Field(sa_type=sa.Text)
+    """JSON object of strings."""
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
 

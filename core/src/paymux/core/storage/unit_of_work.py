@@ -24,12 +24,14 @@ from paymux.core.domain.models import (
     PaymentOrder,
     PspRegistration,
 )
-from paymux.core.domain.payouts import Payout, PayoutStatus
+from paymux.core.domain.payouts import Payout, PayoutDestination, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id
+from paymux.core.storage.chargeback_repository import ChargebackRepository
 from paymux.core.storage.database import Database
 from paymux.core.storage.ledger_repository import LedgerRepository
+from paymux.core.storage.payout_method_repository import PayoutMethodRepository
 from paymux.core.storage.tables import (
     IdempotencyKeyRow,
     OutboxEventRow,
@@ -92,6 +94,10 @@ class UnitOfWork:
         self._dialect = dialect
         self.ledger = LedgerRepository(session, dialect)
         """The ledger, in this same transaction."""
+        self.chargebacks = ChargebackRepository(session)
+        """Chargebacks, in this same transaction."""
+        self.payout_methods = PayoutMethodRepository(session, dialect)
+        """Sellers' payout methods, in this same transaction."""
         self.committed_callbacks: list[Callable[[], object]] = []
 
     def after_commit(self, callback: Callable[[], object]) -> None:
@@ -419,6 +425,25 @@ class UnitOfWork:
         )
         return result.rowcount == 1
 
+    async def record_refund_reference(self, refund_id: str, psp_reference: str) -> None:
+        """Keep the provider's reference of a refund still pending (its webhooks name it)."""
+        await self._execute(
+            sa.update(_refund)
+            .where(_refund.c.id == refund_id, _refund.c.psp_reference.is_(None))
+            .values(psp_reference=psp_reference)
+        )
+
+    async def find_refund_id(self, provider: str, psp_reference: str) -> str | None:
+        """The refund a provider knows by ``psp_reference``."""
+        found = (
+            await self._execute(
+                sa.select(_refund.c.id)
+                .join(_ev, _ev.c.id == _refund.c.payment_event_id)
+                .where(_ev.c.provider == provider, _refund.c.psp_reference == psp_reference)
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
     # -- payouts -------------------------------------------------------------------------
 
     async def insert_payout(self, payout: Payout) -> None:
@@ -437,6 +462,7 @@ class UnitOfWork:
                 psp_reference=payout.psp_reference,
                 created_at=payout.created_at,
                 updated_at=payout.updated_at,
+                destination=_destination_json(payout.destination),
             )
         )
 
@@ -460,6 +486,7 @@ class UnitOfWork:
             psp_reference=row.psp_reference,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            destination=_destination(row.destination),
         )
 
     async def set_payout_status(
@@ -483,6 +510,25 @@ class UnitOfWork:
             )
         )
         return result.rowcount == 1
+
+    async def record_payout_reference(self, payout_id: str, psp_reference: str) -> None:
+        """Keep the provider's reference of a payout still pending (its webhooks name it)."""
+        await self._execute(
+            sa.update(_payout)
+            .where(_payout.c.id == payout_id, _payout.c.psp_reference.is_(None))
+            .values(psp_reference=psp_reference)
+        )
+
+    async def find_payout_id(self, provider: str, psp_reference: str) -> str | None:
+        """The payout a provider knows by ``psp_reference``."""
+        found = (
+            await self._execute(
+                sa.select(_payout.c.id).where(
+                    _payout.c.provider == provider, _payout.c.psp_reference == psp_reference
+                )
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     async def paid_out(self, client_id: str, seller_id: str) -> dict[str, int]:
         """Minor units paid to the seller per currency (paid payouts)."""
@@ -532,6 +578,26 @@ class UnitOfWork:
                 for message in messages
             ],
         )
+
+
+def _destination_json(destination: PayoutDestination | None) -> str | None:
+    if destination is None:
+        return None
+    return json.dumps(
+        {
+            "account": destination.account,
+            "holder_name": destination.holder_name,
+            "details": dict(destination.details),
+        },
+        sort_keys=True,
+    )
+
+
+def _destination(stored: str | None) -> PayoutDestination | None:
+    if stored is None:
+        return None
+    data = json.loads(stored)
+    return PayoutDestination(data["account"], data["holder_name"], dict(data["details"]))
 
 
 def _idempotency_record(row: Any) -> IdempotencyRecord:
