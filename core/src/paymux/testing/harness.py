@@ -9,7 +9,7 @@ exactly as the PSP signs them, script faults, and say what the PSP understood.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import CheckoutRegistration, PaymentProvider, PayoutDestination
@@ -18,6 +18,10 @@ from paymux.currencies import Money
 Fault = Literal["timeout", "unavailable", "rejected", "reset"]
 """A scripted failure of the fake PSP's next answer: no answer in time, a 5xx, a final 4xx,
 or the connection dropped after the request was received."""
+
+Forgery = Literal["body_tampered", "signature_tampered", "signature_missing"]
+"""A kind of forged webhook: the body changed after signing, the signature changed, or no
+signature at all."""
 
 
 class ProviderHarness(Protocol):
@@ -66,4 +70,23 @@ class ProviderHarness(Protocol):
 
     def payout_destination(self, seller_id: str) -> PayoutDestination:
         """A destination the fake PSP accepts for payouts to ``seller_id``."""
+        ...
+
+
+@runtime_checkable
+class WebhookForger(Protocol):
+    """Optional: a harness that also forges webhooks the way an attacker would.
+
+    The conformance suite forges webhooks itself by editing what
+    :meth:`ProviderHarness.signed_webhook` returns: it changes the registration's token in
+    the body, changes every long token in the non-standard headers (the signature), or drops
+    those headers. That fits schemes that sign the raw body into a header. A PSP that signs
+    elsewhere (Adyen puts an HMAC of some fields inside the body) implements this method too.
+    """
+
+    def forged_webhook(
+        self, registration: CheckoutRegistration, outcome: PaymentStatus, forgery: Forgery
+    ) -> tuple[Mapping[str, str], bytes] | None:
+        """Headers and body of a ``forgery`` of the webhook for ``outcome``, or ``None`` to
+        let the suite forge it its own way."""
         ...

@@ -15,14 +15,16 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import FastAPI, Form, Header, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.currencies import Money, format_money
 from paymux_sandbox.cards import (
@@ -37,6 +39,20 @@ from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.signature import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
+
+Fault = Literal["timeout", "unavailable", "rejected", "reset"]
+"""A scripted failure of the simulator's next API answer (see :meth:`SandboxPsp.fail_next`)."""
+
+REJECTED_CODE = "sandbox_rejected"
+"""The error code of a scripted ``rejected`` answer."""
+
+
+class ConnectionDropped(Exception):  # noqa: N818 - named after what the client sees
+    """The simulator handled a request and then dropped the connection (a scripted ``reset``).
+
+    :meth:`SandboxPsp.transport` turns it into the error httpx raises for a dropped
+    connection; served by a real HTTP server, the client sees a 500 or a broken connection.
+    """
 
 
 class RefundIn(BaseModel):
@@ -124,7 +140,13 @@ class _Event:
 class SandboxPsp:
     """The simulator's state and behaviour; :meth:`asgi` serves it over HTTP."""
 
-    def __init__(self, config: SandboxConfig, *, public_base: str) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        *,
+        public_base: str,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
         self.public_base = public_base.rstrip("/")
         self.checkouts: dict[str, Checkout] = {}
@@ -136,6 +158,8 @@ class SandboxPsp:
         self._payouts: dict[str, tuple[str, dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._faults: deque[Fault] = deque()
+        self._webhook_transport = webhook_transport
 
     # -- registration and status ---------------------------------------------------------
 
@@ -271,6 +295,28 @@ class SandboxPsp:
 
     # -- webhooks ------------------------------------------------------------------------
 
+    def signed_webhook(
+        self,
+        token: str,
+        status: str,
+        failure_code: str | None = None,
+        *,
+        timestamp: int | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """Headers and body of a webhook reporting ``status`` for ``token``, with a fresh
+        event id, signed as the simulator signs them (at ``timestamp``, default now)."""
+        now = int(time.time()) if timestamp is None else timestamp
+        event = _Event(f"evt_{secrets.token_hex(10)}", token, status, failure_code, now)
+        return self._signed(event, timestamp=now), event.body()
+
+    def _signed(self, event: _Event, *, timestamp: int) -> dict[str, str]:
+        return {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: sign(
+                event.body(), secret=self.config.webhook_secret, timestamp=timestamp
+            ),
+        }
+
     def _deliver(self, checkout: Checkout, events: list[_Event]) -> None:
         self._spawn(self._send_all(checkout.request.webhook_url, events))
 
@@ -285,15 +331,10 @@ class SandboxPsp:
 
     async def _send(self, url: str, event: _Event) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10.0)
+            self._client = httpx.AsyncClient(timeout=10.0, transport=self._webhook_transport)
         body = event.body()
         for attempt in range(self.config.webhook_attempts):
-            headers = {
-                "content-type": "application/json",
-                SIGNATURE_HEADER: sign(
-                    body, secret=self.config.webhook_secret, timestamp=int(time.time())
-                ),
-            }
+            headers = self._signed(event, timestamp=int(time.time()))
             try:
                 response = await self._client.post(url, content=body, headers=headers)
                 if response.is_success:
@@ -318,12 +359,36 @@ class SandboxPsp:
             await self._client.aclose()
             self._client = None
 
+    # -- scripted faults -----------------------------------------------------------------
+
+    def fail_next(self, fault: Fault) -> None:
+        """Make the next answer of the API (``/v1/...``) fail with ``fault``.
+
+        ``timeout``: the request is handled, the answer comes after ``stall_seconds``;
+        ``unavailable``: 503, nothing done; ``rejected``: 400 with code ``sandbox_rejected``,
+        nothing done; ``reset``: the request is handled, then the connection is dropped
+        (:class:`ConnectionDropped`). Faults queue up, one per request.
+        """
+        self._faults.append(fault)
+
+    def _take_fault(self, scope: Scope) -> Fault | None:
+        """The fault scripted for this request, if it is an API request and one is queued."""
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/") or not self._faults:
+            return None
+        return self._faults.popleft()
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport to the simulator in this process (no network), where a
+        scripted ``reset`` raises what httpx raises for a dropped connection."""
+        return _InProcessTransport(self.asgi())
+
     # -- HTTP ----------------------------------------------------------------------------
 
     def asgi(self) -> FastAPI:
         """The simulator's HTTP interface."""
         app = FastAPI(title="paymux sandbox PSP", docs_url=None, redoc_url=None, openapi_url=None)
         app.state.psp = self  # tests and tools reach the simulator through the mounted app
+        app.add_middleware(_FaultMiddleware, psp=self)
 
         @app.post("/v1/checkouts", status_code=201)
         async def register(
@@ -384,6 +449,52 @@ class SandboxPsp:
             )
 
         return app
+
+
+class _FaultMiddleware:
+    """Puts the simulator's scripted faults in front of its routes."""
+
+    def __init__(self, app: ASGIApp, psp: SandboxPsp) -> None:
+        self._app = app
+        self._psp = psp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fault = self._psp._take_fault(scope)
+        if fault is None:
+            await self._app(scope, receive, send)
+        elif fault == "unavailable":
+            await JSONResponse({"code": "unavailable"}, 503)(scope, receive, send)
+        elif fault == "rejected":
+            detail = {"code": REJECTED_CODE, "message": "rejected (scripted fault)"}
+            await JSONResponse({"detail": detail}, 400)(scope, receive, send)
+        else:
+            held: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                held.append(message)
+
+            await self._app(scope, receive, hold)  # the PSP acts; its answer is late or lost
+            if fault == "reset":
+                raise ConnectionDropped(f"{scope['method']} {scope['path']}: connection dropped")
+            await asyncio.sleep(self._psp.config.stall_seconds)
+            for message in held:
+                await send(message)
+
+
+class _InProcessTransport(httpx.AsyncBaseTransport):
+    def __init__(self, app: FastAPI) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except ConnectionDropped as error:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from error
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _page(title: str, content: str) -> str:
