@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx
 
+from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRegistration,
     CheckoutRequest,
+    DisputeEvent,
     PayoutRequest,
     PayoutResult,
     ProviderCapabilities,
@@ -30,6 +32,7 @@ from paymux.core.ports.provider import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from paymux.currencies import Money, MoneyError
 from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.signature import SIGNATURE_HEADER, verify
 
@@ -139,7 +142,8 @@ class SandboxProvider:
         )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        """Verify ``Sandbox-Signature`` and read the one event of the body."""
+        """Verify ``Sandbox-Signature`` and read the one event of the body: a payment's
+        status (``payment.*``) or a chargeback (``dispute.opened|won|lost``)."""
         verify(
             headers.get(SIGNATURE_HEADER),
             body,
@@ -150,6 +154,18 @@ class SandboxProvider:
         try:
             event = json.loads(body)
             data = event["data"]
+            if str(event["type"]).startswith("dispute."):
+                return [
+                    DisputeEvent(
+                        event_id=str(event["id"]),
+                        token=str(data["token"]),
+                        dispute_id=str(data["dispute_id"]),
+                        status=DisputeStatus(data["status"]),
+                        amount=Money(int(data["amount"]), str(data["currency"])),
+                        reason=data.get("reason"),
+                        occurred_at=datetime.fromtimestamp(int(event["created"]), UTC),
+                    )
+                ]
             status = _STATUSES[data["status"]]
             return [
                 ProviderEvent(
@@ -160,7 +176,7 @@ class SandboxProvider:
                     occurred_at=datetime.fromtimestamp(int(event["created"]), UTC),
                 )
             ]
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, MoneyError) as error:
             raise WebhookVerificationError(f"the webhook body cannot be read: {error}") from None
 
     async def aclose(self) -> None:

@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Annotated, Any, Literal
@@ -137,6 +138,61 @@ class _Event:
         ).encode()
 
 
+@dataclass(frozen=True)
+class _DisputeEvent:
+    id: str
+    dispute: Dispute
+    created: int
+
+    def body(self) -> bytes:
+        return json.dumps(
+            {
+                "id": self.id,
+                "type": f"dispute.{self.dispute.status}",
+                "created": self.created,
+                "data": {
+                    "dispute_id": self.dispute.id,
+                    "token": self.dispute.token,
+                    "status": self.dispute.status,
+                    "amount": self.dispute.amount,
+                    "currency": self.dispute.currency,
+                    "reason": self.dispute.reason,
+                },
+            },
+            sort_keys=True,
+        ).encode()
+
+
+@dataclass
+class Dispute:
+    """A chargeback the simulated buyer's bank raised on a paid checkout."""
+
+    id: str
+    token: str
+    amount: int
+    currency: str
+    reason: str
+    status: str = "opened"
+
+
+class DisputeIn(BaseModel):
+    """``POST /_admin/disputes``: the buyer's bank disputes a paid checkout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str
+    amount: int | None = Field(default=None, gt=0, description="Default: the whole payment")
+    reason: str = Field(default="fraudulent", max_length=64)
+
+
+class DisputeOutcomeIn(BaseModel):
+    """``POST /_admin/disputes/{id}/resolve``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["won", "lost"]
+
+
 class SandboxPsp:
     """The simulator's state and behaviour; :meth:`asgi` serves it over HTTP."""
 
@@ -156,6 +212,7 @@ class SandboxPsp:
         self._stalled_keys: set[str] = set()
         self._refunds: dict[str, tuple[str, dict[str, Any]]] = {}
         self._payouts: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.disputes: dict[str, Dispute] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._faults: deque[Fault] = deque()
@@ -293,6 +350,38 @@ class SandboxPsp:
         self._settle(checkout, "succeeded", None)
         await self._send_all(checkout.request.webhook_url, [event])
 
+    # -- disputes ------------------------------------------------------------------------
+
+    def open_dispute(self, body: DisputeIn) -> Dispute:
+        """The buyer's bank disputes (part of) a paid checkout: a ``dispute.opened`` webhook."""
+        checkout = self._get(body.token)
+        if checkout.status != "succeeded":
+            raise HTTPException(400, {"code": "payment_not_disputable", "message": "not paid"})
+        amount = checkout.request.amount if body.amount is None else body.amount
+        if amount > checkout.request.amount:
+            raise HTTPException(400, {"code": "dispute_exceeds_payment", "message": "too much"})
+        dispute = Dispute(f"sbxdp_{secrets.token_hex(10)}", checkout.token, amount,
+                          checkout.request.currency, body.reason)  # fmt: skip
+        self.disputes[dispute.id] = dispute
+        self._deliver(checkout, [self._dispute_event(dispute)])
+        return dispute
+
+    def resolve_dispute(self, dispute_id: str, outcome: str) -> Dispute:
+        """Decide an open dispute (``won`` or ``lost``): a ``dispute.<outcome>`` webhook."""
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise HTTPException(404, {"code": "not_found", "message": f"no dispute {dispute_id}"})
+        if dispute.status != "opened":
+            raise HTTPException(400, {"code": "dispute_closed", "message": dispute.status})
+        dispute.status = outcome
+        self._deliver(self._get(dispute.token), [self._dispute_event(dispute)])
+        return dispute
+
+    @staticmethod
+    def _dispute_event(dispute: Dispute) -> _DisputeEvent:
+        snapshot = Dispute(**vars(dispute))  # the webhook says what was true when it was sent
+        return _DisputeEvent(f"evt_{secrets.token_hex(10)}", snapshot, int(time.time()))
+
     # -- webhooks ------------------------------------------------------------------------
 
     def signed_webhook(
@@ -309,7 +398,7 @@ class SandboxPsp:
         event = _Event(f"evt_{secrets.token_hex(10)}", token, status, failure_code, now)
         return self._signed(event, timestamp=now), event.body()
 
-    def _signed(self, event: _Event, *, timestamp: int) -> dict[str, str]:
+    def _signed(self, event: _Event | _DisputeEvent, *, timestamp: int) -> dict[str, str]:
         return {
             "content-type": "application/json",
             SIGNATURE_HEADER: sign(
@@ -317,7 +406,7 @@ class SandboxPsp:
             ),
         }
 
-    def _deliver(self, checkout: Checkout, events: list[_Event]) -> None:
+    def _deliver(self, checkout: Checkout, events: Sequence[_Event | _DisputeEvent]) -> None:
         self._spawn(self._send_all(checkout.request.webhook_url, events))
 
     def _spawn(self, coroutine: Any) -> None:
@@ -325,11 +414,11 @@ class SandboxPsp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send_all(self, url: str, events: list[_Event]) -> None:
+    async def _send_all(self, url: str, events: Sequence[_Event | _DisputeEvent]) -> None:
         for event in events:  # in the given order, each after the previous is accepted
             await self._send(url, event)
 
-    async def _send(self, url: str, event: _Event) -> None:
+    async def _send(self, url: str, event: _Event | _DisputeEvent) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=10.0, transport=self._webhook_transport)
         body = event.body()
@@ -436,6 +525,14 @@ class SandboxPsp:
             except InvalidCardError as error:
                 return HTMLResponse(_payment_form(checkout, error=str(error)), 400)
             return RedirectResponse(checkout.request.return_url, status_code=303)
+
+        @app.post("/_admin/disputes", status_code=201)
+        async def open_dispute(body: DisputeIn) -> dict[str, Any]:
+            return vars(self.open_dispute(body))
+
+        @app.post("/_admin/disputes/{dispute_id}/resolve")
+        async def resolve_dispute(dispute_id: str, body: DisputeOutcomeIn) -> dict[str, Any]:
+            return vars(self.resolve_dispute(dispute_id, body.outcome))
 
         @app.get("/_admin/stats")
         async def stats() -> JSONResponse:
