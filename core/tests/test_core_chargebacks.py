@@ -208,3 +208,19 @@ async def test_disputes_that_cannot_apply_change_nothing(world: World) -> None:
         await world.webhooks.apply("fake", [unknown])
     assert await world.chargebacks.chargebacks_of(payment_id, client_id="c1") == []
     assert (await world.balances("s1"))["pending"] == 1000
+
+
+async def test_a_dispute_naming_the_psps_own_payment_id_finds_the_payment(world: World) -> None:
+    payment_id, _orders = await world.paid(("s1", 1000))
+    payment = await world.payments.get_payment(payment_id, client_id="c1")
+    assert payment.registration is not None
+    assert payment.registration.token is not None
+    # a status report names the PSP's own id of the payment beside the token
+    report = ProviderEvent(
+        "e-pi", payment.registration.token, PaymentStatus.SUCCEEDED, psp_payment_id="pi_123"
+    )
+    await world.webhooks.apply("fake", [report])
+    dispute = DisputeEvent("e-dp", "pi_123", "dp7", DisputeStatus.OPENED, eur(300))
+    assert (await world.webhooks.apply("fake", [dispute])).applied == 1
+    (chargeback,) = await world.chargebacks.chargebacks_of(payment_id, client_id="c1")
+    assert chargeback.amount == eur(300)

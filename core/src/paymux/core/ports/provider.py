@@ -109,25 +109,34 @@ class ProviderPaymentState:
     status: PaymentStatus
     failure_code: str | None = None
     occurred_at: datetime | None = None
+    psp_payment_id: str | None = None
+    """The PSP's id of the payment itself when it is not the token (a Stripe PaymentIntent,
+    a Square payment): later events that name only it, such as disputes, find the payment."""
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
-    """One verified webhook event, normalized. ``event_id`` is the provider's own id."""
+    """One verified webhook event on a payment's status, normalized.
+
+    ``event_id`` is the provider's own id; ``psp_payment_id`` as for
+    :class:`ProviderPaymentState`.
+    """
 
     event_id: str
     token: str
     status: PaymentStatus
     failure_code: str | None = None
     occurred_at: datetime | None = None
+    psp_payment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DisputeEvent:
     """A chargeback reported by the provider: opened, then won or lost.
 
-    ``token`` is the disputed payment's token; ``dispute_id`` the provider's id of the
-    dispute, the same in every report on it; ``amount`` what the buyer's bank disputes.
+    ``token`` is the disputed payment's token, or the PSP's own id of the payment that an
+    earlier status report gave as ``psp_payment_id``; ``dispute_id`` the provider's id of
+    the dispute, the same in every report on it; ``amount`` what the buyer's bank disputes.
     """
 
     event_id: str

@@ -236,6 +236,8 @@ class PaymentService:
                 if not fresh:
                     outcome.duplicates += 1
                     continue
+                if event.psp_payment_id is not None:
+                    await uow.record_psp_payment_id(payment_id, event.psp_payment_id)
                 changes, _payment = await self._advance(
                     uow, payment_id, event.status, event.failure_code
                 )
@@ -258,6 +260,8 @@ class PaymentService:
         provider = self._providers.get(payment.provider)
         state = await provider.fetch_status(payment.registration.token)
         async with self._store.begin() as uow:
+            if state.psp_payment_id is not None:
+                await uow.record_psp_payment_id(payment_id, state.psp_payment_id)
             changes, refreshed = await self._advance(
                 uow, payment_id, state.status, state.failure_code
             )

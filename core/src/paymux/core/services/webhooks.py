@@ -86,7 +86,7 @@ class WebhookService:
     ) -> Callable[[], Awaitable[bool]]:
         """Find what the event is about (raising if unknown) and how to apply it."""
         if isinstance(event, DisputeEvent):
-            payment_id = await uow.find_payment_id_by_token(provider, event.token)
+            payment_id = await uow.find_payment_id_by_psp_id(provider, event.token)
             if payment_id is None:
                 raise PaymentNotRegisteredYetError(
                     f"{provider} reported a dispute on unknown token {event.token!r}"

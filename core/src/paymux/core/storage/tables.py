@@ -92,6 +92,8 @@ class PspRegistrationRow(SQLModel, table=True):
     redirect_url: str | None = Field(default=None, max_length=2048)
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
+    psp_payment_id: str | None = Field(default=None, max_length=255, index=True)
+    """The PSP's own id of the payment when it is not the token (reported later)."""
 
 
 class IdempotencyKeyRow(SQLModel, table=True):

@@ -278,6 +278,28 @@ class UnitOfWork:
         ).scalar_one_or_none()
         return None if found is None else str(found)
 
+    async def find_payment_id_by_psp_id(self, provider: str, psp_id: str) -> str | None:
+        """The payment the provider knows by ``psp_id``: its token or its own payment id."""
+        found = await self.find_payment_id_by_token(provider, psp_id)
+        if found is not None:
+            return found
+        found = (
+            await self._execute(
+                sa.select(_reg.c.payment_event_id).where(
+                    _reg.c.provider == provider, _reg.c.psp_payment_id == psp_id
+                )
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    async def record_psp_payment_id(self, payment_id: str, psp_payment_id: str) -> None:
+        """Keep the PSP's own id of the payment (the first one reported stays)."""
+        await self._execute(
+            sa.update(_reg)
+            .where(_reg.c.payment_event_id == payment_id, _reg.c.psp_payment_id.is_(None))
+            .values(psp_payment_id=psp_payment_id[:255])
+        )
+
     async def set_order_status(
         self,
         order_id: str,

@@ -1,4 +1,5 @@
-"""Chargebacks, their parts per order, and sellers' payout methods.
+"""Chargebacks, their parts per order, sellers' payout methods, payout destinations, the
+PSP's own payment id, and lookups by PSP reference.
 
 Revision ID: 0005
 Revises: 0004
@@ -90,6 +91,11 @@ def upgrade() -> None:
 
     with op.batch_alter_table("payout", schema=None) as batch_op:
         batch_op.add_column(sa.Column("destination", sa.Text(), nullable=True))
+    with op.batch_alter_table("psp_registration", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("psp_payment_id", sa.String(length=255), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_psp_registration_psp_payment_id"), ["psp_payment_id"], unique=False
+        )
     for table in ("refund", "payout"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(
@@ -103,6 +109,9 @@ def downgrade() -> None:
             batch_op.drop_index(batch_op.f(f"ix_{table}_psp_reference"))
     with op.batch_alter_table("payout", schema=None) as batch_op:
         batch_op.drop_column("destination")
+    with op.batch_alter_table("psp_registration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_psp_registration_psp_payment_id"))
+        batch_op.drop_column("psp_payment_id")
     with op.batch_alter_table("chargeback_part", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chargeback_part_payment_order_id"))
         batch_op.drop_index(batch_op.f("ix_chargeback_part_chargeback_id"))
