@@ -1,0 +1,53 @@
+"""The bank-transfer plugin's hook implementations (entry point ``paymux = bank_transfer``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from paymux.core.hookspecs import AsgiMount, hookimpl
+from paymux.core.ports.provider import PaymentProvider
+from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.settings import Settings
+from paymux_bank_transfer.config import BankTransferConfig
+from paymux_bank_transfer.page import instruction_app
+from paymux_bank_transfer.provider import BankTransferProvider
+
+NAME = "bank_transfer"
+MOUNT_PATH = "/bank-transfer"
+
+
+def build_provider(context: ProviderContext) -> PaymentProvider:
+    """Build the provider from its section of the settings (IBAN and BIC validated here)."""
+    config = BankTransferConfig.model_validate(dict(context.config))
+    if context.mode == "live":
+        config.check_live()
+    return BankTransferProvider(
+        config, page_base_url=config.page_base_url or f"{context.public_url}{MOUNT_PATH}"
+    )
+
+
+@hookimpl
+def paymux_add_providers() -> Sequence[ProviderSpec]:
+    """Offer the ``bank_transfer`` provider."""
+    return [ProviderSpec(NAME, build_provider, "SEPA bank transfer with RF references")]
+
+
+@hookimpl
+def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
+    """Serve the instruction pages at ``/bank-transfer`` whenever the provider is enabled
+    (they are the hosted checkout, in live mode too), with the bank simulation in sandbox."""
+    if NAME not in settings.providers:
+        return []
+    config = BankTransferConfig.model_validate(settings.providers[NAME])
+    if config.page_base_url is not None:  # the pages are served elsewhere
+        return []
+    sandbox = settings.mode == "sandbox"
+    if not sandbox:
+        config.check_live()
+    provider = BankTransferProvider(config, page_base_url=f"{settings.public_url}{MOUNT_PATH}")
+    app = instruction_app(
+        provider,
+        sandbox=sandbox,
+        webhook_url=f"{settings.public_url}/v1/webhooks/{NAME}" if sandbox else None,
+    )
+    return [AsgiMount(MOUNT_PATH, app, "bank-transfer-pages", aclose=provider.aclose)]
