@@ -1,0 +1,22 @@
+"""The bank_transfer plugin against paymux's provider conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from paymux.testing.conformance import ProviderConformance
+from paymux.testing.harness import ProviderHarness
+from paymux_bank_transfer.harness import BankTransferHarness
+
+
+@pytest_asyncio.fixture
+async def provider_harness() -> AsyncIterator[ProviderHarness]:
+    harness = BankTransferHarness()
+    yield harness
+    await harness.aclose()
+
+
+class TestConformance(ProviderConformance):
+    pass
