@@ -154,7 +154,7 @@ class SandboxProvider:
         try:
             event = json.loads(body)
             data = event["data"]
-            if str(event["type"]).startswith("dispute."):
+            if str(event.get("type", "")).startswith("dispute."):
                 return [
                     DisputeEvent(
                         event_id=str(event["id"]),
