@@ -14,6 +14,7 @@ Run one by hand with ``python -m paymux_stripe.fake_stripe --port 12111``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import html
@@ -265,7 +266,8 @@ class FakeStripe:
             return _json(error.status, {"error": error.payload}, {"Request-Id": _new_id("req")})
 
     def _authenticate(self, headers: Mapping[str, str]) -> None:
-        if headers.get("authorization") != f"Bearer {self.api_key}":
+        basic = base64.b64encode(f"{self.api_key}:".encode()).decode()
+        if headers.get("authorization") not in (f"Bearer {self.api_key}", f"Basic {basic}"):
             raise StripeApiError(401, "invalid_request_error", "Invalid API Key provided")
 
     def _api(
@@ -808,7 +810,7 @@ def main() -> None:  # pragma: no cover - a manual entry point
         fixtures=fixtures,
     )
     server = FakeStripeServer(fake, port=arguments.port).start()
-    print(f"fake Stripe at {server.url}")
+    print(f"fake Stripe at {server.url}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
