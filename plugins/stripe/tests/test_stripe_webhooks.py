@@ -297,3 +297,9 @@ async def test_tolerance_is_configurable() -> None:
             short.provider.parse_webhook(*short.fake.signed(event, timestamp=ten_seconds_ago))
     finally:
         await short.aclose()
+
+
+async def test_sessions_paymux_did_not_create_are_ignored(harness: StripeHarness) -> None:
+    registration = await register(harness)
+    session = dict(harness.fake.sessions[registration.token], metadata={}, payment_status="paid")
+    assert parse(harness, harness.fake.event("checkout.session.completed", session)) == []

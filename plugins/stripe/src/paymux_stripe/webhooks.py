@@ -12,7 +12,9 @@ Which events paymux reads (everything else gives ``[]``):
 | ``charge.dispute.created`` / ``updated`` / ``closed`` | chargeback opened / won / lost |
 | ``transfer.created`` / ``transfer.reversed`` | payout ``paid`` / ``failed`` |
 
-Refunds are found by ``metadata.paymux_refund_id``, payouts by ``metadata.paymux_payout_id``.
+Checkout Sessions without ``metadata.paymux_payment_id`` (made by another integration on
+the same Stripe account) are ignored. Refunds are found by ``metadata.paymux_refund_id``,
+payouts by ``metadata.paymux_payout_id``.
 
 ``payment_intent.*`` events are not used: a PaymentIntent does not name its Checkout Session
 (the session's id cannot be put in ``payment_intent_data[metadata]`` because Stripe makes it
@@ -111,6 +113,8 @@ def _id_of(value: object) -> str | None:
 
 
 def _session(event: Event, session: Mapping[str, Any]) -> list[WebhookEvent]:
+    if PAYMENT_ID_KEY not in _metadata(session):
+        return []  # a session paymux did not create (another integration on the account)
     kind = event["type"]
     failure_code: str | None = None
     if kind == "checkout.session.expired":
