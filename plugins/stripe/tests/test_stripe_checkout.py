@@ -29,7 +29,7 @@ SPECS = find_specs_dir(Path(__file__).parent)
 @pytest.fixture
 async def harness() -> AsyncIterator[StripeHarness]:
     """A fresh fake Stripe; the test fails if any request broke Stripe's spec."""
-    started = StripeHarness.start(specs_dir=SPECS, require_spec=True, stall_seconds=1.5)
+    started = StripeHarness.start(specs_dir=SPECS, require_spec=True)
     yield started
     await started.aclose()
 

@@ -18,7 +18,7 @@ SPECS = find_specs_dir(Path(__file__).parent)
 
 @pytest.fixture
 async def harness() -> AsyncIterator[ProviderHarness]:
-    started = StripeHarness.start(specs_dir=SPECS, require_spec=True, stall_seconds=1.5)
+    started = StripeHarness.start(specs_dir=SPECS, require_spec=True)
     typed: ProviderHarness = started  # mypy checks the protocol here
     yield typed
     await started.aclose()

@@ -33,7 +33,7 @@ SPECS = find_specs_dir(Path(__file__).parent)
 
 @pytest.fixture
 async def harness() -> AsyncIterator[StripeHarness]:
-    started = StripeHarness.start(specs_dir=SPECS, require_spec=True, stall_seconds=1.5)
+    started = StripeHarness.start(specs_dir=SPECS, require_spec=True)
     yield started
     await started.aclose()
 

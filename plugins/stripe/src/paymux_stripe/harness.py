@@ -65,8 +65,8 @@ class StripeHarness:
         *,
         specs_dir: Path | None = None,
         require_spec: bool = False,
-        request_timeout_seconds: float = 1.0,
-        stall_seconds: float = 2.0,
+        request_timeout_seconds: float = 2.0,
+        stall_seconds: float = 3.0,
         webhook_tolerance_seconds: int = 300,
     ) -> StripeHarness:
         """A fresh fake Stripe, served, and a provider wired to it (SDK retries off).
