@@ -43,7 +43,7 @@ def test_serve_reports_bad_provider_config(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "invalid settings" in result.output
     assert "no_such_field" in result.output
-    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"stripe": {}}')
+    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"nosuchpsp": {}}')
     result = CliRunner().invoke(cli, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "no plugin offers it" in result.output

@@ -581,7 +581,12 @@ class ProviderConformance:
     @pytest.mark.asyncio
     async def test_amounts_are_encoded_exactly(self, provider_harness: ProviderHarness) -> None:
         """For every currency claimed (``None``: every active ISO 4217 currency), the PSP
-        charges exactly the amount, by the currency's full exponent (123457 minor units)."""
+        charges exactly the amount, by the currency's full exponent (123457 minor units).
+
+        A PSP that takes a currency at a coarser precision than ISO's (Stripe's three-decimal
+        currencies end in 0) may refuse an amount it cannot represent, before any request,
+        with a final ``ProviderRejectedError`` of code ``amount-not-encodable``; the same
+        amount rounded to that precision must then be charged exactly."""
         capabilities = provider_harness.provider.capabilities()
         codes = (
             sorted(capabilities.currencies)
@@ -590,11 +595,21 @@ class ProviderConformance:
         )
         problems: list[str] = []
         for code in codes:
-            amount = Money(SAMPLE_MINOR, code)
-            try:
-                registration = await self.register(provider_harness, amount)
-            except ProviderError as error:
-                problems.append(f"{amount}: not registered: {_error_flags(error)}")
+            amount, registration, step = Money(SAMPLE_MINOR, code), None, 1
+            while registration is None:
+                try:
+                    registration = await self.register(provider_harness, amount)
+                except ProviderRejectedError as error:
+                    step *= 10  # the amount at the next coarser precision
+                    coarser = SAMPLE_MINOR // step * step
+                    if error.code != "amount-not-encodable" or not coarser:
+                        problems.append(f"{amount}: not registered: {_error_flags(error)}")
+                        break
+                    amount = Money(coarser, code)
+                except ProviderError as error:
+                    problems.append(f"{amount}: not registered: {_error_flags(error)}")
+                    break
+            if registration is None:
                 continue
             charged = provider_harness.charged_amount(registration)
             if charged != amount:

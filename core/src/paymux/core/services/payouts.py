@@ -4,8 +4,9 @@ A payout goes through the provider of the seller's payout method, to the account
 (``PUT /v1/sellers/{id}/payout-method``); a seller without one is paid through the first
 enabled provider that pays out. Opening a payout (one database transaction, the seller's
 balance rows locked) first recovers what the seller owes (a receivable) from their available
-money, then moves the payout amount from available to in transit. The provider is called outside any transaction. Paid: the money
-leaves the provider's clearing balance. Failed: the payout is reversed to available.
+money, then moves the payout amount from available to in transit. The provider is called
+outside any transaction. Paid: the money leaves the provider's clearing balance. Failed: the
+payout is reversed to available.
 """
 
 from __future__ import annotations
