@@ -45,7 +45,7 @@ def test_the_harness_and_provider_fit_the_protocols(harness: AdyenHarness) -> No
     assert capabilities.methods == {"card", "ideal", "sepa_debit"}
     assert capabilities.features == {"hosted_checkout", "webhooks", "status", "refunds", "payouts"}
     assert capabilities.serves(country="NL", currency="EUR", method="ideal")
-    assert not capabilities.serves(country="NL", currency="XAU", method="card")
+    assert not capabilities.serves(country="NL", currency="UYU", method="card")
 
 
 def test_no_payouts_without_a_platform_balance_account() -> None:
