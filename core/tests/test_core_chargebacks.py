@@ -10,7 +10,11 @@ import pytest
 
 from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
-from paymux.core.domain.errors import DisputeNotApplicableError, RefundNotAllowedError
+from paymux.core.domain.errors import (
+    DisputeNotApplicableError,
+    RefundNotAllowedError,
+    WebhookPaymentMismatchError,
+)
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.accounts import OwnerKind, Purpose
 from paymux.core.ports.provider import DisputeEvent, ProviderEvent
@@ -224,3 +228,20 @@ async def test_a_dispute_naming_the_psps_own_payment_id_finds_the_payment(world:
     assert (await world.webhooks.apply("fake", [dispute])).applied == 1
     (chargeback,) = await world.chargebacks.chargebacks_of(payment_id, client_id="c1")
     assert chargeback.amount == eur(300)
+
+
+async def test_an_event_signed_for_another_payment_is_refused(world: World) -> None:
+    payment_id, _orders = await world.paid(("s1", 1000))
+    payment = await world.payments.get_payment(payment_id, client_id="c1")
+    assert payment.registration is not None
+    assert payment.registration.token is not None
+    # an unsigned token moved onto this payment, with the signed id of another one
+    moved = ProviderEvent(
+        "e-moved", payment.registration.token, PaymentStatus.FAILED, payment_id="pay_other"
+    )
+    with pytest.raises(WebhookPaymentMismatchError):
+        await world.webhooks.apply("fake", [moved])
+    same = ProviderEvent(
+        "e-same", payment.registration.token, PaymentStatus.SUCCEEDED, payment_id=payment_id
+    )
+    assert (await world.webhooks.apply("fake", [same])).unchanged == 1

@@ -171,3 +171,9 @@ class PayoutMethodNotFoundError(PaymuxError):
     """The seller has no payout method configured."""
 
     code = "payout-method-not-found"
+
+
+class WebhookPaymentMismatchError(PaymuxError):
+    """A webhook event's signed payment reference names another payment than its token."""
+
+    code = "webhook-signature-invalid"

@@ -38,6 +38,9 @@ class PspRegistration:
     token: str | None
     psp_reference: str | None
     redirect_url: str | None
+    psp_payment_id: str | None = None
+    """The PSP's own id of the payment, when a status report gave one (see
+    :class:`~paymux.core.ports.provider.ProviderEvent`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,10 @@ class ProviderEvent:
     failure_code: str | None = None
     occurred_at: datetime | None = None
     psp_payment_id: str | None = None
+    payment_id: str | None = None
+    """paymux's payment id as the PSP echoes it in a *signed* field, for schemes that do not
+    sign the token (Adyen's HMAC leaves ``additionalData`` out): paymux refuses the event if
+    the token's payment has another id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,9 @@ class RefundRequest:
     """The payment's token at the provider."""
     amount: Money
     reason: str | None = None
+    psp_payment_id: str | None = None
+    """The PSP's own id of the payment, if a status report gave one (Adyen refunds the
+    payment's pspReference, not the payment link that is the token)."""
 
 
 @dataclass(frozen=True, slots=True)

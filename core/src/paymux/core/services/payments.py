@@ -18,6 +18,7 @@ from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
+    WebhookPaymentMismatchError,
 )
 from paymux.core.domain.models import (
     OrderStatusChange,
@@ -229,6 +230,11 @@ class PaymentService:
                 if payment_id is None:
                     raise PaymentNotRegisteredYetError(
                         f"{provider_name} reported on unknown token {event.token!r}"
+                    )
+                if event.payment_id is not None and event.payment_id != payment_id:
+                    raise WebhookPaymentMismatchError(
+                        f"{provider_name}'s event {event.event_id} is signed for payment "
+                        f"{event.payment_id!r} but its token names {payment_id!r}"
                     )
                 fresh = await uow.mark_webhook_event_processed(
                     provider_name, event.event_id, now=self._clock()

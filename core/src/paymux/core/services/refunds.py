@@ -157,10 +157,13 @@ class RefundService:
             assert payment.registration.token is not None
             provider = self._providers.get(payment.provider)
             token = payment.registration.token
+            psp_payment_id = payment.registration.psp_payment_id
             try:
                 result = await call_provider(
                     lambda: provider.refund(
-                        RefundRequest(refund.id, token, refund.amount, refund.reason),
+                        RefundRequest(
+                            refund.id, token, refund.amount, refund.reason, psp_payment_id
+                        ),
                         idempotency_key=refund.psp_idempotency_key,
                     ),
                     refused=lambda code: RefundResult(RefundStatus.FAILED, failure_code=code),

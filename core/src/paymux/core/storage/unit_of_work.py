@@ -673,5 +673,6 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
             token=registration.token,
             psp_reference=registration.psp_reference,
             redirect_url=registration.redirect_url,
+            psp_payment_id=registration.psp_payment_id,
         ),
     )

@@ -1,0 +1,1 @@
+"""paymux's Adyen plugin: payment links, refunds, balance-platform transfers, HMAC webhooks."""

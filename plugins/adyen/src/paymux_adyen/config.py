@@ -1,0 +1,64 @@
+"""The Adyen provider's settings (``PAYMUX_PROVIDERS__ADYEN__<FIELD>``)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def _hex_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        raise ValueError(
+            "an Adyen HMAC key is hexadecimal, as the Customer Area shows it"
+        ) from None
+    return value
+
+
+class AdyenConfig(BaseModel):
+    """How paymux talks to Adyen. Secrets come from the environment, never from code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: str = Field(min_length=1)
+    """The Checkout API key (``x-api-key``) of the web-service user."""
+    merchant_account: str = Field(min_length=1)
+    """The merchant account that owns the payment links and refunds."""
+    hmac_key: str = Field(min_length=2)
+    """Hex HMAC key of the Standard webhook (classic notifications) set up for paymux."""
+    environment: Literal["test", "live"] = "test"
+    """Adyen's test or live platform; must match paymux's mode (sandbox ↔ test)."""
+    live_endpoint_prefix: str | None = None
+    """Your live URL prefix (Customer Area → Developers → API URLs); required for live."""
+    base_url: str | None = None
+    """Send every call to this base instead of Adyen (the fake PSP, a proxy); test only."""
+    balance_platform_api_key: str | None = None
+    """The balance-platform API key for transfers; default: ``api_key``."""
+    platform_balance_account_id: str | None = None
+    """The platform's balance account that seller payouts are paid from. Unset: no payouts."""
+    balance_platform_hmac_key: str | None = None
+    """Hex HMAC key of the balance-platform (transfer) webhook; unset: those are refused."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """How long a call to Adyen may take before its outcome is unknown."""
+    refused_attempt_is_final: bool = True
+    """Report a refused ``AUTHORISATION`` as a failed payment. With ``False`` it is reported
+    as still executing, since the buyer may try again on the same payment link."""
+
+    _check_hmac = field_validator("hmac_key", "balance_platform_hmac_key")(_hex_key)
+
+    @model_validator(mode="after")
+    def _live_needs_prefix(self) -> Self:
+        if self.environment == "live" and self.base_url is None and not self.live_endpoint_prefix:
+            raise ValueError("environment 'live' needs live_endpoint_prefix")
+        if self.environment == "live" and self.base_url is not None:
+            raise ValueError("base_url is for tests and the fake PSP; not with environment 'live'")
+        return self
+
+    @property
+    def transfers_api_key(self) -> str:
+        """The key used for the Transfers API."""
+        return self.balance_platform_api_key or self.api_key
