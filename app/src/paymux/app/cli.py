@@ -1,12 +1,14 @@
-"""The ``paymux`` command: ``serve`` and ``migrate``."""
+"""The ``paymux`` command: ``serve``, ``migrate``, ``payouts run`` and ``markets check``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
 
+from paymux.core.markets_config import MarketsConfigError
 from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
 from paymux.core.storage.migrate import upgrade
@@ -39,13 +41,16 @@ def serve(
     if "PAYMUX_PUBLIC_URL" not in os.environ:
         overrides["public_url"] = f"http://{host}:{port}"
     settings = _settings(**overrides)
-    if make_url(settings.database_url).get_backend_name() == "sqlite":
-        upgrade(settings.database_url)
     try:
         app = create_app(settings)
+    except MarketsConfigError as error:
+        typer.echo(f"paymux: invalid markets file {error}", err=True)
+        raise typer.Exit(2) from None
     except (PluginError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         typer.echo(f"paymux: invalid settings: {error}", err=True)
         raise typer.Exit(2) from None
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        upgrade(settings.database_url)
     typer.echo(f"paymux {settings.mode} mode on {settings.public_url}")
     typer.echo(f"  API docs:  {settings.public_url}/docs")
     typer.echo(f"  database:  {make_url(settings.database_url).render_as_string()}")
@@ -123,6 +128,50 @@ def payouts_run(
         return 1 if summary.errors or summary.pending else 0
 
     raise typer.Exit(asyncio.run(run()))
+
+
+markets_cli = typer.Typer(help="The markets file: providers and routing.", no_args_is_help=True)
+cli.add_typer(markets_cli, name="markets")
+
+
+@markets_cli.command("check")
+def markets_check(
+    file: Annotated[Path, typer.Argument(help="The markets file (TOML)")],
+    mode: Annotated[
+        str, typer.Option(help="Check for this mode (sandbox or live)", envvar="PAYMUX_MODE")
+    ] = "sandbox",
+    structure_only: Annotated[
+        bool,
+        typer.Option(
+            "--structure-only",
+            help="Check only the file itself: not the environment variables it names, "
+            "nor that plugins for its providers are installed",
+        ),
+    ] = False,
+) -> None:
+    """Check a markets file as `paymux serve` would, and print what it routes.
+
+    Exits 1 and lists every error (each with its path in the file) when it is invalid.
+    """
+    from paymux.app.markets_summary import summarize
+    from paymux.core.markets_config import load_markets, read_markets_file
+    from paymux.core.plugins import collect_provider_specs, create_plugin_manager
+
+    if mode not in ("sandbox", "live"):
+        typer.echo(f"paymux: --mode must be sandbox or live, not {mode!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        if structure_only:
+            config = read_markets_file(file, mode=mode)
+        else:
+            offered = collect_provider_specs(create_plugin_manager())
+            config = load_markets(file, mode=mode, offered=offered).config
+    except MarketsConfigError as error:
+        typer.echo(f"paymux: invalid markets file {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: valid for {mode} mode")
+    for line in summarize(config):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from paymux.app.routes.payments import payments_router
 from paymux.app.routes.payout_methods import payout_methods_router
 from paymux.app.routes.payouts import payouts_router
 from paymux.app.routes.refunds import refunds_router
+from paymux.app.routes.routing import routing_router
 from paymux.app.routes.shipments import shipments_router
 from paymux.app.routes.status_page import status_page_router
 from paymux.app.routes.webhooks import webhooks_router
@@ -42,6 +43,7 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router.include_router(payout_methods_router(runtime))
     router.include_router(chargebacks_router(runtime))
     router.include_router(ledger_router(runtime))
+    router.include_router(routing_router(runtime))
     router.include_router(status_page_router(runtime))
     return router
 

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from paymux.core.domain.errors import PaymuxError, ProviderOutcomeUnknownError
 from paymux.core.ledger.journal import InsufficientBalanceError
+from paymux.core.routing import NoRouteError
 from paymux.currencies import MoneyError
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "currency-mismatch": 422,
     "invalid-checkout": 422,
     "no-provider": 422,
+    "no-route": 422,
     "idempotency-key-reused": 422,
     "internal-error": 500,
     "provider-unavailable": 503,
@@ -103,6 +105,7 @@ TITLES: dict[str, str] = {
     "currency-mismatch": "Currencies do not match",
     "invalid-checkout": "The checkout breaks a rule",
     "no-provider": "No provider serves this payment",
+    "no-route": "The markets configuration routes no provider to this payment",
     "idempotency-key-reused": "The Idempotency-Key was used with another request",
     "internal-error": "Internal error",
     "provider-unavailable": "The payment provider did not answer",
@@ -159,6 +162,8 @@ def as_problem(error: Exception) -> Problem:
             headers={"Retry-After": str(error.retry_after_seconds)},
             **error.ids,
         )
+    if isinstance(error, NoRouteError):
+        return Problem(error.code, error.message, **error.details())
     if isinstance(error, PaymuxError) and error.code in STATUS_BY_CODE:
         return Problem(error.code, error.message)
     if isinstance(error, InsufficientBalanceError):

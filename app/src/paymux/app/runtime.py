@@ -13,8 +13,14 @@ from paymux.core.domain.models import OrderStatusChange
 from paymux.core.hookspecs import AsgiMount
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
-from paymux.core.plugins import build_provider_registry, create_plugin_manager
+from paymux.core.markets_setup import load_markets_setup
+from paymux.core.plugins import (
+    build_provider_registry,
+    collect_provider_specs,
+    create_plugin_manager,
+)
 from paymux.core.providers import ProviderRegistry
+from paymux.core.routing import CapabilityRouter, MarketRouter, Router
 from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
@@ -37,6 +43,8 @@ class PaymuxRuntime:
     plugin_manager: pluggy.PluginManager
     database: Database
     providers: ProviderRegistry
+    router: Router
+    """Routes checkouts to providers (the markets file's chains, or capabilities)."""
     payments: PaymentService
     shipments: ShipmentService
     refunds: RefundService
@@ -60,13 +68,28 @@ class PaymuxRuntime:
 def create_runtime(
     settings: Settings, *, plugin_manager: pluggy.PluginManager | None = None
 ) -> PaymuxRuntime:
-    """Build a runtime. ``plugin_manager`` defaults to one that loads installed plugins."""
+    """Build a runtime. ``plugin_manager`` defaults to one that loads installed plugins.
+
+    With ``settings.markets_file`` the file is loaded and checked first (a
+    :class:`~paymux.core.markets_config.MarketsConfigError` lists every problem); the
+    runtime's ``settings.providers`` are then the file's enabled providers.
+    """
     manager = plugin_manager or create_plugin_manager()
+    sandboxed: frozenset[str] = frozenset()
+    markets = None
+    if settings.markets_file is not None:
+        markets = load_markets_setup(settings, offered=collect_provider_specs(manager))
+        settings = settings.model_copy(update={"providers": markets.providers})
+        sandboxed = markets.sandboxed
     providers = build_provider_registry(
         manager,
         enabled=settings.providers,
         mode=settings.mode,
         public_url=settings.public_url,
+        sandboxed=sandboxed,
+    )
+    router: Router = (
+        MarketRouter(markets.config, providers) if markets else CapabilityRouter(providers)
     )
     database = Database(settings.database_url)
     links = StatusLinks(
@@ -84,6 +107,7 @@ def create_runtime(
     payments = PaymentService(
         store=store,
         providers=providers,
+        router=router,
         buyer_return_url=links.url,
         lock_seconds=settings.idempotency_lock_seconds,
         on_status_changed=notify,
@@ -110,6 +134,7 @@ def create_runtime(
         plugin_manager=manager,
         database=database,
         providers=providers,
+        router=router,
         payments=payments,
         shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
         payouts=payouts,

@@ -14,6 +14,7 @@ from paymux.core.domain.payouts import Payout, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
+from paymux.core.markets_fees import NO_FEES, MarketFees
 from paymux.core.services.shipments import Shipment
 from paymux.currencies import Money, MoneyError, get_active_currency
 
@@ -42,8 +43,16 @@ class OrderIn(BaseModel):
 
     seller_id: _Id
     amount: AmountText
-    commission: AmountText = "0"
-    logistics_fee: AmountText = "0"
+    commission: AmountText | None = Field(
+        default=None,
+        description="The platform's commission on this order; omitted: the market's "
+        "commission rule (zero without one)",
+    )
+    logistics_fee: AmountText | None = Field(
+        default=None,
+        description="The logistics fee of this order; omitted: the market's logistics fee "
+        "(zero without one)",
+    )
     reference: _Id = Field(description="The shop's own reference of this order")
 
 
@@ -63,31 +72,51 @@ class PaymentIn(BaseModel):
     )
     orders: list[OrderIn] = Field(max_length=100)
 
-    def to_draft(self) -> CheckoutDraft:
-        """The domain's checkout; raises money and checkout errors with the field's name."""
+    def active_currency(self) -> str:
+        """The checkout's currency code, checked (``unknown-currency`` problem otherwise)."""
         try:
-            currency = get_active_currency(self.currency).code
+            return get_active_currency(self.currency).code
         except MoneyError as error:
             raise Problem(error.code, str(error), pointer="/currency") from None
+
+    def to_draft(self, fees: MarketFees = NO_FEES) -> CheckoutDraft:
+        """The domain's checkout; raises money and checkout errors with the field's name.
+
+        An order's omitted ``commission`` or ``logistics_fee`` comes from ``fees`` (the
+        market's rules), zero without a rule.
+        """
+        currency = self.active_currency()
+        orders = []
+        for i, order in enumerate(self.orders):
+            amount = _money(order.amount, currency, f"orders[{i}].amount")
+            commission, logistics_fee = fees.fees_for(
+                amount,
+                commission=_optional_money(order.commission, currency, f"orders[{i}].commission"),
+                logistics_fee=_optional_money(
+                    order.logistics_fee, currency, f"orders[{i}].logistics_fee"
+                ),
+            )
+            orders.append(
+                OrderDraft(
+                    seller_id=order.seller_id,
+                    amount=amount,
+                    commission=commission,
+                    logistics_fee=logistics_fee,
+                    reference=order.reference,
+                )
+            )
         return CheckoutDraft(
             buyer_id=self.buyer_id,
             currency=currency,
             country=self.country,
             payment_method=self.payment_method,
             return_url=self.return_url,
-            orders=tuple(
-                OrderDraft(
-                    seller_id=order.seller_id,
-                    amount=_money(order.amount, currency, f"orders[{i}].amount"),
-                    commission=_money(order.commission, currency, f"orders[{i}].commission"),
-                    logistics_fee=_money(
-                        order.logistics_fee, currency, f"orders[{i}].logistics_fee"
-                    ),
-                    reference=order.reference,
-                )
-                for i, order in enumerate(self.orders)
-            ),
+            orders=tuple(orders),
         )
+
+
+def _optional_money(value: Any, currency: str, where: str) -> Money | None:
+    return None if value is None else _money(value, currency, where)
 
 
 def _money(value: Any, currency: str, where: str) -> Money:

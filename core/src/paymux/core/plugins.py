@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from types import ModuleType
 
 import pluggy
@@ -73,8 +73,12 @@ def build_provider_registry(
     enabled: dict[str, dict[str, object]],
     mode: str,
     public_url: str,
+    sandboxed: Collection[str] = (),
 ) -> ProviderRegistry:
-    """Build the providers named in ``enabled`` (name -> config) from the plugins' specs."""
+    """Build the providers named in ``enabled`` (name -> config) from the plugins' specs.
+
+    The providers named in ``sandboxed`` get ``ProviderContext.sandbox = True``.
+    """
     specs = collect_provider_specs(manager)
     providers = []
     for name, config in enabled.items():
@@ -90,6 +94,7 @@ def build_provider_registry(
             public_url=base,
             webhook_url=f"{base}/v1/webhooks/{name}",
             config=dict(config),
+            sandbox=name in sandboxed,
         )
         provider = specs[name].build(context)
         if provider.name != name:

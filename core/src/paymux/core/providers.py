@@ -25,7 +25,11 @@ class ProviderContext:
     webhook_url: str
     """Where this provider's webhooks must be sent."""
     config: Mapping[str, Any] = field(default_factory=dict)
-    """The provider's own section of the settings (``PAYMUX_PROVIDERS__<NAME>__...``)."""
+    """The provider's own section of the settings (``PAYMUX_PROVIDERS__<NAME>__...``, or its
+    ``config`` table in the markets file, environment references resolved)."""
+    sandbox: bool = False
+    """``sandbox = true`` in the markets file: point at the sandbox simulator or the plugin's
+    fake PSP server, never the network. Always ``False`` in live mode."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ Nothing reads them at import: build ``Settings()`` where the application starts 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     providers: dict[str, dict[str, Any]] = Field(default_factory=_sandbox_only)
     """Enabled providers, each with its own configuration."""
 
+    markets_file: Path | None = None
+    """A markets file (TOML): providers, markets, provider chains and fee rules. Without it,
+    a payment goes to the first enabled provider that serves it. See ``docs/markets.md``."""
+
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     """Signs the links of buyer status pages."""
 
@@ -65,7 +70,7 @@ class Settings(BaseSettings):
                 raise ValueError("live mode refuses the development API key")
             if self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
                 raise ValueError("live mode needs PAYMUX_SECRET_KEY")
-            if "sandbox" in self.providers:
+            if "sandbox" in self.providers and self.markets_file is None:
                 raise ValueError("live mode cannot enable the sandbox provider")
         if not self.api_keys:
             raise ValueError("at least one API key is needed")

@@ -28,7 +28,8 @@ _ERRORS = problem_responses(
         401: "Missing or invalid API key",
         404: "No such payment for this client",
         409: "A request with the same Idempotency-Key is in progress",
-        422: "Invalid input, or the Idempotency-Key was used with another body",
+        422: "Invalid input, no provider or market route for the checkout (`no-route` lists "
+        "what is supported), or the Idempotency-Key was used with another body",
         503: "The provider did not answer; retry with the same Idempotency-Key",
     }
 )
@@ -67,8 +68,11 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         """
         body = await json_body(request)
         payment_in = parse_body(PaymentIn, body)
+        fees = runtime.router.fees(
+            country=payment_in.country, currency=payment_in.active_currency()
+        )
         try:
-            draft = payment_in.to_draft()
+            draft = payment_in.to_draft(fees)
         except InvalidCheckoutError as error:
             raise Problem(error.code, error.message) from None
         stored = await runtime.payments.create_payment(

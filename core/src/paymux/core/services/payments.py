@@ -37,6 +37,7 @@ from paymux.core.ports.provider import (
     ProviderEvent,
 )
 from paymux.core.providers import ProviderRegistry
+from paymux.core.routing import CapabilityRouter, Router
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 
@@ -80,6 +81,7 @@ class PaymentService:
         store: PaymentStore,
         providers: ProviderRegistry,
         buyer_return_url: Callable[[str], str],
+        router: Router | None = None,
         lock_seconds: float,
         on_status_changed: Callable[[OrderStatusChange], Any] | None = None,
         ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
@@ -87,6 +89,7 @@ class PaymentService:
     ) -> None:
         self._store = store
         self._providers = providers
+        self._router: Router = router or CapabilityRouter(providers)
         self._buyer_return_url = buyer_return_url
         self._lock = timedelta(seconds=lock_seconds)
         self._on_status_changed = on_status_changed
@@ -110,7 +113,7 @@ class PaymentService:
         payment_id = new_id("pay")
 
         async def open_payment(uow: UnitOfWork) -> PaymentEvent:
-            provider = self._providers.choose(
+            provider = self._router.choose(
                 country=draft.country, currency=draft.currency, method=draft.payment_method
             )
             payment = _new_payment(payment_id, request, draft, provider.name, now)
