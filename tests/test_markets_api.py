@@ -299,18 +299,18 @@ def test_providers_get_their_sandbox_flag_and_resolved_config(markets: Markets) 
     contexts = markets.plugin.contexts
     assert list(contexts) == ["adyen", "stripe", "square", "bank_transfer"]
     assert all(context.sandbox for context in contexts.values())
-    assert contexts["stripe"].config["secret_key"] == "sk_test_sandbox"
+    assert contexts["stripe"].config["api_key"] == "sk_test_sandbox"
     assert contexts["stripe"].webhook_url.endswith("/v1/webhooks/stripe")
 
 
 def test_environment_variables_fill_the_secrets(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_from_env")
     plugin = StandInPlugin(CAPABILITIES)
     manager = create_plugin_manager(autoload=False, plugins=[plugin])
     create_app(_settings(database_url, EXAMPLE), plugin_manager=manager)
-    assert plugin.contexts["stripe"].config["secret_key"] == "sk_test_from_env"
+    assert plugin.contexts["stripe"].config["api_key"] == "sk_test_from_env"
 
 
 def test_without_a_markets_file_explain_follows_capabilities(database_url: str) -> None:
@@ -371,3 +371,23 @@ def test_serve_fails_fast_on_an_invalid_markets_file(
     assert "invalid markets file" in result.output
     assert "markets.jp.currencies.JPY.methods.card: the provider chain is empty" in result.output
     assert not (tmp_path / "s.db").exists()  # nothing migrated before the check
+
+
+def test_the_example_builds_every_real_provider(database_url: str, tmp_path: Path) -> None:
+    """The shipped example's provider settings are what the installed plugins expect."""
+    bank = {"database_url": f"sqlite:///{tmp_path / 'bank.db'}"}
+    app = create_app(_settings(database_url, EXAMPLE, providers={"bank_transfer": bank}))
+    with TestClient(app) as client:
+        client.headers.update(auth())
+        runtime = app.state.paymux
+        assert runtime.providers.names() == ["adyen", "stripe", "square", "bank_transfer"]
+        for country, currency, method, provider in [
+            ("DE", "EUR", "card", "adyen"),
+            ("FR", "EUR", "bank_transfer", "bank_transfer"),
+            ("US", "USD", "card", "stripe"),
+            ("GB", "GBP", "card", "stripe"),
+            ("JP", "JPY", "card", "square"),
+        ]:
+            params = {"country": country, "currency": currency, "method": method}
+            body = client.get("/v1/routing/explain", params=params).json()
+            assert body["provider"] == provider, body
