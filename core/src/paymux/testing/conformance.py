@@ -19,7 +19,6 @@ import asyncio
 import importlib.util
 import inspect
 import re
-import time
 import uuid
 from collections.abc import Mapping
 from typing import ClassVar
@@ -296,15 +295,12 @@ class ProviderConformance:
     async def test_capabilities_are_cheap_and_stable(
         self, provider_harness: ProviderHarness
     ) -> None:
-        """Equal on every call, before and after work, fast, and without a request to the PSP."""
+        """Equal on every call, before and after work, and without a request to the PSP."""
         provider = provider_harness.provider
         first = provider.capabilities()
         provider_harness.fail_next("unavailable")
-        started = time.perf_counter()
         for _ in range(1000):
             assert provider.capabilities() == first, "capabilities changed between calls"
-        elapsed = time.perf_counter() - started
-        assert elapsed < 1.0, f"1000 calls to capabilities() took {elapsed:.2f} s"
         # The scripted fault is still armed: capabilities() sent nothing to the PSP.
         with pytest.raises(ProviderUnavailableError):
             await self.register(provider_harness)
