@@ -39,7 +39,9 @@ async def harness() -> AsyncIterator[SquareHarness]:
         assert harness.invalid_requests() == []
 
 
-async def paid(harness: SquareHarness) -> CheckoutRegistration:
+async def paid(
+    harness: SquareHarness, outcome: PaymentStatus = PaymentStatus.SUCCEEDED
+) -> CheckoutRegistration:
     request = CheckoutRequest(
         payment_id="pay_1",
         amount=Money(4200, "CAD"),
@@ -50,7 +52,7 @@ async def paid(harness: SquareHarness) -> CheckoutRegistration:
         return_url="https://paymux.test/checkout/pay_1",
     )
     registration = await harness.provider.register_checkout(request, idempotency_key=KEY)
-    await harness.complete_checkout(registration, PaymentStatus.SUCCEEDED)
+    await harness.complete_checkout(registration, outcome)
     return registration
 
 
@@ -197,10 +199,23 @@ def test_squares_own_payment_example_maps() -> None:
 
 async def test_the_fakes_own_payment_events_map(harness: SquareHarness) -> None:
     registration = await paid(harness)
-    [created] = [e for e in harness.fake.events if e["type"] == "payment.created"]
+    created, updated = (e for e in harness.fake.events if e["type"].startswith("payment."))
+    assert (created["type"], updated["type"]) == ("payment.created", "payment.updated")
+    assert created["data"]["id"] == updated["data"]["id"]
+    [approved] = harness.provider.parse_webhook(*harness.sign(created))
+    [completed] = harness.provider.parse_webhook(*harness.sign(updated))
+    assert isinstance(approved, ProviderEvent)
+    assert isinstance(completed, ProviderEvent)
+    assert (approved.token, approved.status) == (registration.token, PaymentStatus.PENDING)
+    assert (completed.token, completed.status) == (registration.token, PaymentStatus.SUCCEEDED)
+
+
+async def test_a_declined_payment_is_reported_failed(harness: SquareHarness) -> None:
+    await paid(harness, PaymentStatus.FAILED)
+    [created] = [e for e in harness.fake.events if e["type"].startswith("payment.")]
     [event] = harness.provider.parse_webhook(*harness.sign(created))
     assert isinstance(event, ProviderEvent)
-    assert (event.token, event.status) == (registration.token, PaymentStatus.SUCCEEDED)
+    assert (event.status, event.failure_code) == (PaymentStatus.FAILED, "generic-decline")
 
 
 # -- refunds -------------------------------------------------------------------------------

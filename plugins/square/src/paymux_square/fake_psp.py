@@ -1,9 +1,13 @@
 """The fake Square API served over HTTP on 127.0.0.1 (stdlib server, one thread per request).
 
 Point the SDK (and so :class:`~paymux_square.provider.SquareProvider`) at
-:attr:`FakeSquareServer.base_url` with the ``base_url`` setting. Scripted ``timeout`` faults
-answer after :attr:`FakeSquareServer.stall_seconds`; ``reset`` faults drop the connection
-with a TCP reset after the request was acted on.
+:attr:`FakeSquareServer.base_url` with the ``base_url`` setting. Given a ``webhook_url``
+and the ``webhook_signature_key``, the server also delivers every webhook event the fake
+produces (a buyer paying on the hosted page, a refund, a dispute) to that URL, signed as
+Square signs them (:mod:`paymux_square.fake_webhooks`); without one nothing is sent.
+
+Scripted ``timeout`` faults answer after :attr:`FakeSquareServer.stall_seconds`;
+``reset`` faults drop the connection with a TCP reset after the request was acted on.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from paymux_square.fake_square import Answer, FakeSquare
+from paymux_square.fake_webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +98,19 @@ class FakeSquareServer:
     """Serves a :class:`FakeSquare` on ``127.0.0.1`` at a free port, in a daemon thread."""
 
     def __init__(
-        self, fake: FakeSquare | None = None, *, host: str = "127.0.0.1", stall_seconds: float = 2.0
+        self,
+        fake: FakeSquare | None = None,
+        *,
+        host: str = "127.0.0.1",
+        stall_seconds: float = 2.0,
+        webhook_url: str | None = None,
+        webhook_signature_key: str | None = None,
+        notification_url: str | None = None,
     ) -> None:
+        """``webhook_url`` turns delivery on (it needs ``webhook_signature_key``);
+        ``notification_url`` is the URL signed with the body (default: ``webhook_url``)."""
+        if webhook_url is not None and not webhook_signature_key:
+            raise ValueError("delivering webhooks needs the webhook signature key")
         self._server = _Server((host, 0), _Handler)
         self._server.stall_seconds = stall_seconds
         port = self._server.server_address[1]
@@ -102,6 +118,16 @@ class FakeSquareServer:
         self.fake = fake or FakeSquare(public_url=self.base_url)
         self._server.fake = self.fake
         self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.webhooks: WebhookSender | None = None
+        """What delivers the fake's events, when a ``webhook_url`` was given."""
+        if webhook_url is not None and webhook_signature_key:
+            self.webhooks = WebhookSender(
+                webhook_url,
+                signature_key=webhook_signature_key,
+                notification_url=notification_url,
+            )
+            self.fake.on_event = self.webhooks
 
     @property
     def stall_seconds(self) -> float:
@@ -120,11 +146,16 @@ class FakeSquareServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving, close the socket and stop delivering webhooks; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self._thread is not None:
+            self._server.shutdown()
             self._thread.join(timeout=5)
+        self._server.server_close()
 
     def __enter__(self) -> FakeSquareServer:
         return self.start()

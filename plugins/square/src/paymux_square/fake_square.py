@@ -129,7 +129,10 @@ class FakeSquare:
             self._faults.append(ScriptedFault(kind, path_prefix, retry_after_seconds))
 
     def pay(self, order_id: str, *, decline_code: str | None = None) -> JSON:
-        """Act as the buyer: pay the order's link (or be declined with ``decline_code``)."""
+        """Act as the buyer: pay the order's link (or be declined with ``decline_code``).
+
+        A paid link emits ``payment.created`` (``APPROVED``) then ``payment.updated``
+        (``COMPLETED``); a declined one emits ``payment.created`` (``FAILED``)."""
         with self._lock:
             order = self.orders[order_id]
             total = order["total_money"]
@@ -180,7 +183,15 @@ class FakeSquare:
                 order["closed_at"] = stamp
                 order["net_amount_due_money"] = {"amount": 0, "currency": total["currency"]}
             self._touch(order)
-            self._emit("payment.created", "payment", payment_id, {"payment": dict(payment)})
+            if failed:
+                self._emit("payment.created", "payment", payment_id, {"payment": dict(payment)})
+                return payment
+            # As Square reports a paid link: created APPROVED (authorized), then updated
+            # COMPLETED (captured), the two events of the spec's examples for one payment.
+            approved = dict(payment, status="APPROVED")
+            approved["card_details"] = dict(card_details, status="AUTHORIZED")
+            self._emit("payment.created", "payment", payment_id, {"payment": approved})
+            self._emit("payment.updated", "payment", payment_id, {"payment": dict(payment)})
             return payment
 
     def set_payment_status(self, payment_id: str, status: str) -> JSON:

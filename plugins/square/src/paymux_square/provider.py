@@ -82,8 +82,13 @@ class SquareProvider:
         webhook_url: str,
         name: str = "square",
         transport: httpx.AsyncBaseTransport | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
+        """``on_close`` runs once, in a worker thread, when the provider is closed (sandbox
+        mode stops its fake Square with it)."""
         self._config = config
+        self._on_close = on_close
+        self._closed = False
         self._name = name
         self._notification_url = config.notification_url or webhook_url
         self._timeout = config.request_timeout_seconds
@@ -222,8 +227,13 @@ class SquareProvider:
         return parse_events(body)
 
     async def aclose(self) -> None:
-        """Close the HTTP client shared with the SDK."""
+        """Close the HTTP client shared with the SDK (and run ``on_close``); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         await self._http.aclose()
+        if self._on_close is not None:
+            await asyncio.to_thread(self._on_close)
 
     # -- calls -------------------------------------------------------------------------
 
