@@ -5,7 +5,9 @@ It records every request and validates it against Stripe's OpenAPI spec (when gi
 example objects from ``fixtures3.json`` as templates, when given), keeps Stripe's
 idempotency rules (same ``Idempotency-Key`` and body: the same answer; another body:
 ``idempotency_error``), serves a hosted page at ``/pay/{session}``, signs events exactly as
-Stripe does, and fails on demand (:meth:`FakeStripe.fail_next`).
+Stripe does, and fails on demand (:meth:`FakeStripe.fail_next`). Given a ``webhook_url``, it
+delivers the events of a checkout paid or declined on its hosted page there, signed, from a
+background thread, retrying non-2xx answers (:mod:`paymux_stripe.webhook_delivery`).
 
 :class:`FakeStripe` is the state and logic, independent of any server;
 :class:`FakeStripeServer` serves it over HTTP on 127.0.0.1 in a thread (stdlib only).
@@ -35,6 +37,7 @@ import stripe
 from paymux.core.domain.status import PaymentStatus
 from paymux_stripe.amounts import THREE_DECIMAL, TWO_DECIMAL_OVERRIDES
 from paymux_stripe.spec_validation import FormError, StripeSpec, as_lists, parse_form
+from paymux_stripe.webhook_delivery import WebhookSender
 
 StripeFault = Literal[
     "timeout",
@@ -120,6 +123,9 @@ class FakeStripe:
         fixtures: Mapping[str, Any] | None = None,
         stall_seconds: float = 2.0,
         public_url: str = "http://127.0.0.1",
+        webhook_url: str | None = None,
+        delivery_attempts: int = 6,
+        delivery_backoff_seconds: float = 0.2,
     ) -> None:
         self.api_key = api_key
         self.webhook_secret = webhook_secret
@@ -139,6 +145,15 @@ class FakeStripe:
         self.transfers: dict[str, JsonObject] = {}
         self.events: list[JsonObject] = []
         self._intent_data: dict[str, JsonObject] = {}
+        self.webhooks: WebhookSender | None = (
+            WebhookSender(
+                webhook_url,
+                attempts=delivery_attempts,
+                backoff_seconds=delivery_backoff_seconds,
+            )
+            if webhook_url
+            else None
+        )
 
     # -- for tests and harnesses -----------------------------------------------------
 
@@ -625,6 +640,30 @@ class FakeStripe:
         self.events.append(event)
         return event
 
+    # -- webhook delivery ---------------------------------------------------------------------
+
+    def _deliver_checkout(self, final: JsonObject) -> None:
+        """Send what Stripe sends once the buyer leaves the hosted page (with a webhook URL).
+
+        Paid: ``checkout.session.completed`` (``paid``). Declined: the session completes
+        unpaid (``checkout.session.completed``), then its payment fails
+        (``checkout.session.async_payment_failed``), in that order.
+        """
+        if self.webhooks is None:
+            return
+        events = [final]
+        if final["type"] == "checkout.session.async_payment_failed":
+            completed = self.event("checkout.session.completed", final["data"]["object"])
+            with self._lock:
+                self.events.insert(len(self.events) - 1, completed)
+            events = [completed, final]
+        self.webhooks.send([self.signed(event) for event in events])
+
+    def stop_deliveries(self) -> None:
+        """Stop delivering webhooks (pending retries are dropped); waits for the sender."""
+        if self.webhooks is not None:
+            self.webhooks.stop()
+
     # -- the hosted page ----------------------------------------------------------------------
 
     def _hosted_page(self, method: str, session_id: str, body: str) -> Reply:
@@ -637,7 +676,8 @@ class FakeStripe:
                 if session["status"] != "open":
                     return Reply(409, b"This checkout is closed", {"Content-Type": "text/plain"})
                 outcome = PaymentStatus.SUCCEEDED if choice == "succeeded" else PaymentStatus.FAILED
-                self.complete(session_id, outcome)
+                final = self.complete(session_id, outcome)
+                self._deliver_checkout(final)
                 target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
                 return Reply(303, b"", {"Location": target})
             amount, currency = session["amount_total"], str(session["currency"]).upper()
@@ -764,6 +804,7 @@ class FakeStripeServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         fake.public_url = self.url
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -777,7 +818,14 @@ class FakeStripeServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop delivering webhooks and serving, and close the socket. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.fake.stop_deliveries()
+        if not self._thread.is_alive():
+            self._server.server_close()
+            return
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -45,6 +45,7 @@ from paymux_stripe.webhooks import (
 _T = TypeVar("_T")
 _METADATA_VALUE_MAX = 500
 SELLER_ID_KEY = "paymux_seller_id"
+STRIPE_API_BASE = "https://api.stripe.com"
 BUYER_ID_KEY = "paymux_buyer_id"
 
 
@@ -56,9 +57,18 @@ class StripeProvider:
     reports can be tied to it.
     """
 
-    def __init__(self, config: StripeConfig, *, name: str = "stripe") -> None:
+    def __init__(
+        self,
+        config: StripeConfig,
+        *,
+        name: str = "stripe",
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_close`` runs once in :meth:`aclose` (sandbox mode: it stops the fake Stripe)."""
         self._config = config
         self._name = name
+        self._on_close = on_close
+        self._closed = False
         self._http = stripe.HTTPXClient(timeout=config.request_timeout_seconds)
         base = config.api_base.rstrip("/") if config.api_base else None
         addresses: Any = (
@@ -75,6 +85,11 @@ class StripeProvider:
     def name(self) -> str:
         """The name this provider is enabled under (``stripe``)."""
         return self._name
+
+    @property
+    def api_base(self) -> str:
+        """Where the API is reached: Stripe's, ``api_base``, or the sandbox fake's URL."""
+        return (self._config.api_base or STRIPE_API_BASE).rstrip("/")
 
     def capabilities(self) -> ProviderCapabilities:
         """Cards in every country, in the currencies whose Stripe encoding is known."""
@@ -234,8 +249,13 @@ class StripeProvider:
         return normalize(event)
 
     async def aclose(self) -> None:
-        """Close the SDK's HTTP client."""
+        """Close the SDK's HTTP client, then run ``on_close`` (in a thread). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         await self._http.close_async()  # type: ignore[no-untyped-call]
+        if self._on_close is not None:
+            await asyncio.to_thread(self._on_close)
 
     async def _retrieve_session(self, token: str) -> dict[str, Any]:
         session = await self._call(
