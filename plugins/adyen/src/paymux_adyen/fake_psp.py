@@ -6,7 +6,9 @@ A stdlib HTTP server on 127.0.0.1 that speaks the JSON of Adyen's Checkout API v
 optional validator (the tests check them against Adyen's OpenAPI specs), honours
 ``Idempotency-Key`` (same key and body: the first answer again), serves a minimal hosted
 page for each payment link, signs notifications exactly as Adyen does, and plays scripted
-faults. Run it alone with ``python -m paymux_adyen.fake_psp --port 8090``.
+faults. With a ``webhook_url`` (sandbox mode) a payment on the hosted page is followed by
+its signed ``AUTHORISATION`` notification, POSTed there in the background and retried on
+any non-2xx answer. Run it alone with ``python -m paymux_adyen.fake_psp --port 8090``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import secrets
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -134,6 +137,9 @@ class FakeAdyen:
         validator: Validator | None = None,
         stall_seconds: float = 2.0,
         webhook_url: str | None = None,
+        refused_attempt_is_final: bool = False,
+        delivery_attempts: int = 6,
+        delivery_backoff_seconds: float = 0.1,
         port: int = 0,
     ) -> None:
         self.merchant_account = merchant_account
@@ -143,6 +149,14 @@ class FakeAdyen:
         self.validator = validator
         self.stall_seconds = stall_seconds
         self.webhook_url = webhook_url
+        self.refused_attempt_is_final = refused_attempt_is_final
+        """When the hosted page's buyer is refused, expire the link (as paymux then fails
+        the payment) instead of keeping it open for another attempt, as Adyen does."""
+        self.delivery_attempts = delivery_attempts
+        self.delivery_backoff_seconds = delivery_backoff_seconds
+        self.deliveries: list[tuple[str, int | None]] = []
+        """Each webhook POST: the event codes it carried and the answer (``None``: no answer)."""
+        self._closed = threading.Event()
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[str] = []
         self.links: dict[str, PaymentLink] = {}
@@ -178,7 +192,8 @@ class FakeAdyen:
         self._server.serve_forever()
 
     def stop(self) -> None:
-        """Stop serving (if started) and close the socket."""
+        """Stop serving (if started), give up pending deliveries and close the socket."""
+        self._closed.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread = None
@@ -310,16 +325,35 @@ class FakeAdyen:
         return headers, body
 
     def deliver(self, headers: dict[str, str], body: bytes) -> None:
-        """POST a webhook to ``webhook_url`` in the background (sandbox use), once."""
+        """POST a webhook to ``webhook_url`` in the background (sandbox use).
+
+        A non-2xx answer or no answer is retried ``delivery_attempts`` times in all, the wait
+        doubling from ``delivery_backoff_seconds`` (paymux answers 404 for a payment it does
+        not know yet), until the fake stops. Nothing happens without a ``webhook_url``.
+        """
         if self.webhook_url is None:
             return
-        request = urllib.request.Request(self.webhook_url, data=body, headers=headers)  # noqa: S310
+        url = self.webhook_url
+        threading.Thread(
+            target=self._deliver_with_retries, args=(url, headers, body), daemon=True
+        ).start()
 
-        def send() -> None:
-            with suppress(OSError), urllib.request.urlopen(request, timeout=10):  # noqa: S310
-                pass
-
-        threading.Thread(target=send, daemon=True).start()
+    def _deliver_with_retries(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        codes = ",".join(
+            str(wrapper.get("NotificationRequestItem", {}).get("eventCode"))
+            for wrapper in json.loads(body).get("notificationItems", [])
+        )
+        delay = self.delivery_backoff_seconds
+        for attempt in range(self.delivery_attempts):
+            if attempt and self._closed.wait(delay):
+                return
+            if attempt:
+                delay *= 2
+            status = _post(url, headers, body)
+            with self._lock:
+                self.deliveries.append((codes, status))
+            if status is not None and 200 <= status < 300:
+                return
 
     # -- request handling -----------------------------------------------------------------
 
@@ -467,6 +501,18 @@ class FakeAdyen:
         )
 
 
+def _post(url: str, headers: dict[str, str], body: bytes) -> int | None:
+    """POST once; the answer's status, or ``None`` when there was no answer."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return None
+
+
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"status": status, "errorCode": code, "message": message, "errorType": "validation"}
 
@@ -526,6 +572,8 @@ def _handler_for(fake: FakeAdyen) -> type[BaseHTTPRequestHandler]:
                 if link is not None and link.status == "active":
                     outcome = parse_qs(request.body.decode()).get("outcome", ["paid"])[0]
                     item = fake.pay(link.id, success=outcome == "paid")
+                    if outcome != "paid" and fake.refused_attempt_is_final:
+                        fake.expire(link.id)
                     fake.deliver(*fake.notification_batch(item))
                     target = str(link.request.get("returnUrl") or f"/links/{link.id}")
                     self._send(303, {"Location": target}, b"", "text/plain")

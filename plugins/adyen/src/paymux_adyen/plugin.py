@@ -8,6 +8,7 @@ from paymux.core.hookspecs import hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
 from paymux_adyen.config import AdyenConfig
+from paymux_adyen.fake_psp import DEFAULT_PLATFORM_HMAC_KEY, PLATFORM_BALANCE_ACCOUNT, FakeAdyen
 from paymux_adyen.provider import AdyenProvider
 
 
@@ -15,6 +16,8 @@ def build_provider(context: ProviderContext) -> PaymentProvider:
     """Build the Adyen provider from its section of the settings.
 
     Refuses Adyen's test platform in paymux's live mode and the live platform in sandbox.
+    With ``context.sandbox`` and no ``base_url``, the provider talks to a fake Adyen of its
+    own (see :func:`build_sandbox_provider`).
     """
     config = AdyenConfig.model_validate(dict(context.config))
     expected = "live" if context.mode == "live" else "test"
@@ -23,7 +26,32 @@ def build_provider(context: ProviderContext) -> PaymentProvider:
             f"paymux runs in {context.mode} mode but the Adyen provider {context.name!r} is "
             f"configured for Adyen's {config.environment} platform"
         )
+    if context.sandbox and config.base_url is None:
+        return build_sandbox_provider(config, context)
     return AdyenProvider(config, name=context.name)
+
+
+def build_sandbox_provider(config: AdyenConfig, context: ProviderContext) -> AdyenProvider:
+    """The provider pointed at a fake Adyen started for it on 127.0.0.1 (ephemeral port).
+
+    The fake signs notifications with the configured ``hmac_key`` for the configured
+    merchant account and delivers them to ``context.webhook_url`` when the buyer pays or is
+    refused on its hosted page. The provider's ``aclose`` stops it.
+    """
+    fake = FakeAdyen(
+        merchant_account=config.merchant_account,
+        hmac_key=config.hmac_key,
+        platform_hmac_key=config.balance_platform_hmac_key or DEFAULT_PLATFORM_HMAC_KEY,
+        platform_balance_account=config.platform_balance_account_id or PLATFORM_BALANCE_ACCOUNT,
+        webhook_url=context.webhook_url,
+        refused_attempt_is_final=config.refused_attempt_is_final,
+    ).start()
+    try:
+        wired = config.model_copy(update={"base_url": fake.base_url})
+        return AdyenProvider(wired, name=context.name, on_close=fake.stop)
+    except BaseException:
+        fake.stop()
+        raise
 
 
 @hookimpl

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from threading import Lock
 from typing import Any
@@ -95,9 +96,17 @@ class AdyenProvider:
     the page, its ``id`` the token. Checkout sessions would need paymux to host Drop-in.
     """
 
-    def __init__(self, config: AdyenConfig, *, name: str = "adyen") -> None:
+    def __init__(
+        self,
+        config: AdyenConfig,
+        *,
+        name: str = "adyen",
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_close`` runs once, in a worker thread, at :meth:`aclose` (the sandbox's fake)."""
         self._config = config
         self._name = name
+        self._on_close = on_close
         self._timeout = config.request_timeout_seconds + 1.0
         checkout = build_sdk(
             api_key=config.api_key,
@@ -123,6 +132,11 @@ class AdyenProvider:
     def name(self) -> str:
         """The provider's name (``adyen`` unless configured otherwise)."""
         return self._name
+
+    @property
+    def base_url(self) -> str | None:
+        """Where calls go instead of Adyen (the fake Adyen in sandbox mode), if anywhere."""
+        return self._config.base_url
 
     def capabilities(self) -> ProviderCapabilities:
         """Cards, iDEAL and SEPA Direct Debit on payment links, in the encoded currencies."""
@@ -282,4 +296,10 @@ class AdyenProvider:
         return None
 
     async def aclose(self) -> None:
-        """Nothing to release: the SDK opens a connection per call."""
+        """Stop the sandbox's fake Adyen, if this provider started one (once).
+
+        The SDK itself holds nothing: it opens a connection per call.
+        """
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            await asyncio.to_thread(on_close)
