@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
-from paymux.app.cli import cli
+from paymux.app.cli import cli, create_cli
+from paymux.core.hookspecs import hookimpl
+from paymux.core.plugins import PluginError, create_plugin_manager
 
 
 def test_migrate_creates_the_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +50,53 @@ def test_serve_reports_bad_provider_config(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(cli, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "no plugin offers it" in result.output
+
+
+class GreetingPlugin:
+    """Adds ``paymux hello``."""
+
+    @hookimpl
+    def paymux_cli_commands(self, cli: object) -> None:
+        assert isinstance(cli, typer.Typer)
+
+        @cli.command("hello")
+        def hello() -> None:
+            """Say hello."""
+            typer.echo("hello from a plugin")
+
+
+class BrokenPlugin:
+    """Fails to add its commands."""
+
+    @hookimpl
+    def paymux_cli_commands(self, cli: object) -> None:
+        raise RuntimeError("boom")
+
+
+def test_plugins_add_commands_and_a_broken_one_is_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manager = create_plugin_manager(autoload=False, plugins=[BrokenPlugin(), GreetingPlugin()])
+    app = create_cli(plugin_manager=manager)
+    assert "could not add its commands: RuntimeError: boom" in capsys.readouterr().err
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in ("serve", "migrate", "payouts", "markets", "hello"):
+        assert command in result.output
+    assert CliRunner().invoke(app, ["hello"]).output.endswith("hello from a plugin\n")
+
+
+def test_a_plugin_that_fails_to_load_leaves_the_core_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing(**_: object) -> object:
+        raise PluginError("loading the 'paymux' entry points failed: ImportError: nope")
+
+    monkeypatch.setattr("paymux.core.plugins.create_plugin_manager", failing)
+    app = create_cli()
+    error = capsys.readouterr().err
+    assert "plugin commands are unavailable" in error
+    assert "ImportError: nope" in error
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "migrate" in result.output

@@ -1,9 +1,10 @@
-"""The ``paymux`` command: ``serve``, ``migrate``, ``payouts run`` and ``markets check``."""
+"""The ``paymux`` command: ``serve``, ``migrate``, ``payouts run``, ``markets check``, and
+the commands plugins add through the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.engine import make_url
@@ -13,7 +14,13 @@ from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
 from paymux.core.storage.migrate import upgrade
 
-cli = typer.Typer(help="paymux: payments for marketplaces.", no_args_is_help=True)
+if TYPE_CHECKING:
+    import pluggy
+
+HELP = "paymux: payments for marketplaces."
+
+cli = typer.Typer(help=HELP, no_args_is_help=True)
+"""paymux's own commands, without the plugins' (the ``paymux`` script runs :func:`create_cli`)."""
 
 
 def _settings(**overrides: object) -> Settings:
@@ -174,6 +181,36 @@ def markets_check(
         typer.echo(line)
 
 
+def create_cli(*, plugin_manager: pluggy.PluginManager | None = None) -> typer.Typer:
+    """The ``paymux`` command: paymux's own commands and those of the plugins.
+
+    ``plugin_manager`` defaults to one that loads the installed plugins. Each plugin's
+    ``paymux_cli_commands`` implementation is called once with the new ``typer.Typer``. A
+    plugin that fails to load or to add its commands is reported on standard error and left
+    out: paymux's own commands (and ``--help``) keep working.
+    """
+    from paymux.core.plugins import create_plugin_manager
+
+    app = typer.Typer(help=HELP, no_args_is_help=True)
+    app.add_typer(cli)  # no name: paymux's own commands join the top level
+    if plugin_manager is None:
+        try:
+            plugin_manager = create_plugin_manager()
+        except PluginError as error:
+            typer.echo(f"paymux: plugin commands are unavailable: {error}", err=True)
+            return app
+    for implementation in plugin_manager.hook.paymux_cli_commands.get_hookimpls():
+        try:
+            implementation.function(cli=app)
+        except Exception as error:  # a broken plugin must not take the command line down
+            typer.echo(
+                f"paymux: plugin {implementation.plugin_name!r} could not add its commands: "
+                f"{type(error).__name__}: {error}",
+                err=True,
+            )
+    return app
+
+
 def main() -> None:
-    """Entry point of the ``paymux`` script."""
-    cli()
+    """Entry point of the ``paymux`` script: assemble the command (plugins included), run it."""
+    create_cli()()

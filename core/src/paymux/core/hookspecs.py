@@ -104,3 +104,20 @@ def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
     must start with ``/`` and must not clash with ``/v1`` or another plugin's path.
     """
     raise NotImplementedError
+
+
+@hookspec
+def paymux_cli_commands(cli: object) -> None:
+    """Add commands to the ``paymux`` command line.
+
+    ``cli`` is the ``typer.Typer`` of the ``paymux`` command (the core imports no CLI
+    library, so it is typed ``object``): add a command group with
+    ``cli.add_typer(group, name="myprovider")`` or a command with ``cli.command()(function)``.
+    Called once, when the ``paymux`` command is assembled, before its arguments are parsed:
+    every invocation (``paymux --help`` too) pays for it, so only declare commands here and
+    import heavy modules, read settings and build the runtime inside the commands
+    themselves. Use names of your own (for example your provider's name) that do not
+    clash with paymux's commands (``serve``, ``migrate``, ``payouts``, ``markets``) or
+    another plugin's. An exception raised here is reported on standard error and the
+    command line goes on without the failing plugin (paymux's own commands keep working).
+    """

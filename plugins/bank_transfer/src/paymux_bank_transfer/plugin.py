@@ -51,3 +51,15 @@ def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
         webhook_url=f"{settings.public_url}/v1/webhooks/{NAME}" if sandbox else None,
     )
     return [AsgiMount(MOUNT_PATH, app, "bank-transfer-pages", aclose=provider.aclose)]
+
+
+@hookimpl
+def paymux_cli_commands(cli: object) -> None:
+    """Add ``paymux bank-transfer export|show|import`` (see :mod:`paymux_bank_transfer.cli`)."""
+    import typer
+
+    from paymux_bank_transfer.cli import create_commands
+
+    if not isinstance(cli, typer.Typer):
+        raise TypeError(f"paymux_cli_commands expects a typer.Typer, not {type(cli).__name__}")
+    cli.add_typer(create_commands(), name="bank-transfer")
