@@ -415,7 +415,7 @@ class BankTransferProvider:
         Pay-ins match by reference *and* exact amount and currency, payouts by end-to-end
         id. The store is updated (so :meth:`fetch_status` reports it) and every line is kept
         with its outcome. The events have the same ids as :meth:`parse_webhook` gives for
-        the same lines; apply them with ``runtime.payments.apply_provider_events``.
+        the same lines; apply them with ``runtime.webhooks.apply("bank_transfer", events)``.
         Importing a statement twice changes nothing more. Raises
         :class:`~paymux_bank_transfer.statements.StatementError` for an unreadable document.
         """
