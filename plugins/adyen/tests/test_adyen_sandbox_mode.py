@@ -2,7 +2,8 @@
 
 A real paymux app is served over HTTP; the buyer pays (or is refused) on the fake's hosted
 page, the fake delivers the signed ``AUTHORISATION`` notification to paymux, and the payment
-and the seller's wallet follow. Nothing leaves 127.0.0.1.
+and the seller's wallet follow; a refund is settled by the fake's ``REFUND`` notification.
+Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,6 +112,16 @@ def _click(redirect_url: str, button: str) -> httpx.Response:
         return browser.post(httpx.URL(redirect_url).join(form.group(1)), data={"outcome": button})
 
 
+def _wait_for_refund(sandbox: Sandbox, refund_id: str, status: str) -> dict[str, Any]:
+    """Poll ``GET /v1/refunds/{id}`` until the refund reaches ``status``."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        body: dict[str, Any] = sandbox.client.get(f"/v1/refunds/{refund_id}").json()
+        if body["status"] == status or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
 def _is_paymux_status_page(sandbox: Sandbox, page: httpx.Response) -> bool:
     return page.status_code == 200 and str(page.url).startswith(sandbox.url + "/checkout/")
 
@@ -131,7 +144,8 @@ def test_a_payment_on_the_fake_page_succeeds_and_credits_the_seller(sandbox: San
     link_id = redirect_url.rsplit("/", 1)[1]
     assert sandbox.provider.payments.payment_of(link_id) is not None
 
-    # so a refund is accepted by the fake; it stays pending (no REFUND notification)
+    # so a refund is accepted by the fake (``received``: pending) and settled shortly after
+    # by its REFUND notification
     refund = sandbox.client.post(
         f"/v1/payments/{payment['id']}/refunds",
         json={"amount": "10.00"},
@@ -139,6 +153,14 @@ def test_a_payment_on_the_fake_page_succeeds_and_credits_the_seller(sandbox: San
     )
     assert refund.status_code == 201, refund.text
     assert refund.json()["status"] == "pending"
+    settled = _wait_for_refund(sandbox, refund.json()["id"], "succeeded")
+    assert settled["status"] == "succeeded", settled
+    # the 10.00 came off the sellers' pending money, in proportion to their orders
+    pending = {
+        seller: sandbox.client.get(f"/v1/wallets/{seller}").json()["balances"][0]["pending"]
+        for seller in ("seller-a", "seller-b")
+    }
+    assert pending == {"seller-a": "22.94", "seller-b": "9.56"}  # was 30.00 + 12.50
 
 
 def test_a_refused_buyer_fails_the_payment(sandbox: Sandbox) -> None:

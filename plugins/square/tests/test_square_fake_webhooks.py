@@ -136,3 +136,59 @@ def test_without_a_webhook_url_nothing_is_delivered() -> None:
 def test_delivery_needs_the_signature_key() -> None:
     with pytest.raises(ValueError, match="signature key"):
         FakeSquareServer(webhook_url="http://127.0.0.1:9/")
+
+
+def _refund(server: FakeSquareServer, link_id: str) -> str:
+    """Pay on the link's page, then refund 2.00 of it; the refund's id."""
+    httpx.post(f"{server.base_url}/checkout/{link_id}", data={"outcome": "pay"})
+    (payment_id,) = server.fake.payments
+    answer = httpx.post(
+        f"{server.base_url}/v2/refunds",
+        json={
+            "idempotency_key": "r1",
+            "payment_id": payment_id,
+            "amount_money": {"amount": 200, "currency": "USD"},
+        },
+        headers={"authorization": "Bearer t"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["refund"]["status"] == "PENDING"
+    refund_id: str = answer.json()["refund"]["id"]
+    return refund_id
+
+
+def test_with_a_webhook_url_a_refund_is_settled_shortly_after(receiver: Receiver) -> None:
+    with FakeSquareServer(
+        webhook_url=_url(receiver),
+        webhook_signature_key=KEY,
+        notification_url=NOTIFICATION_URL,
+        refund_settle_seconds=0.05,
+    ) as server:
+        refund_id = _refund(server, _paid_link(server))
+        assert server.webhooks is not None
+        webhooks = server.webhooks
+        _wait(lambda: len(webhooks.delivered) == 4)
+        assert server.fake.refunds[refund_id]["status"] == "COMPLETED"
+    events = []
+    for headers, body, _ in receiver.received:
+        verify(headers, body, signature_key=KEY, notification_url=NOTIFICATION_URL)
+        events.append(httpx.Response(200, content=body).json())
+    assert [e["type"] for e in events[2:]] == ["refund.created", "refund.updated"]
+    updated = events[3]["data"]["object"]["refund"]
+    assert (updated["id"], updated["status"], updated["version"]) == (refund_id, "COMPLETED", 2)
+
+
+def test_refunds_stay_pending_without_a_webhook_url_or_a_settle_delay(
+    receiver: Receiver,
+) -> None:
+    with FakeSquareServer() as plain:
+        refund_id = _refund(plain, _paid_link(plain))
+        time.sleep(0.3)
+        assert plain.fake.refunds[refund_id]["status"] == "PENDING"
+    with FakeSquareServer(
+        webhook_url=_url(receiver), webhook_signature_key=KEY, refund_settle_seconds=None
+    ) as server:
+        refund_id = _refund(server, _paid_link(server))
+        time.sleep(0.3)
+        assert server.fake.refunds[refund_id]["status"] == "PENDING"
+        assert [e["type"] for e in server.fake.events][-1] == "refund.created"

@@ -1,6 +1,6 @@
 """Sandbox mode end to end: a markets file with ``sandbox = true`` for Square, a real paymux
 app over HTTP, the buyer paying on the fake Square's hosted page, and the fake's signed
-webhooks moving the payment and the seller's wallet. Nothing leaves 127.0.0.1."""
+webhooks moving the payment, its refund and the seller's wallet. Nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -121,6 +121,16 @@ def _processed_webhooks(database_url: str, at_least: int) -> int:
     return count
 
 
+def _wait_for_refund(service: Service, refund_id: str, status: str) -> dict[str, Any]:
+    """Poll ``GET /v1/refunds/{id}`` until the refund reaches ``status``."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        body: dict[str, Any] = service.client.get(f"/v1/refunds/{refund_id}").json()
+        if body["status"] == status or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
 def test_a_payment_is_paid_on_the_fake_square_and_reported_by_webhooks(
     service: Service,
 ) -> None:
@@ -142,6 +152,21 @@ def test_a_payment_is_paid_on_the_fake_square_and_reported_by_webhooks(
         "30.00",
         "0.00",
     )
+
+    # a refund: Square answers PENDING, the fake settles it shortly after (refund.updated)
+    refund = service.client.post(
+        f"/v1/payments/{created['id']}/refunds",
+        json={"amount": "10.00"},
+        headers={"Idempotency-Key": "paid-refund"},
+    )
+    assert refund.status_code == 201, refund.text
+    assert refund.json()["status"] == "pending"
+    settled = _wait_for_refund(service, refund.json()["id"], "succeeded")
+    assert settled["status"] == "succeeded", settled
+    # refund.created (PENDING) and refund.updated (COMPLETED) were accepted too
+    assert _processed_webhooks(service.database_url, 4) == 4
+    (balance,) = service.client.get("/v1/wallets/seller-paid").json()["balances"]
+    assert (balance["pending"], balance["available"]) == ("20.00", "0.00")
 
 
 def test_a_declined_card_fails_the_payment(service: Service) -> None:

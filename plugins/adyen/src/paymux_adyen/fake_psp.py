@@ -7,8 +7,10 @@ optional validator (the tests check them against Adyen's OpenAPI specs), honours
 ``Idempotency-Key`` (same key and body: the first answer again), serves a minimal hosted
 page for each payment link, signs notifications exactly as Adyen does, and plays scripted
 faults. With a ``webhook_url`` (sandbox mode) a payment on the hosted page is followed by
-its signed ``AUTHORISATION`` notification, POSTed there in the background and retried on
-any non-2xx answer. Run it alone with ``python -m paymux_adyen.fake_psp --port 8090``.
+its signed ``AUTHORISATION`` notification, and each refund, shortly after it was received,
+by its signed ``REFUND`` notification (the refund succeeded); both are POSTed there in the
+background and retried on any non-2xx answer. Run it alone with
+``python -m paymux_adyen.fake_psp --port 8090``.
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ class FakeAdyen:
         refused_attempt_is_final: bool = False,
         delivery_attempts: int = 6,
         delivery_backoff_seconds: float = 0.1,
+        refund_settle_seconds: float = 0.2,
         port: int = 0,
     ) -> None:
         self.merchant_account = merchant_account
@@ -154,6 +157,8 @@ class FakeAdyen:
         the payment) instead of keeping it open for another attempt, as Adyen does."""
         self.delivery_attempts = delivery_attempts
         self.delivery_backoff_seconds = delivery_backoff_seconds
+        self.refund_settle_seconds = refund_settle_seconds
+        """With a ``webhook_url``: how long after a refund its REFUND notification is sent."""
         self.deliveries: list[tuple[str, int | None]] = []
         """Each webhook POST: the event codes it carried and the answer (``None``: no answer)."""
         self._closed = threading.Event()
@@ -338,6 +343,23 @@ class FakeAdyen:
             target=self._deliver_with_retries, args=(url, headers, body), daemon=True
         ).start()
 
+    def settle_later(self, psp_reference: str) -> None:
+        """Deliver the refund's successful ``REFUND`` notification after
+        ``refund_settle_seconds``, from a delivery thread (sandbox use; nothing happens
+        without a ``webhook_url`` or once the fake stopped)."""
+        if self.webhook_url is None:
+            return
+        url = self.webhook_url
+
+        def settle() -> None:
+            if self._closed.wait(self.refund_settle_seconds):
+                return
+            with self._lock:
+                item = self.settle_refund(psp_reference)
+            self._deliver_with_retries(url, *self.notification_batch(item))
+
+        threading.Thread(target=settle, daemon=True).start()
+
     def _deliver_with_retries(self, url: str, headers: dict[str, str], body: bytes) -> None:
         codes = ",".join(
             str(wrapper.get("NotificationRequestItem", {}).get("eventCode"))
@@ -456,6 +478,7 @@ class FakeAdyen:
             "amount": body["amount"],
         }
         self.refunds[psp] = answer
+        self.settle_later(psp)
         return 201, {}, answer
 
     def _transfer(

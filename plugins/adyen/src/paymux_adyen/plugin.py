@@ -36,7 +36,8 @@ def build_sandbox_provider(config: AdyenConfig, context: ProviderContext) -> Ady
 
     The fake signs notifications with the configured ``hmac_key`` for the configured
     merchant account and delivers them to ``context.webhook_url`` when the buyer pays or is
-    refused on its hosted page. The provider's ``aclose`` stops it.
+    refused on its hosted page, and shortly after each refund (a successful ``REFUND``).
+    The provider's ``aclose`` stops it.
     """
     fake = FakeAdyen(
         merchant_account=config.merchant_account,

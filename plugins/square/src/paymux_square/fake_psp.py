@@ -5,6 +5,9 @@ Point the SDK (and so :class:`~paymux_square.provider.SquareProvider`) at
 and the ``webhook_signature_key``, the server also delivers every webhook event the fake
 produces (a buyer paying on the hosted page, a refund, a dispute) to that URL, signed as
 Square signs them (:mod:`paymux_square.fake_webhooks`); without one nothing is sent.
+With a ``webhook_url`` the server also settles each new (``PENDING``) refund shortly after
+it was created, as Square does: the refund becomes ``COMPLETED`` and its ``refund.updated``
+is delivered after its ``refund.created``.
 
 Scripted ``timeout`` faults answer after :attr:`FakeSquareServer.stall_seconds`;
 ``reset`` faults drop the connection with a TCP reset after the request was acted on.
@@ -106,9 +109,13 @@ class FakeSquareServer:
         webhook_url: str | None = None,
         webhook_signature_key: str | None = None,
         notification_url: str | None = None,
+        refund_settle_seconds: float | None = 0.2,
     ) -> None:
         """``webhook_url`` turns delivery on (it needs ``webhook_signature_key``);
-        ``notification_url`` is the URL signed with the body (default: ``webhook_url``)."""
+        ``notification_url`` is the URL signed with the body (default: ``webhook_url``);
+        ``refund_settle_seconds`` is how long after its creation a refund is settled when
+        webhooks are delivered (``None``: never, refunds wait for :meth:`FakeSquare.settle_refund
+        <paymux_square.fake_square.FakeSquare.settle_refund>`)."""
         if webhook_url is not None and not webhook_signature_key:
             raise ValueError("delivering webhooks needs the webhook signature key")
         self._server = _Server((host, 0), _Handler)
@@ -119,6 +126,8 @@ class FakeSquareServer:
         self._server.fake = self.fake
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._closing = threading.Event()
+        self.refund_settle_seconds = refund_settle_seconds
         self.webhooks: WebhookSender | None = None
         """What delivers the fake's events, when a ``webhook_url`` was given."""
         if webhook_url is not None and webhook_signature_key:
@@ -127,7 +136,28 @@ class FakeSquareServer:
                 signature_key=webhook_signature_key,
                 notification_url=notification_url,
             )
-            self.fake.on_event = self.webhooks
+            self.fake.on_event = self._on_event
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """Deliver ``event``; a new pending refund is also settled a little later."""
+        assert self.webhooks is not None
+        self.webhooks(event)
+        if event.get("type") != "refund.created" or self.refund_settle_seconds is None:
+            return
+        refund = event.get("data", {}).get("object", {}).get("refund", {})
+        if refund.get("status") == "PENDING":
+            threading.Thread(
+                target=self._settle_later,
+                args=(str(refund["id"]), self.refund_settle_seconds),
+                name="fake-square-refund-settlement",
+                daemon=True,
+            ).start()
+
+    def _settle_later(self, refund_id: str, delay_seconds: float) -> None:
+        if self._closing.wait(delay_seconds):
+            return
+        if self.fake.refunds.get(refund_id, {}).get("status") == "PENDING":
+            self.fake.settle_refund(refund_id, "COMPLETED")
 
     @property
     def stall_seconds(self) -> float:
@@ -150,6 +180,7 @@ class FakeSquareServer:
         if self._stopped:
             return
         self._stopped = True
+        self._closing.set()
         if self.webhooks is not None:
             self.webhooks.stop()
         if self._thread is not None:
