@@ -1,5 +1,6 @@
-"""The ``paymux`` command: ``serve``, ``migrate``, ``payouts run``, ``markets check``, and
-the commands plugins add through the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
+"""The ``paymux`` command: ``serve``, ``migrate``, ``relay``, ``payouts run``,
+``markets check``, and the commands plugins add through the ``paymux_cli_commands`` hook
+(see :func:`create_cli`)."""
 
 from __future__ import annotations
 
@@ -133,6 +134,74 @@ def payouts_run(
             f"pending {len(summary.pending)}, not paid {len(summary.errors)}"
         )
         return 1 if summary.errors or summary.pending else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@cli.command()
+def relay(
+    once: Annotated[
+        bool, typer.Option("--once", help="Publish what is waiting, then exit")
+    ] = False,
+    batch: Annotated[
+        int | None, typer.Option(min=1, help="Events per batch (PAYMUX_RELAY_BATCH_SIZE)")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Seconds between polls (PAYMUX_RELAY_INTERVAL_SECONDS)"),
+    ] = None,
+) -> None:
+    """Publish the outbox's events to the publishers, in order, at least once.
+
+    Runs until interrupted; several relays may run on PostgreSQL (one works at a time).
+    With --once, exits 1 if a publisher failed (the events stay for the next run).
+    """
+    import asyncio
+    import logging
+    import signal
+
+    from paymux.app.runtime import create_relay
+    from paymux.core.outbox_relay import PublishError
+
+    overrides: dict[str, object] = {}
+    if batch is not None:
+        overrides["relay_batch_size"] = batch
+    if interval is not None:
+        overrides["relay_interval_seconds"] = interval
+    settings = _settings(**overrides)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        outbox_relay = create_relay(settings)
+    except (PluginError, ValueError) as error:
+        typer.echo(f"paymux: invalid settings: {error}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> int:
+        names = ", ".join(publisher.name for publisher in outbox_relay.publishers)
+        try:
+            if once:
+                try:
+                    published = await outbox_relay.drain()
+                except PublishError as error:
+                    typer.echo(f"paymux: {error}; the events stay unpublished", err=True)
+                    return 1
+                typer.echo(f"published {published} event(s) to {names}")
+                return 0
+            typer.echo(f"relaying events to {names} (Ctrl-C stops)")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            await outbox_relay.run(
+                interval=settings.relay_interval_seconds,
+                max_backoff=settings.relay_max_backoff_seconds,
+                stop=stop,
+            )
+            return 0
+        finally:
+            await outbox_relay.aclose()
+            await outbox_relay.database.dispose()
 
     raise typer.Exit(asyncio.run(run()))
 

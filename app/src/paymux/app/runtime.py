@@ -10,10 +10,12 @@ import pluggy
 from paymux.app.auth import ApiKeys
 from paymux.app.status_links import StatusLinks
 from paymux.core.domain.models import OrderStatusChange
+from paymux.core.events_publishers import Publisher, choose_publishers
 from paymux.core.hookspecs import AsgiMount
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.markets_setup import load_markets_setup
+from paymux.core.outbox_relay import OutboxRelay
 from paymux.core.plugins import (
     build_provider_registry,
     collect_provider_specs,
@@ -151,4 +153,27 @@ def create_runtime(
         api_keys=ApiKeys(settings.api_keys),
         status_links=links,
         mounts=mounts,
+    )
+
+
+def create_relay(
+    settings: Settings,
+    *,
+    plugin_manager: pluggy.PluginManager | None = None,
+    database: Database | None = None,
+) -> OutboxRelay:
+    """Build the outbox relay: the plugins' publishers (``paymux_add_publishers``) and,
+    by ``settings.log_publisher``, the log publisher. Close it with ``aclose`` and dispose
+    ``relay.database``."""
+    manager = plugin_manager or create_plugin_manager()
+    offered: list[Publisher] = [
+        publisher
+        for publishers in manager.hook.paymux_add_publishers(settings=settings)
+        for publisher in publishers
+    ]
+    return OutboxRelay(
+        database or Database(settings.database_url),
+        choose_publishers(offered, log_publisher=settings.log_publisher),
+        source=settings.event_source,
+        batch_size=settings.relay_batch_size,
     )

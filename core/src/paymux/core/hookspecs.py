@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from paymux.core.domain.models import OrderStatusChange
+from paymux.core.events_publishers import Publisher
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.providers import ProviderSpec
@@ -117,7 +118,24 @@ def paymux_cli_commands(cli: object) -> None:
     every invocation (``paymux --help`` too) pays for it, so only declare commands here and
     import heavy modules, read settings and build the runtime inside the commands
     themselves. Use names of your own (for example your provider's name) that do not
-    clash with paymux's commands (``serve``, ``migrate``, ``payouts``, ``markets``) or
+    clash with paymux's commands (``serve``, ``migrate``, ``relay``, ``payouts``, ``markets``) or
     another plugin's. An exception raised here is reported on standard error and the
     command line goes on without the failing plugin (paymux's own commands keep working).
     """
+
+
+@hookspec
+def paymux_add_publishers(settings: Settings) -> Sequence[Publisher]:
+    """Return event publishers: where the outbox relay (``paymux relay``) delivers events.
+
+    Called once when the relay starts, with the settings; read your own configuration from
+    the environment here and build the publishers (do not connect yet: connect lazily in
+    ``publish``). Each is a :class:`~paymux.core.events_publishers.Publisher`: ``name``,
+    ``async publish(events)`` that delivers a batch of
+    :class:`~paymux.core.events.CloudEvent` in order or raises, and ``async aclose()``
+    called when the relay stops. Every event goes to every publisher; if one raises, the
+    batch stays unpublished and is delivered again (to all of them) after a back-off, so
+    deliveries are at least once. Return ``[]`` when your broker is not configured. Without
+    any publisher the relay logs events (``PAYMUX_LOG_PUBLISHER``, see ``docs/events.md``).
+    """
+    raise NotImplementedError

@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: float = Field(default=60.0, gt=0)
     """How long a request holds its idempotency key before another may take over."""
 
+    event_source: str = Field(default="paymux", min_length=1)
+    """The ``source`` attribute of the CloudEvents paymux publishes (``docs/events.md``)."""
+
+    log_publisher: Literal["auto", "always", "never"] = "auto"
+    """Log every published event on the ``paymux.events`` logger: ``auto`` only when no
+    plugin offers a publisher, ``always`` beside them, ``never``."""
+
+    relay_batch_size: int = Field(default=100, gt=0, le=10_000)
+    """How many outbox events the relay publishes per pass."""
+
+    relay_interval_seconds: float = Field(default=1.0, gt=0)
+    """How long the relay sleeps when the outbox is empty."""
+
+    relay_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    """The longest the relay waits before retrying after a publisher failed (it doubles
+    from ``relay_interval_seconds`` up to this)."""
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -584,20 +584,25 @@ class UnitOfWork:
         return (await self._execute(statement)).scalar_one_or_none() is not None
 
     async def add_outbox(self, messages: Sequence[OutboxMessage], *, now: datetime) -> None:
-        """Queue events for the broker, in this same transaction."""
+        """Queue events for the broker, in this same transaction.
+
+        The events share ``now`` as their time; their ids are drawn in ascending order so
+        the relay (which orders by time, then id) publishes them in the given order.
+        """
         if not messages:
             return
+        ids = sorted(new_id("evt") for _ in messages)
         await self._session.execute(
             sa.insert(_out),
             [
                 {
-                    "id": new_id("evt"),
+                    "id": event_id,
                     "topic": message.topic,
                     "key": message.key,
                     "payload": json.dumps(message.payload, sort_keys=True),
                     "created_at": now,
                 }
-                for message in messages
+                for event_id, message in zip(ids, messages, strict=True)
             ],
         )
 
