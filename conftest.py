@@ -17,24 +17,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
+from paymux.core.storage import tables as _tables  # noqa: F401 - registers the models
 from paymux.core.storage.migrate import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-TABLES = (
-    "payment_order",
-    "psp_registration",
-    "payment_event",
-    "idempotency_key",
-    "processed_webhook_event",
-    "outbox_event",
-    "refund_part",
-    "refund",
-    "payout",
-    "ledger_posting",
-    "ledger_transaction",
-    "ledger_account",
-)
+TABLES = tuple(table.name for table in SQLModel.metadata.sorted_tables)
+"""Every paymux table (from the models, so a new table is emptied between tests too)."""
 
 
 def _postgres_dsn(url: str) -> str:

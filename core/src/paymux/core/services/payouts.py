@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
@@ -321,8 +321,6 @@ class PayoutService:
         payout = await uow.get_payout(payout_id)
         if payout is None:
             raise PayoutNotFoundError(f"no payout {payout_id}")
-        if result.psp_reference is None and payout.psp_reference is not None:
-            result = replace(result, psp_reference=payout.psp_reference)
         return await self._settle(uow, payout, result)
 
     async def _settle(self, uow: UnitOfWork, payout: Payout, result: PayoutResult) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
@@ -195,8 +195,6 @@ class RefundService:
         refund = await uow.get_refund(refund_id)
         if refund is None:
             raise RefundNotFoundError(f"no refund {refund_id}")
-        if result.psp_reference is None and refund.psp_reference is not None:
-            result = replace(result, psp_reference=refund.psp_reference)
         return await self._settle(uow, refund, result)
 
     async def _settle(self, uow: UnitOfWork, refund: Refund, result: RefundResult) -> bool:

@@ -434,26 +434,16 @@ class UnitOfWork:
         failure_code: str | None,
         now: datetime,
     ) -> bool:
-        """Settle a pending refund; ``False`` if it was settled before."""
-        result = await self._execute(
-            sa.update(_refund)
-            .where(_refund.c.id == refund_id, _refund.c.status == RefundStatus.PENDING.value)
-            .values(
-                status=status.value,
-                psp_reference=psp_reference,
-                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
-                updated_at=now,
-            )
-        )
-        return result.rowcount == 1
+        """Settle a pending refund; ``False`` if it was settled before. A kept provider
+        reference stays when ``psp_reference`` is ``None``."""
+        return await self._settle_pending(
+            _refund, refund_id, RefundStatus.PENDING.value, status.value,
+            psp_reference=psp_reference, failure_code=failure_code, now=now,
+        )  # fmt: skip
 
     async def record_refund_reference(self, refund_id: str, psp_reference: str) -> None:
         """Keep the provider's reference of a refund still pending (its webhooks name it)."""
-        await self._execute(
-            sa.update(_refund)
-            .where(_refund.c.id == refund_id, _refund.c.psp_reference.is_(None))
-            .values(psp_reference=psp_reference)
-        )
+        await self._keep_reference(_refund, refund_id, psp_reference)
 
     async def find_refund_id(self, provider: str, psp_reference: str) -> str | None:
         """The refund a provider knows by ``psp_reference``."""
@@ -520,26 +510,16 @@ class UnitOfWork:
         failure_code: str | None,
         now: datetime,
     ) -> bool:
-        """Settle a pending payout; ``False`` if it was settled before."""
-        result = await self._execute(
-            sa.update(_payout)
-            .where(_payout.c.id == payout_id, _payout.c.status == PayoutStatus.PENDING.value)
-            .values(
-                status=status.value,
-                psp_reference=psp_reference,
-                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
-                updated_at=now,
-            )
-        )
-        return result.rowcount == 1
+        """Settle a pending payout; ``False`` if it was settled before. A kept provider
+        reference stays when ``psp_reference`` is ``None``."""
+        return await self._settle_pending(
+            _payout, payout_id, PayoutStatus.PENDING.value, status.value,
+            psp_reference=psp_reference, failure_code=failure_code, now=now,
+        )  # fmt: skip
 
     async def record_payout_reference(self, payout_id: str, psp_reference: str) -> None:
         """Keep the provider's reference of a payout still pending (its webhooks name it)."""
-        await self._execute(
-            sa.update(_payout)
-            .where(_payout.c.id == payout_id, _payout.c.psp_reference.is_(None))
-            .values(psp_reference=psp_reference)
-        )
+        await self._keep_reference(_payout, payout_id, psp_reference)
 
     async def find_payout_id(self, provider: str, psp_reference: str) -> str | None:
         """The payout a provider knows by ``psp_reference``."""
@@ -568,6 +548,38 @@ class UnitOfWork:
             ).all()
         )
         return {str(currency): int(total) for currency, total in rows}
+
+    async def _settle_pending(
+        self,
+        table: sa.Table,
+        row_id: str,
+        pending: str,
+        status: str,
+        *,
+        psp_reference: str | None,
+        failure_code: str | None,
+        now: datetime,
+    ) -> bool:
+        """Move a row of ``table`` (refunds, payouts) out of ``pending``, at most once."""
+        result = await self._execute(
+            sa.update(table)
+            .where(table.c.id == row_id, table.c.status == pending)
+            .values(
+                status=status,
+                psp_reference=sa.func.coalesce(psp_reference, table.c.psp_reference),
+                failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    async def _keep_reference(self, table: sa.Table, row_id: str, psp_reference: str) -> None:
+        """Store the provider's reference of a row of ``table`` unless it has one."""
+        await self._execute(
+            sa.update(table)
+            .where(table.c.id == row_id, table.c.psp_reference.is_(None))
+            .values(psp_reference=psp_reference)
+        )
 
     # -- webhooks and outbox -----------------------------------------------------------------
 
