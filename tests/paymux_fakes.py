@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -38,6 +39,9 @@ class FakeProvider:
     """What payouts answer (``pending``: a later webhook settles them)."""
     features: frozenset[str] = frozenset({"refunds", "payouts"})
     payout_requests: list[PayoutRequest] = field(default_factory=list)
+    hang_registrations: bool = False
+    """Registrations never answer (cancel the caller to simulate a crash mid-call)."""
+    currencies: frozenset[str] = frozenset({"EUR"})
 
     @property
     def name(self) -> str:
@@ -46,7 +50,7 @@ class FakeProvider:
     def capabilities(self) -> ProviderCapabilities:
         return ProviderCapabilities(
             methods=frozenset({"card"}),
-            currencies=frozenset({"EUR"}),
+            currencies=self.currencies,
             features=self.features,
         )
 
@@ -54,6 +58,8 @@ class FakeProvider:
         self, request: CheckoutRequest, *, idempotency_key: str
     ) -> CheckoutRegistration:
         self.calls.append(idempotency_key)
+        if self.hang_registrations:
+            await asyncio.Event().wait()  # until cancelled: a process that dies mid-call
         if self.fail_with:
             raise self.fail_with.pop(0)
         return self.registrations.setdefault(

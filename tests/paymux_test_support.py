@@ -165,6 +165,7 @@ def count_rows(database_url: str) -> dict[str, int]:
         "ledger_account",
         "refund",
         "payout",
+        "job",
     )
     engine = create_engine(sync_url(database_url))
     try:

@@ -15,6 +15,7 @@ from paymux.core.ports.provider import (
     CheckoutRequest,
     PaymentProvider,
     ProviderEvent,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -96,6 +97,18 @@ async def test_timeout_buyer_stalls_only_the_first_attempt(pair: Pair) -> None:
     )
     assert time.monotonic() - started < 1.0  # the stall is 2 s
     assert len(pair.psp.checkouts) == 1
+    assert registration.token in pair.psp.checkouts
+
+
+async def test_rate_limited_is_retryable_with_retry_after_and_nothing_done(pair: Pair) -> None:
+    pair.psp.fail_next("rate_limited")
+    with pytest.raises(ProviderRateLimitedError) as raised:
+        await pair.provider.register_checkout(checkout(), idempotency_key="r")
+    assert raised.value.retryable
+    assert not raised.value.outcome_unknown
+    assert raised.value.retry_after_seconds == 1.0
+    assert pair.psp.checkouts == {}
+    registration = await pair.provider.register_checkout(checkout(), idempotency_key="r")
     assert registration.token in pair.psp.checkouts
 
 

@@ -1,6 +1,6 @@
-"""The ``paymux`` command: ``serve``, ``migrate``, ``relay``, ``payouts run``,
-``markets check``, and the commands plugins add through the ``paymux_cli_commands`` hook
-(see :func:`create_cli`)."""
+"""The ``paymux`` command: ``serve``, ``migrate``, ``relay``, ``worker``,
+``dlq list|replay``, ``payouts run``, ``markets check``, and the commands plugins add through
+the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from paymux.app.cli_jobs import dlq_cli, worker
 from paymux.core.markets_config import MarketsConfigError
 from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
@@ -205,6 +206,9 @@ def relay(
 
     raise typer.Exit(asyncio.run(run()))
 
+
+cli.command()(worker)
+cli.add_typer(dlq_cli, name="dlq")
 
 markets_cli = typer.Typer(help="The markets file: providers and routing.", no_args_is_help=True)
 cli.add_typer(markets_cli, name="markets")

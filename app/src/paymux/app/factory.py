@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.routes.chargebacks import chargebacks_router
+from paymux.app.routes.dead_letters import dead_letters_router
 from paymux.app.routes.ledger import ledger_router
 from paymux.app.routes.payments import payments_router
 from paymux.app.routes.payout_methods import payout_methods_router
@@ -22,6 +24,7 @@ from paymux.app.routes.shipments import shipments_router
 from paymux.app.routes.status_page import status_page_router
 from paymux.app.routes.webhooks import webhooks_router
 from paymux.app.runtime import PaymuxRuntime, create_runtime
+from paymux.core.jobs.worker import default_worker_id
 from paymux.core.settings import Settings
 
 _RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz")
@@ -43,6 +46,7 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router.include_router(payout_methods_router(runtime))
     router.include_router(chargebacks_router(runtime))
     router.include_router(ledger_router(runtime))
+    router.include_router(dead_letters_router(runtime))
     router.include_router(routing_router(runtime))
     router.include_router(status_page_router(runtime))
     return router
@@ -56,15 +60,28 @@ def create_app(
     ``settings`` defaults to ``Settings()`` (the environment). A host app can mount the
     result under a prefix: ``host.mount("/payments", create_app(settings))``, with
     ``settings.public_url`` ending in that prefix.
+
+    With ``settings.embedded_worker`` (on SQLite by default) the app's lifespan also runs a
+    job worker in this process.
     """
     settings = settings or Settings()
     runtime = create_runtime(settings, plugin_manager=plugin_manager)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker_task: asyncio.Task[None] | None = None
+        if runtime.runs_embedded_worker:
+            worker = runtime.create_worker(worker_id=f"{default_worker_id()}:embedded")
+            worker_task = asyncio.create_task(
+                worker.run(stop, idle_seconds=settings.worker_idle_seconds)
+            )
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
             await runtime.aclose()
 
     app = FastAPI(

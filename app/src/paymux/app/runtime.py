@@ -9,9 +9,14 @@ import pluggy
 
 from paymux.app.auth import ApiKeys
 from paymux.app.status_links import StatusLinks
-from paymux.core.domain.models import OrderStatusChange
+from paymux.core.domain.models import OrderStatusChange, PaymentEvent
 from paymux.core.events_publishers import Publisher, choose_publishers
 from paymux.core.hookspecs import AsgiMount
+from paymux.core.jobs.circuit import CircuitBreakers
+from paymux.core.jobs.janitor import DEFAULT_SCHEDULES, JanitorSchedule
+from paymux.core.jobs.payment_jobs import payment_job_handlers
+from paymux.core.jobs.retry import RetryPolicy
+from paymux.core.jobs.worker import Worker
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.markets_setup import load_markets_setup
@@ -32,6 +37,7 @@ from paymux.core.services.shipments import ShipmentService
 from paymux.core.services.webhooks import WebhookService
 from paymux.core.settings import Settings
 from paymux.core.storage.database import Database
+from paymux.core.storage.job_repository import JobQueue
 from paymux.core.storage.unit_of_work import PaymentStore
 
 log = logging.getLogger(__name__)
@@ -56,7 +62,34 @@ class PaymuxRuntime:
     ledger: LedgerService
     api_keys: ApiKeys
     status_links: StatusLinks
+    jobs: JobQueue
+    """The durable jobs and the dead-letter queue."""
+    breakers: CircuitBreakers
+    """Circuit breakers per provider, shared by the router, the API and this process's
+    worker."""
     mounts: list[AsgiMount] = field(default_factory=list)
+
+    def create_worker(self, *, worker_id: str | None = None) -> Worker:
+        """A job worker on this runtime's database, providers and breakers."""
+        return Worker(
+            self.jobs,
+            payment_job_handlers(self.payments, notify_buyer=self._notify_buyer),
+            policies=retry_policies(self.settings),
+            breakers=self.breakers,
+            worker_id=worker_id,
+            lease_seconds=self.settings.worker_lease_seconds,
+            batch_size=self.settings.worker_batch_size,
+        )
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        """Whether ``paymux serve`` runs a worker in its own process (see settings)."""
+        if self.settings.embedded_worker == "auto":
+            return self.database.dialect == "sqlite"
+        return self.settings.embedded_worker == "always"
+
+    async def _notify_buyer(self, payment: PaymentEvent) -> None:
+        log.info("payment %s succeeded; no buyer notifier is installed", payment.id)
 
     async def aclose(self) -> None:
         """Close providers, mounted apps and the database pool."""
@@ -90,10 +123,16 @@ def create_runtime(
         public_url=settings.public_url,
         sandboxed=sandboxed,
     )
-    router: Router = (
-        MarketRouter(markets.config, providers) if markets else CapabilityRouter(providers)
-    )
     database = Database(settings.database_url)
+    breakers = CircuitBreakers(
+        threshold=settings.circuit_failure_threshold, open_seconds=settings.circuit_open_seconds
+    )
+    availability = breakers.unavailable_reason
+    router: Router = (
+        MarketRouter(markets.config, providers, availability=availability)
+        if markets
+        else CapabilityRouter(providers, availability=availability)
+    )
     links = StatusLinks(
         public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
     )
@@ -114,6 +153,9 @@ def create_runtime(
         lock_seconds=settings.idempotency_lock_seconds,
         on_status_changed=notify,
         ledger_entry=ledger_entry,
+        breakers=breakers,
+        janitor=JanitorSchedule({**DEFAULT_SCHEDULES, **settings.janitor_schedule}),
+        retry_policies=retry_policies(settings),
     )
     mounts = [
         mount for offered in manager.hook.paymux_asgi_mounts(settings=settings) for mount in offered
@@ -152,8 +194,22 @@ def create_runtime(
         ledger=LedgerService(store=store),
         api_keys=ApiKeys(settings.api_keys),
         status_links=links,
+        jobs=JobQueue(database),
+        breakers=breakers,
         mounts=mounts,
     )
+
+
+def retry_policies(settings: Settings) -> dict[str, RetryPolicy]:
+    """The settings' retry policies per job kind."""
+    return {
+        kind: RetryPolicy(
+            max_attempts=policy.max_attempts,
+            base_seconds=policy.base_seconds,
+            cap_seconds=policy.cap_seconds,
+        )
+        for kind, policy in settings.job_retry.items()
+    }
 
 
 def create_relay(

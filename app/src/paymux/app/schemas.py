@@ -15,6 +15,7 @@ from paymux.core.domain.refunds import Refund, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
 from paymux.core.markets_fees import NO_FEES, MarketFees
+from paymux.core.services.payment_pending import PendingReason, PendingWork
 from paymux.core.services.shipments import Shipment
 from paymux.currencies import Money, MoneyError, get_active_currency
 
@@ -147,6 +148,19 @@ class NextAction(BaseModel):
     url: str
 
 
+class PendingOut(BaseModel):
+    """What an open payment waits for, and what to do about it."""
+
+    reason: PendingReason
+    detail: str = Field(description="What is pending and what the caller can do")
+    next_check_at: datetime | None = Field(
+        description="When paymux next retries or asks the provider on its own"
+    )
+    dead_letter_id: str | None = Field(
+        default=None, description="With needs_attention: the dead letter to replay"
+    )
+
+
 class PaymentOut(BaseModel):
     """A payment as the API shows it."""
 
@@ -161,11 +175,17 @@ class PaymentOut(BaseModel):
     redirect_url: str | None = Field(description="The provider's hosted payment page")
     status_page_url: str = Field(description="The buyer's status page for this payment")
     next_action: NextAction | None
+    pending: PendingOut | None = Field(
+        default=None,
+        description="On GET, while the payment is open: what it waits for and what to do",
+    )
     orders: list[OrderOut]
     created_at: datetime
 
     @classmethod
-    def of(cls, payment: PaymentEvent, *, status_page_url: str) -> PaymentOut:
+    def of(
+        cls, payment: PaymentEvent, *, status_page_url: str, pending: PendingWork | None = None
+    ) -> PaymentOut:
         """Render a payment."""
         redirect = payment.registration.redirect_url if payment.registration else None
         status = payment.status
@@ -182,6 +202,14 @@ class PaymentOut(BaseModel):
             redirect_url=redirect,
             status_page_url=status_page_url,
             next_action=NextAction(type="redirect", url=redirect) if waiting and redirect else None,
+            pending=None
+            if pending is None
+            else PendingOut(
+                reason=pending.reason,
+                detail=pending.detail,
+                next_check_at=pending.next_check_at,
+                dead_letter_id=pending.dead_letter_id,
+            ),
             orders=[_order_out(order) for order in payment.orders],
             created_at=payment.created_at,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_API_KEY = "pmx_dev_sandbox_key"
@@ -19,6 +19,22 @@ DEVELOPMENT_SECRET = "pmx-dev-secret-not-for-production"  # noqa: S105 - sandbox
 
 def _sandbox_only() -> dict[str, dict[str, Any]]:
     return {"sandbox": {}}
+
+
+class RetrySettings(BaseModel):
+    """The retry policy of one job kind (see :class:`paymux.core.jobs.retry.RetryPolicy`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(default=8, gt=0)
+    base_seconds: float = Field(default=1.0, gt=0)
+    cap_seconds: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> RetrySettings:
+        if self.cap_seconds < self.base_seconds:
+            raise ValueError("cap_seconds must not be below base_seconds")
+        return self
 
 
 class Settings(BaseSettings):
@@ -72,6 +88,45 @@ class Settings(BaseSettings):
     relay_max_backoff_seconds: float = Field(default=60.0, gt=0)
     """The longest the relay waits before retrying after a publisher failed (it doubles
     from ``relay_interval_seconds`` up to this)."""
+
+    embedded_worker: Literal["auto", "always", "never"] = "auto"
+    """Run a job worker inside ``paymux serve``: ``auto`` on SQLite (the embedded default,
+    where one process does everything), ``always``, or ``never`` (run ``paymux worker``
+    processes instead; the API keeps answering while they are down)."""
+
+    worker_lease_seconds: float = Field(default=120.0, gt=0)
+    """How long a worker holds a claimed job; a job held longer (its worker died) is taken
+    over by another worker and counts as a failed attempt."""
+
+    worker_batch_size: int = Field(default=10, gt=0, le=1000)
+    """How many due jobs a worker claims and runs at once."""
+
+    worker_idle_seconds: float = Field(default=1.0, gt=0)
+    """How long a worker sleeps when no job is due."""
+
+    job_retry: dict[str, RetrySettings] = Field(default_factory=dict)
+    """Retry policy per job kind, over paymux's defaults
+    (``PAYMUX_JOB_RETRY__REGISTER_PAYMENT__MAX_ATTEMPTS=5``). Kinds: ``register_payment``,
+    ``check_payment``, ``notify_buyer``."""
+
+    circuit_failure_threshold: int = Field(default=5, gt=0)
+    """Retryable failures in a row after which a provider's circuit opens."""
+
+    circuit_open_seconds: float = Field(default=30.0, gt=0)
+    """How long an open circuit keeps new work away from its provider."""
+
+    janitor_schedule: dict[str, list[float]] = Field(default_factory=dict)
+    """Seconds between the janitor's checks of an open payment, per ``provider/method``,
+    ``provider``, ``method`` or ``default``, over paymux's defaults (cards: minutes to two
+    days; ``bank_transfer``: daily for two weeks). After the last check it is expired."""
+
+    @field_validator("janitor_schedule")
+    @classmethod
+    def _positive_delays(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for key, delays in value.items():
+            if not delays or any(delay <= 0 for delay in delays):
+                raise ValueError(f"janitor_schedule[{key!r}] needs positive delays")
+        return value
 
     @field_validator("public_url")
     @classmethod

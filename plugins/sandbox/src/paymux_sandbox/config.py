@@ -20,6 +20,8 @@ class SandboxConfig(BaseModel):
     """How long the provider waits for the simulator before the outcome is unknown."""
     stall_seconds: float = Field(default=8.0, ge=0)
     """How long the simulator stalls a registration of the ``sandbox-timeout`` buyer."""
+    retry_after_seconds: int = Field(default=1, ge=0)
+    """The ``Retry-After`` of a scripted ``rate_limited`` fault (429)."""
     pending_delay_seconds: float = Field(default=1.0, ge=0)
     """How long a ``pending, then success`` payment stays pending."""
     webhook_tolerance_seconds: int = Field(default=300, gt=0)

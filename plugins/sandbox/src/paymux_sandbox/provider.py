@@ -24,6 +24,7 @@ from paymux.core.ports.provider import (
     ProviderCapabilities,
     ProviderEvent,
     ProviderPaymentState,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -194,6 +195,10 @@ class SandboxProvider:
             ) from error
         except httpx.HTTPError as error:
             raise ProviderUnavailableError(f"the sandbox PSP is unreachable: {error!r}") from error
+        if response.status_code == 429:
+            raise ProviderRateLimitedError(
+                "the sandbox PSP is rate limiting", retry_after_seconds=_retry_after(response)
+            )
         if response.status_code >= 500:
             raise ProviderUnavailableError(f"the sandbox PSP answered {response.status_code}")
         body: dict[str, Any] = response.json()
@@ -204,3 +209,11 @@ class SandboxProvider:
                 f"the sandbox PSP refused the request: {detail}", code=code or "provider-rejected"
             )
         return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds, if the answer has a numeric one."""
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None

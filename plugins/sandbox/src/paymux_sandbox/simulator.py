@@ -41,7 +41,7 @@ from paymux_sandbox.signature import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
-Fault = Literal["timeout", "unavailable", "rejected", "reset"]
+Fault = Literal["timeout", "unavailable", "rejected", "reset", "rate_limited"]
 """A scripted failure of the simulator's next API answer (see :meth:`SandboxPsp.fail_next`)."""
 
 REJECTED_CODE = "sandbox_rejected"
@@ -454,7 +454,9 @@ class SandboxPsp:
         """Make the next answer of the API (``/v1/...``) fail with ``fault``.
 
         ``timeout``: the request is handled, the answer comes after ``stall_seconds``;
-        ``unavailable``: 503, nothing done; ``rejected``: 400 with code ``sandbox_rejected``,
+        ``unavailable``: 503, nothing done; ``rate_limited``: 429 with ``Retry-After``
+        (``config.retry_after_seconds``), nothing done; ``rejected``: 400 with code
+        ``sandbox_rejected``,
         nothing done; ``reset``: the request is handled, then the connection is dropped
         (:class:`ConnectionDropped`). Faults queue up, one per request.
         """
@@ -561,6 +563,10 @@ class _FaultMiddleware:
             await self._app(scope, receive, send)
         elif fault == "unavailable":
             await JSONResponse({"code": "unavailable"}, 503)(scope, receive, send)
+        elif fault == "rate_limited":
+            headers = {"Retry-After": str(self._psp.config.retry_after_seconds)}
+            limited = JSONResponse({"code": "rate_limited"}, 429, headers=headers)
+            await limited(scope, receive, send)
         elif fault == "rejected":
             detail = {"code": REJECTED_CODE, "message": "rejected (scripted fault)"}
             await JSONResponse({"detail": detail}, 400)(scope, receive, send)

@@ -21,6 +21,7 @@ from paymux.app.schemas import PaymentIn, PaymentOut, inline_schema
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.payment_pending import PendingWork
 
 _ERRORS = problem_responses(
     {
@@ -40,8 +41,10 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1/payments", tags=["payments"], route_class=ProblemRoute)
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
-    def render(payment: PaymentEvent) -> str:
-        view = PaymentOut.of(payment, status_page_url=runtime.status_links.url(payment.id))
+    def render(payment: PaymentEvent, pending: PendingWork | None = None) -> str:
+        view = PaymentOut.of(
+            payment, status_page_url=runtime.status_links.url(payment.id), pending=pending
+        )
         return view.model_dump_json()
 
     @router.post(
@@ -88,8 +91,11 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
 
     @router.get("/{payment_id}", response_model=PaymentOut, responses=_ERRORS)
     async def get_payment(payment_id: str, client_id: Client) -> Response:
-        """A payment and each of its orders, with the buyer's next step while pending."""
+        """A payment and each of its orders; while it is open, the buyer's next step
+        (``next_action``) and what it waits for (``pending``: why, what to do, and when
+        paymux next asks the provider on its own)."""
         payment = await runtime.payments.get_payment(payment_id, client_id=client_id)
-        return Response(render(payment), media_type="application/json")
+        pending = await runtime.payments.pending_work(payment)
+        return Response(render(payment, pending), media_type="application/json")
 
     return router

@@ -65,6 +65,11 @@ class PaymentEvent:
         return Money.sum((order.amount for order in self.orders), self.currency)
 
     @property
+    def is_settled(self) -> bool:
+        """Every order is in a terminal state."""
+        return all(order.status.is_terminal for order in self.orders)
+
+    @property
     def status(self) -> PaymentStatus:
         """The event's status, derived from its orders (one PSP payment moves them together).
 

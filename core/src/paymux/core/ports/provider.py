@@ -29,6 +29,8 @@ class ProviderError(Exception):
 
     retryable: bool = False
     outcome_unknown: bool = False
+    retry_after_seconds: float | None = None
+    """When the provider said to come back (a 429's or 503's ``Retry-After``), if it did."""
 
 
 class ProviderTimeoutError(ProviderError):
@@ -43,6 +45,22 @@ class ProviderUnavailableError(ProviderError):
 
     retryable = True
     outcome_unknown = True
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ProviderRateLimitedError(ProviderError):
+    """The provider refused to act now (a 429): nothing was done. Retryable, best after
+    ``retry_after_seconds`` when the provider said so."""
+
+    retryable = True
+    outcome_unknown = False
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ProviderRejectedError(ProviderError):

@@ -20,6 +20,7 @@ from paymux.core.domain.errors import (
     ProviderOutcomeUnknownError,
     WebhookPaymentMismatchError,
 )
+from paymux.core.domain.jobs import JobKind, NewJob
 from paymux.core.domain.models import (
     OrderStatusChange,
     OutboxMessage,
@@ -29,9 +30,13 @@ from paymux.core.domain.models import (
 )
 from paymux.core.domain.status import PaymentStatus, next_status
 from paymux.core.identifiers import new_id, utc_now
+from paymux.core.jobs.circuit import CircuitBreakers
+from paymux.core.jobs.janitor import JanitorSchedule
+from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent, OrderFacts, PaymentSucceeded, default_entry
 from paymux.core.ports.provider import (
+    CheckoutRegistration,
     CheckoutRequest,
     ProviderError,
     ProviderEvent,
@@ -39,12 +44,40 @@ from paymux.core.ports.provider import (
 from paymux.core.providers import ProviderRegistry
 from paymux.core.routing import CapabilityRouter, Router
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
+from paymux.core.services.payment_pending import PendingWork, explain_pending
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[PaymentEvent], str]
 """Turns a payment into the response body the API stores and replays."""
+
+INLINE_WORKER = "api"
+"""Who holds a registration job while the API request that created it runs it inline."""
+
+
+def register_job_key(payment_id: str) -> str:
+    """The key of a payment's registration job."""
+    return f"{JobKind.REGISTER_PAYMENT.value}:{payment_id}"
+
+
+def check_job_key(payment_id: str) -> str:
+    """The key of a payment's janitor job."""
+    return f"{JobKind.CHECK_PAYMENT.value}:{payment_id}"
+
+
+def notify_job_key(payment_id: str) -> str:
+    """The key of a payment's buyer notification job."""
+    return f"{JobKind.NOTIFY_BUYER.value}:{payment_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one janitor check found."""
+
+    payment: PaymentEvent
+    settled: bool
+    """Every order is in a terminal state now."""
 
 
 @dataclass(slots=True)
@@ -86,8 +119,16 @@ class PaymentService:
         on_status_changed: Callable[[OrderStatusChange], Any] | None = None,
         ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
         clock: Callable[[], datetime] = utc_now,
+        breakers: CircuitBreakers | None = None,
+        janitor: JanitorSchedule | None = None,
+        retry_policies: dict[str, RetryPolicy] | None = None,
+        notify_buyers: bool = True,
     ) -> None:
         self._store = store
+        self._breakers = breakers
+        self._janitor = janitor or JanitorSchedule()
+        self._register_policy = policy_for(JobKind.REGISTER_PAYMENT, retry_policies or {})
+        self._notify_buyers = notify_buyers
         self._providers = providers
         self._router: Router = router or CapabilityRouter(providers)
         self._buyer_return_url = buyer_return_url
@@ -108,6 +149,10 @@ class PaymentService:
         :class:`IdempotencyKeyInUseError`. If the provider's answer is unknown (timeout), the
         payment stays ``unknown``, :class:`ProviderOutcomeUnknownError` is raised and the next
         request with the same key resumes the registration with the same PSP key.
+
+        The registration is also a durable job, written with the payment and held by this
+        request while it runs: if the process dies or the provider fails, a worker resumes it
+        (same PSP key, retried with back-off, dead-lettered after the last attempt).
         """
         now = self._clock()
         payment_id = new_id("pay")
@@ -119,6 +164,13 @@ class PaymentService:
             payment = _new_payment(payment_id, request, draft, provider.name, now)
             await uow.insert_payment(payment)
             await uow.add_outbox([_payment_created(payment)], now=now)
+            await uow.jobs.enqueue(
+                _register_job(payment),
+                now=now,
+                client_id=payment.client_id,
+                running_until=now + self._lock,
+                worker=INLINE_WORKER,
+            )
             return payment
 
         async def load_payment(uow: UnitOfWork, existing_id: str) -> PaymentEvent | None:
@@ -140,37 +192,140 @@ class PaymentService:
         if registration is None:  # pragma: no cover - written with the payment
             raise PaymentNotFoundError(f"payment {payment_id} has no registration")
         if registration.token is None:
-            provider = self._providers.get(payment.provider)
             try:
-                answer = await provider.register_checkout(
-                    _checkout_request(payment, self._buyer_return_url(payment.id)),
-                    idempotency_key=registration.psp_idempotency_key,
-                )
+                answer = await self._call_register(payment)
             except ProviderError as error:
                 if not (error.retryable or error.outcome_unknown):
                     code = getattr(error, "code", "provider-rejected")
                     return await self._finish(
                         payment_id, record_id, render, PaymentStatus.FAILED, code
                     )
-                await self._mark_unknown(payment_id, record_id, error)
+                await self._registration_failed(payment, record_id, error)
                 raise _outcome_unknown(payment, error) from error
             except Exception as error:
                 # A plugin bug: the provider may or may not have acted, so this is unknown too.
                 log.exception("provider %s raised unexpectedly", payment.provider)
-                await self._mark_unknown(payment_id, record_id, error)
+                await self._registration_failed(payment, record_id, error)
                 raise _outcome_unknown(payment, error) from error
             async with self._store.begin() as uow:
-                await uow.record_registration(
-                    payment_id,
-                    token=answer.token,
-                    redirect_url=answer.redirect_url,
-                    psp_reference=answer.psp_reference,
-                    now=self._clock(),
-                )
+                await self._record_registration(uow, payment, answer)
                 return await self._finish_in(
                     uow, payment_id, record_id, render, PaymentStatus.PENDING, None
                 )
         return await self._finish(payment_id, record_id, render, PaymentStatus.PENDING, None)
+
+    async def _call_register(self, payment: PaymentEvent) -> CheckoutRegistration:
+        """Register ``payment`` at its provider with its PSP key; feeds the circuit breaker."""
+        assert payment.registration is not None
+        provider = self._providers.get(payment.provider)
+        try:
+            answer = await provider.register_checkout(
+                _checkout_request(payment, self._buyer_return_url(payment.id)),
+                idempotency_key=payment.registration.psp_idempotency_key,
+            )
+        except ProviderError as error:
+            if self._breakers is not None:
+                if error.retryable:
+                    self._breakers.record_failure(payment.provider)
+                else:
+                    self._breakers.record_success(payment.provider)
+            raise
+        if self._breakers is not None:
+            self._breakers.record_success(payment.provider)
+        return answer
+
+    async def _record_registration(
+        self, uow: UnitOfWork, payment: PaymentEvent, answer: CheckoutRegistration
+    ) -> None:
+        """Store the provider's answer, close the registration job, schedule the janitor."""
+        now = self._clock()
+        await uow.record_registration(
+            payment.id,
+            token=answer.token,
+            redirect_url=answer.redirect_url,
+            psp_reference=answer.psp_reference,
+            now=now,
+        )
+        await uow.jobs.finish_key(register_job_key(payment.id), now=now)
+        await self._schedule_check(uow, payment, now)
+
+    async def _schedule_check(self, uow: UnitOfWork, payment: PaymentEvent, now: datetime) -> None:
+        delays = self._janitor.delays(payment.provider, payment.payment_method)
+        await uow.jobs.enqueue(
+            NewJob(
+                kind=JobKind.CHECK_PAYMENT,
+                key=check_job_key(payment.id),
+                payload={"payment_id": payment.id, "check": 0},
+                provider=payment.provider,
+                run_at=now + timedelta(seconds=delays[0]),
+            ),
+            now=now,
+            client_id=payment.client_id,
+        )
+
+    async def _registration_failed(
+        self, payment: PaymentEvent, record_id: int, error: Exception
+    ) -> None:
+        """The inline registration failed retryably: the payment is ``unknown`` (unless the
+        provider surely did nothing), the request's key is released, and the job goes to the
+        workers after the first back-off."""
+        log.warning("registration of %s did not complete: %s", payment.id, error)
+        now = self._clock()
+        unknown = not isinstance(error, ProviderError) or error.outcome_unknown
+        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
+        delay = self._register_policy.delay(1, retry_after=retry_after)
+        async with self._store.begin() as uow:
+            changes: list[OrderStatusChange] = []
+            if unknown:
+                changes, _payment = await self._advance(
+                    uow, payment.id, PaymentStatus.UNKNOWN, None
+                )
+            await uow.release_idempotency_key(record_id)
+            await uow.jobs.release_key(
+                register_job_key(payment.id),
+                worker=INLINE_WORKER,
+                now=now,
+                next_run_at=now + timedelta(seconds=delay),
+                error=f"{type(error).__name__}: {error}",
+            )
+            self._after_commit(uow, changes)
+
+    async def complete_registration(self, payment_id: str) -> PaymentEvent:
+        """The registration job: register the payment if it is not yet (same PSP key).
+
+        A final refusal fails the payment. A retryable error is raised after the payment
+        was marked ``unknown`` (when the provider may have acted), for the worker to retry.
+        """
+        payment = await self.get_payment(payment_id, client_id=None)
+        registration = payment.registration
+        if registration is None or registration.token is not None or payment.is_settled:
+            return payment
+        try:
+            answer = await self._call_register(payment)
+        except ProviderError as error:
+            if error.retryable or error.outcome_unknown:
+                if error.outcome_unknown:
+                    await self._advance_alone(payment_id, PaymentStatus.UNKNOWN, None)
+                raise
+            return await self._advance_alone(
+                payment_id, PaymentStatus.FAILED, getattr(error, "code", "provider-rejected")
+            )
+        except Exception:
+            await self._advance_alone(payment_id, PaymentStatus.UNKNOWN, None)
+            raise
+        async with self._store.begin() as uow:
+            await self._record_registration(uow, payment, answer)
+            changes, registered = await self._advance(uow, payment_id, PaymentStatus.PENDING, None)
+            self._after_commit(uow, changes)
+        return registered
+
+    async def _advance_alone(
+        self, payment_id: str, status: PaymentStatus, failure_code: str | None
+    ) -> PaymentEvent:
+        async with self._store.begin() as uow:
+            changes, payment = await self._advance(uow, payment_id, status, failure_code)
+            self._after_commit(uow, changes)
+        return payment
 
     async def _finish(
         self,
@@ -198,13 +353,6 @@ class PaymentService:
         self._after_commit(uow, changes)
         return StoredResponse(201, body)
 
-    async def _mark_unknown(self, payment_id: str, record_id: int, error: Exception) -> None:
-        log.warning("registration of %s has an unknown outcome: %s", payment_id, error)
-        async with self._store.begin() as uow:
-            changes, _payment = await self._advance(uow, payment_id, PaymentStatus.UNKNOWN, None)
-            await uow.release_idempotency_key(record_id)
-            self._after_commit(uow, changes)
-
     # -- read ----------------------------------------------------------------------------
 
     async def get_payment(self, payment_id: str, *, client_id: str | None) -> PaymentEvent:
@@ -214,6 +362,15 @@ class PaymentService:
         if payment is None:
             raise PaymentNotFoundError(f"no payment {payment_id}")
         return payment
+
+    async def pending_work(self, payment: PaymentEvent) -> PendingWork | None:
+        """What ``payment`` waits for and when paymux acts next (``None`` once settled)."""
+        if payment.is_settled:
+            return None
+        async with self._store.begin() as uow:
+            registration_job = await uow.jobs.get_by_key(register_job_key(payment.id))
+            check_job = await uow.jobs.get_by_key(check_job_key(payment.id))
+        return explain_pending(payment, registration_job=registration_job, check_job=check_job)
 
     # -- provider reports ----------------------------------------------------------------
 
@@ -277,6 +434,31 @@ class PaymentService:
             self._after_commit(uow, changes)
         return refreshed
 
+    # -- the janitor ---------------------------------------------------------------------
+
+    def janitor_delays(self, payment: PaymentEvent) -> Sequence[float]:
+        """The janitor's schedule for ``payment`` (seconds between checks)."""
+        return self._janitor.delays(payment.provider, payment.payment_method)
+
+    async def check_payment(self, payment_id: str) -> CheckResult:
+        """One janitor check: ask the provider about a payment still open, apply the answer.
+
+        A payment never registered is left to its registration job. Provider errors are
+        raised (the job retries).
+        """
+        payment = await self.get_payment(payment_id, client_id=None)
+        if payment.is_settled:
+            return CheckResult(payment, settled=True)
+        if payment.registration is None or payment.registration.token is None:
+            return CheckResult(payment, settled=False)
+        refreshed = await self.refresh_payment(payment_id)
+        return CheckResult(refreshed, settled=refreshed.is_settled)
+
+    async def expire_payment(self, payment_id: str, *, reason: str) -> PaymentEvent:
+        """Expire every open order of the payment (the janitor's last word); the status
+        change carries ``reason`` as its failure code and goes out as an event."""
+        return await self._advance_alone(payment_id, PaymentStatus.EXPIRED, reason)
+
     # -- shared --------------------------------------------------------------------------
 
     async def _advance(
@@ -303,7 +485,7 @@ class PaymentService:
             if target is None:
                 orders.append(order)
                 continue
-            code = failure_code if target is PaymentStatus.FAILED else None
+            code = failure_code if target in _WITH_FAILURE_CODE else None
             await uow.set_order_status(order.id, target, failure_code=code, now=now)
             if target is PaymentStatus.SUCCEEDED:
                 entries.append(self._ledger_entry(PaymentSucceeded(order_facts(payment, order))))
@@ -320,7 +502,34 @@ class PaymentService:
             orders.append(replace(order, status=target, failure_code=code, updated_at=now))
         await uow.ledger.record_all(payment.client_id, entries, now=now)
         await uow.add_outbox([_status_changed(change) for change in changes], now=now)
-        return changes, replace(payment, orders=tuple(orders))
+        advanced = replace(payment, orders=tuple(orders))
+        await self._follow_up(uow, advanced, changes, now)
+        return changes, advanced
+
+    async def _follow_up(
+        self,
+        uow: UnitOfWork,
+        payment: PaymentEvent,
+        changes: Sequence[OrderStatusChange],
+        now: datetime,
+    ) -> None:
+        """Jobs a status change calls for: the buyer's confirmation once a payment succeeded;
+        no more janitor checks once every order is settled."""
+        if not changes:
+            return
+        succeeded = any(change.current is PaymentStatus.SUCCEEDED for change in changes)
+        if succeeded and self._notify_buyers:
+            await uow.jobs.enqueue(
+                NewJob(
+                    kind=JobKind.NOTIFY_BUYER,
+                    key=notify_job_key(payment.id),
+                    payload={"payment_id": payment.id},
+                ),
+                now=now,
+                client_id=payment.client_id,
+            )
+        if payment.is_settled:
+            await uow.jobs.finish_key(check_job_key(payment.id), now=now)
 
     def _after_commit(self, uow: UnitOfWork, changes: list[OrderStatusChange]) -> None:
         if self._on_status_changed is None or not changes:
@@ -367,6 +576,18 @@ def _new_payment(
             psp_reference=None,
             redirect_url=None,
         ),
+    )
+
+
+_WITH_FAILURE_CODE = frozenset({PaymentStatus.FAILED, PaymentStatus.EXPIRED})
+
+
+def _register_job(payment: PaymentEvent) -> NewJob:
+    return NewJob(
+        kind=JobKind.REGISTER_PAYMENT,
+        key=register_job_key(payment.id),
+        payload={"payment_id": payment.id},
+        provider=payment.provider,
     )
 
 

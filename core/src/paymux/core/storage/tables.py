@@ -285,6 +285,31 @@ class SellerPayoutMethodRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=_TZ)
 
 
+class JobRow(SQLModel, table=True):
+    """A durable job (see :mod:`paymux.core.domain.jobs`); ``dead`` rows are the dead letters."""
+
+    __tablename__ = "job"
+    __table_args__ = (sa.Index("ix_job_state_next_run_at", "state", "next_run_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=64)
+    key: str = Field(unique=True, max_length=255)
+    client_id: str | None = Field(default=None, max_length=64, index=True)
+    provider: str | None = Field(default=None, max_length=32)
+    payload: str = Field(sa_type=sa.Text)
+    state: str = Field(max_length=16)
+    attempts: int
+    runs: int
+    next_run_at: datetime = Field(sa_type=_TZ)
+    locked_by: str | None = Field(default=None, max_length=128)
+    locked_until: datetime | None = Field(default=None, sa_type=_TZ)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    replays: int
+    created_at: datetime = Field(sa_type=_TZ)
+    updated_at: datetime = Field(sa_type=_TZ)
+    finished_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The SQLAlchemy ``Table`` behind a table model."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id
 from paymux.core.storage.chargeback_repository import ChargebackRepository
 from paymux.core.storage.database import Database
+from paymux.core.storage.job_repository import JobRepository
 from paymux.core.storage.ledger_repository import LedgerRepository
 from paymux.core.storage.payout_method_repository import PayoutMethodRepository
 from paymux.core.storage.tables import (
@@ -98,6 +99,8 @@ class UnitOfWork:
         """Chargebacks, in this same transaction."""
         self.payout_methods = PayoutMethodRepository(session, dialect)
         """Sellers' payout methods, in this same transaction."""
+        self.jobs = JobRepository(session, dialect)
+        """Durable jobs, queued in this same transaction."""
         self.committed_callbacks: list[Callable[[], object]] = []
 
     def after_commit(self, callback: Callable[[], object]) -> None:

@@ -1,0 +1,58 @@
+"""paymux's own job handlers: registration, the janitor's checks, the buyer's confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from paymux.core.domain.jobs import Done, Job, JobKind, JobOutcome, RunAgainAt
+from paymux.core.domain.models import PaymentEvent
+from paymux.core.identifiers import utc_now
+from paymux.core.jobs.worker import JobHandler
+from paymux.core.services.payments import PaymentService
+
+JANITOR_EXPIRED = "janitor-expired"
+"""The failure code of a payment the janitor expired after its last check."""
+
+BuyerNotifier = Callable[[PaymentEvent], Awaitable[None]]
+"""Tells the buyer that ``payment`` succeeded; raises to have it retried."""
+
+
+def payment_job_handlers(
+    payments: PaymentService,
+    *,
+    notify_buyer: BuyerNotifier,
+    clock: Callable[[], datetime] = utc_now,
+) -> dict[str, JobHandler]:
+    """The handlers of :class:`~paymux.core.domain.jobs.JobKind`'s kinds."""
+
+    async def register(job: Job) -> JobOutcome:
+        payment = await payments.complete_registration(str(job.payload["payment_id"]))
+        return Done(f"payment {payment.id} is {payment.status.value}")
+
+    async def check(job: Job) -> JobOutcome:
+        payment_id = str(job.payload["payment_id"])
+        result = await payments.check_payment(payment_id)
+        if result.settled:
+            return Done(f"payment {payment_id} is {result.payment.status.value}")
+        delays = payments.janitor_delays(result.payment)
+        checks = int(job.payload.get("check", 0)) + 1
+        if checks >= len(delays):
+            expired = await payments.expire_payment(payment_id, reason=JANITOR_EXPIRED)
+            return Done(f"expired after {checks} checks ({expired.status.value})")
+        return RunAgainAt(
+            at=clock() + timedelta(seconds=delays[checks]),
+            note=f"check {checks} of {len(delays)}: still {result.payment.status.value}",
+            payload={**job.payload, "check": checks},
+        )
+
+    async def notify(job: Job) -> JobOutcome:
+        payment = await payments.get_payment(str(job.payload["payment_id"]), client_id=None)
+        await notify_buyer(payment)
+        return Done()
+
+    return {
+        JobKind.REGISTER_PAYMENT.value: register,
+        JobKind.CHECK_PAYMENT.value: check,
+        JobKind.NOTIFY_BUYER.value: notify,
+    }

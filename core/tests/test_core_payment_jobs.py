@@ -1,0 +1,321 @@
+"""Registration, the janitor and notifications as durable jobs, with a fake provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
+from paymux.core.domain.errors import ProviderOutcomeUnknownError
+from paymux.core.domain.jobs import JobState
+from paymux.core.domain.models import PaymentEvent
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.jobs.circuit import CircuitBreakers
+from paymux.core.jobs.janitor import JanitorSchedule
+from paymux.core.jobs.payment_jobs import JANITOR_EXPIRED, payment_job_handlers
+from paymux.core.jobs.retry import RetryPolicy
+from paymux.core.jobs.worker import Worker
+from paymux.core.ports.provider import (
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+from paymux.core.providers import ProviderRegistry
+from paymux.core.routing import CapabilityRouter
+from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.payment_pending import PendingReason
+from paymux.core.services.payments import (
+    PaymentService,
+    check_job_key,
+    notify_job_key,
+    register_job_key,
+)
+from paymux.core.storage.database import Database
+from paymux.core.storage.job_repository import JobQueue
+from paymux.core.storage.tables import LedgerTransactionRow, OutboxEventRow, table_of
+from paymux.core.storage.unit_of_work import PaymentStore
+from paymux.currencies import Money
+from paymux_fakes import FakeProvider
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def draft() -> CheckoutDraft:
+    return CheckoutDraft(
+        buyer_id="b1",
+        currency="EUR",
+        country="DE",
+        payment_method="card",
+        return_url="https://shop.example/back",
+        orders=(
+            OrderDraft("s1", Money(1000, "EUR"), Money(100, "EUR"), Money(50, "EUR"), "o1"),
+            OrderDraft("s2", Money(500, "EUR"), Money(0, "EUR"), Money(0, "EUR"), "o2"),
+        ),
+    )
+
+
+def render(payment: PaymentEvent) -> str:
+    return json.dumps({"id": payment.id, "status": payment.status.value})
+
+
+def request(key: str = "k1") -> IdempotentRequest:
+    return IdempotentRequest(client_id="c1", key=key, fingerprint=f"f-{key}")
+
+
+@dataclass
+class Setup:
+    service: PaymentService
+    provider: FakeProvider
+    database: Database
+    worker: Worker
+    breakers: CircuitBreakers
+    now: list[datetime]
+    notified: list[PaymentEvent] = field(default_factory=list)
+    notify_failures: list[Exception] = field(default_factory=list)
+
+    def advance(self, seconds: float) -> None:
+        self.now[0] += timedelta(seconds=seconds)
+
+    async def job(self, key: str) -> JobState | None:
+        async with PaymentStore(self.database).begin() as uow:
+            job = await uow.jobs.get_by_key(key)
+        return None if job is None else job.state
+
+    async def drain_for(self, seconds: float, step: float) -> None:
+        """Let ``seconds`` pass in steps of ``step``, running due jobs at each."""
+        for _ in range(int(seconds / step)):
+            await self.worker.drain()
+            self.advance(step)
+        await self.worker.drain()
+
+
+def build(
+    database: Database, providers: list[FakeProvider], *, schedule: tuple[float, ...] = (60, 60)
+) -> Setup:
+    now = [START]
+    breakers = CircuitBreakers(threshold=3, open_seconds=30, clock=lambda: now[0])
+    registry = ProviderRegistry(providers)
+    service = PaymentService(
+        store=PaymentStore(database),
+        providers=registry,
+        router=CapabilityRouter(registry, availability=breakers.unavailable_reason),
+        buyer_return_url=lambda payment_id: f"https://paymux.example/checkout/{payment_id}",
+        lock_seconds=60,
+        clock=lambda: now[0],
+        breakers=breakers,
+        janitor=JanitorSchedule({"default": schedule}),
+        retry_policies={"register_payment": RetryPolicy(4, base_seconds=1, cap_seconds=4)},
+    )
+    setup = Setup(service, providers[0], database, None, breakers, now)  # type: ignore[arg-type]
+
+    async def notify(payment: PaymentEvent) -> None:
+        if setup.notify_failures:
+            raise setup.notify_failures.pop(0)
+        setup.notified.append(payment)
+
+    setup.worker = Worker(
+        JobQueue(database),
+        payment_job_handlers(service, notify_buyer=notify, clock=lambda: now[0]),
+        policies={"register_payment": RetryPolicy(4, base_seconds=1, cap_seconds=4)},
+        breakers=breakers,
+        worker_id="w",
+        clock=lambda: now[0],
+        rng=random.Random(5),
+    )
+    return setup
+
+
+@pytest.fixture
+async def setup(database_url: str) -> AsyncIterator[Setup]:
+    database = Database(database_url)
+    yield build(database, [FakeProvider()])
+    await database.dispose()
+
+
+async def statuses(setup: Setup, payment_id: str) -> set[PaymentStatus]:
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    return {order.status for order in payment.orders}
+
+
+async def test_a_registration_that_times_out_is_finished_by_the_worker(setup: Setup) -> None:
+    setup.provider.fail_with.append(ProviderTimeoutError("slow"))
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await setup.service.create_payment(request(), draft(), render)
+    payment_id = raised.value.ids["payment_id"]
+    assert await statuses(setup, payment_id) == {PaymentStatus.UNKNOWN}
+    assert await setup.job(register_job_key(payment_id)) is JobState.QUEUED
+    pending = await setup.service.pending_work(
+        await setup.service.get_payment(payment_id, client_id=None)
+    )
+    assert pending is not None
+    assert pending.reason is PendingReason.OUTCOME_UNKNOWN
+    assert pending.next_check_at is not None
+    assert START <= pending.next_check_at <= START + timedelta(seconds=1)
+    await setup.drain_for(2, 1)
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+    assert await setup.job(register_job_key(payment_id)) is JobState.DONE
+    assert await setup.job(check_job_key(payment_id)) is JobState.QUEUED
+    # the same PSP key every time: at most one registration at the PSP
+    assert len(set(setup.provider.calls)) == 1
+    calls = len(setup.provider.calls)
+    # the client's retry with its key now gets the stored answer without a provider call
+    stored = await setup.service.create_payment(request(), draft(), render)
+    assert json.loads(stored.body) == {"id": payment_id, "status": "pending"}
+    assert len(setup.provider.calls) == calls
+
+
+async def test_a_rate_limited_registration_stays_executing_and_waits_retry_after(
+    setup: Setup,
+) -> None:
+    setup.provider.fail_with.append(ProviderRateLimitedError("429", retry_after_seconds=3))
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await setup.service.create_payment(request(), draft(), render)
+    payment_id = raised.value.ids["payment_id"]
+    # the PSP did nothing: the outcome is known, the orders are not unknown
+    assert await statuses(setup, payment_id) == {PaymentStatus.EXECUTING}
+    await setup.worker.drain()
+    assert len(setup.provider.calls) == 1
+    setup.advance(3)
+    await setup.worker.drain()
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+
+
+async def test_registration_dead_letters_after_its_attempts_and_a_replay_completes_it(
+    setup: Setup,
+) -> None:
+    setup.provider.fail_with.extend(ProviderUnavailableError("503") for _ in range(4))
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await setup.service.create_payment(request(), draft(), render)
+    payment_id = raised.value.ids["payment_id"]
+    await setup.drain_for(300, 1)  # the circuit opens on the way: the job waits it out
+    assert await setup.job(register_job_key(payment_id)) is JobState.DEAD
+    assert await statuses(setup, payment_id) == {PaymentStatus.UNKNOWN}  # never failed
+    queue = JobQueue(setup.database)
+    [dead] = await queue.dead_letters(client_id="c1")
+    assert dead.kind == "register_payment"
+    assert "attempt 4 of 4" in (dead.last_error or "")
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    pending = await setup.service.pending_work(payment)
+    assert pending is not None
+    assert (pending.reason, pending.dead_letter_id) == (PendingReason.NEEDS_ATTENTION, dead.id)
+    assert await queue.replay(dead.id, now=setup.now[0])
+    await setup.worker.drain()
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    pending = await setup.service.pending_work(payment)
+    assert pending is not None
+    assert pending.reason is PendingReason.AWAITING_BUYER
+    assert pending.next_check_at == setup.now[0] + timedelta(seconds=60)
+    assert len(set(setup.provider.calls)) == 1
+    assert len(setup.provider.calls) == 5
+
+
+async def test_a_decline_in_the_worker_fails_the_payment_and_is_not_retried(
+    setup: Setup,
+) -> None:
+    setup.provider.fail_with.extend(
+        [ProviderTimeoutError("slow"), ProviderRejectedError("no", code="card_declined")]
+    )
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await setup.service.create_payment(request(), draft(), render)
+    payment_id = raised.value.ids["payment_id"]
+    await setup.drain_for(10, 1)
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    assert {order.failure_code for order in payment.orders} == {"card_declined"}
+    assert payment.status is PaymentStatus.FAILED
+    assert len(setup.provider.calls) == 2
+    assert await setup.job(register_job_key(payment_id)) is JobState.DONE
+
+
+async def test_a_request_that_dies_mid_call_is_resumed_after_its_lease(setup: Setup) -> None:
+    setup.provider.hang_registrations = True
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(setup.service.create_payment(request(), draft(), render), 0.2)
+    setup.provider.hang_registrations = False
+    async with PaymentStore(setup.database).begin() as uow:
+        [payment_id] = (
+            await uow._session.execute(sa.text("SELECT id FROM payment_event"))
+        ).scalars()
+    assert await setup.job(register_job_key(payment_id)) is JobState.RUNNING
+    await setup.worker.drain()
+    assert len(setup.provider.calls) == 1  # the request's lease still holds
+    setup.advance(61)
+    await setup.worker.drain()
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+    assert len(set(setup.provider.calls)) == 1
+
+
+async def test_the_janitor_expires_a_payment_nobody_paid(setup: Setup) -> None:
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    await setup.drain_for(59, 1)
+    assert await setup.job(check_job_key(payment_id)) is JobState.QUEUED  # not due yet
+    await setup.drain_for(200, 10)
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    assert payment.status is PaymentStatus.EXPIRED
+    assert await setup.service.pending_work(payment) is None
+    assert {order.failure_code for order in payment.orders} == {JANITOR_EXPIRED}
+    assert await setup.job(check_job_key(payment_id)) is JobState.DONE
+    async with setup.database.transaction() as session:
+        outbox = table_of(OutboxEventRow)
+        payloads = (await session.execute(sa.select(outbox.c.payload))).scalars().all()
+    assert sum(json.loads(p).get("current") == "expired" for p in payloads) == 2  # per order
+
+
+async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(setup: Setup) -> None:
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    await setup.drain_for(60, 10)  # first check: still pending
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+    setup.provider.status = PaymentStatus.SUCCEEDED
+    setup.notify_failures.append(RuntimeError("SMTP down"))
+    await setup.drain_for(60, 10)
+    assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
+    assert await setup.job(check_job_key(payment_id)) is JobState.DONE
+    # the webhook arriving late changes nothing more
+    await setup.service.refresh_payment(payment_id)
+    async with setup.database.transaction() as session:
+        ledger = table_of(LedgerTransactionRow)
+        count = await session.scalar(sa.select(sa.func.count()).select_from(ledger))
+    assert count == 2  # one PaymentSucceeded per order
+    # the notification failed once, never held the payment back, and was retried
+    assert await setup.job(notify_job_key(payment_id)) is JobState.QUEUED
+    await setup.drain_for(600, 30)
+    assert [payment.id for payment in setup.notified] == [payment_id]
+    assert await setup.job(notify_job_key(payment_id)) is JobState.DONE
+
+
+async def test_an_open_circuit_fails_new_payments_over_to_the_next_provider(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    try:
+        first, second = FakeProvider("first"), FakeProvider("second")
+        setup = build(database, [first, second])
+        first.fail_with.extend(ProviderUnavailableError("503") for _ in range(3))
+        for n in range(3):
+            with pytest.raises(ProviderOutcomeUnknownError):
+                await setup.service.create_payment(request(f"k{n}"), draft(), render)
+        stored = await setup.service.create_payment(request("k-after"), draft(), render)
+        payment = await setup.service.get_payment(json.loads(stored.body)["id"], client_id=None)
+        assert payment.provider == "second"
+        assert payment.status is PaymentStatus.PENDING
+        # the first provider's queued registrations wait for its circuit, no attempt spent
+        setup.advance(5)
+        await setup.worker.drain()
+        assert setup.worker.stats.deferred == 3
+        assert len(first.calls) == 3
+        setup.advance(30)  # half-open: a trial goes through and closes the circuit
+        await setup.worker.drain()
+        assert len(first.calls) >= 4
+        assert setup.breakers.unavailable_reason("first") is None
+    finally:
+        await database.dispose()
