@@ -107,6 +107,18 @@ def test_an_unavailable_provider_falls_back_to_the_next() -> None:
     assert explanation.candidates[0].reason == "circuit open"
 
 
+def test_when_every_provider_is_unavailable_the_work_waits_for_the_first() -> None:
+    down = {"adyen": "circuit open", "stripe": "circuit open"}
+    router = _router(ADYEN_EUR, STRIPE, availability=down)
+    explanation = router.explain(country="DE", currency="EUR", method="card")
+    assert explanation.provider is None
+    assert router.choose(country="DE", currency="EUR", method="card").name == "adyen"
+    capability = CapabilityRouter(ProviderRegistry([ADYEN_EUR, STRIPE]), availability=down.get)
+    assert capability.choose(country="DE", currency="EUR", method="card").name == "adyen"
+    with pytest.raises(NoProviderError):
+        capability.choose(country="DE", currency="EUR", method="paypal")
+
+
 @pytest.mark.parametrize(
     ("country", "currency", "method", "reason"),
     [

@@ -319,3 +319,25 @@ async def test_an_open_circuit_fails_new_payments_over_to_the_next_provider(
         assert setup.breakers.unavailable_reason("first") is None
     finally:
         await database.dispose()
+
+
+async def test_with_no_provider_to_fail_over_to_new_payments_wait_for_the_circuit(
+    setup: Setup,
+) -> None:
+    for _ in range(3):
+        setup.breakers.record_failure("fake")
+    calls = len(setup.provider.calls)
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await setup.service.create_payment(request(), draft(), render)
+    payment_id = raised.value.ids["payment_id"]
+    assert len(setup.provider.calls) == calls  # nothing was sent to the failing provider
+    assert await statuses(setup, payment_id) == {PaymentStatus.EXECUTING}
+    async with PaymentStore(setup.database).begin() as uow:
+        job = await uow.jobs.get_by_key(register_job_key(payment_id))
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.QUEUED, 0)
+    assert job.next_run_at == START + timedelta(seconds=30)
+    await setup.drain_for(29, 1)
+    assert await statuses(setup, payment_id) == {PaymentStatus.EXECUTING}
+    await setup.drain_for(2, 1)
+    assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}

@@ -201,9 +201,19 @@ class CapabilityRouter:
         return RouteExplanation(country, currency, method, chosen, reason, None, chain, candidates)
 
     def choose(self, *, country: str, currency: str, method: str) -> PaymentProvider:
-        """The chosen provider; :class:`NoProviderError` (``no-provider``) if none."""
+        """The chosen provider; :class:`NoProviderError` (``no-provider``) if none.
+
+        When every provider that serves the checkout is unavailable (circuit open), the
+        first of them is chosen all the same: the work waits for it rather than failing.
+        """
         explanation = self.explain(country=country, currency=currency, method=method)
         if explanation.provider is None:
+            waiting, _ = _walk(
+                self._registry.names(), self._registry, always_available,
+                country=country, currency=currency, method=method,
+            )  # fmt: skip
+            if waiting is not None:
+                return self._registry.get(waiting)
             raise NoProviderError(explanation.reason)
         return self._registry.get(explanation.provider)
 
@@ -271,9 +281,16 @@ class MarketRouter:
         )
 
     def choose(self, *, country: str, currency: str, method: str) -> PaymentProvider:
-        """The chosen provider; :class:`NoRouteError` (``no-route``) listing what is supported."""
+        """The chosen provider; :class:`NoRouteError` (``no-route``) listing what is supported.
+
+        When every provider of the chain is unavailable (circuit open), the first that serves
+        the checkout is chosen all the same: the work waits for it rather than failing.
+        """
         explanation = self.explain(country=country, currency=currency, method=method)
         if explanation.provider is None:
+            waiting = self._explain(country, currency, method, always_available).provider
+            if waiting is not None:
+                return self._registry.get(waiting)
             raise NoRouteError(
                 explanation.reason, explanation=explanation, supported=self.supported(country)
             )

@@ -192,6 +192,13 @@ class PaymentService:
         if registration is None:  # pragma: no cover - written with the payment
             raise PaymentNotFoundError(f"payment {payment_id} has no registration")
         if registration.token is None:
+            if self._breakers is not None and not self._breakers.allow(payment.provider):
+                await self._registration_waits(payment, record_id)
+                raise ProviderOutcomeUnknownError(
+                    f"{payment.provider} is failing (circuit open); the registration waits "
+                    "and a worker sends it when the provider is back",
+                    payment_id=payment.id,
+                )
             try:
                 answer = await self._call_register(payment)
             except ProviderError as error:
@@ -287,8 +294,24 @@ class PaymentService:
                 now=now,
                 next_run_at=now + timedelta(seconds=delay),
                 error=f"{type(error).__name__}: {error}",
+                failed=True,
             )
             self._after_commit(uow, changes)
+
+    async def _registration_waits(self, payment: PaymentEvent, record_id: int) -> None:
+        """The provider's circuit is open: nothing is sent; the job waits for the circuit."""
+        assert self._breakers is not None
+        now = self._clock()
+        async with self._store.begin() as uow:
+            await uow.release_idempotency_key(record_id)
+            await uow.jobs.release_key(
+                register_job_key(payment.id),
+                worker=INLINE_WORKER,
+                now=now,
+                next_run_at=self._breakers.reopens_at(payment.provider) or now,
+                error=f"{payment.provider}'s circuit is open",
+                failed=False,
+            )
 
     async def complete_registration(self, payment_id: str) -> PaymentEvent:
         """The registration job: register the payment if it is not yet (same PSP key).

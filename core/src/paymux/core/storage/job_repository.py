@@ -95,15 +95,22 @@ class JobRepository:
         return result.rowcount == 1
 
     async def release_key(
-        self, key: str, *, worker: str, now: datetime, next_run_at: datetime, error: str
+        self,
+        key: str,
+        *,
+        worker: str,
+        now: datetime,
+        next_run_at: datetime,
+        error: str,
+        failed: bool,
     ) -> bool:
-        """Hand the job of ``key`` that ``worker`` holds to the workers after a failure
-        (one attempt spent). ``False`` if ``worker`` holds it no longer."""
+        """Hand the job of ``key`` that ``worker`` holds to the workers (``failed``: one
+        attempt spent). ``False`` if ``worker`` holds it no longer."""
         job = await self.get_by_key(key)
         if job is None:
             return False
         return await self.release(
-            job.id, worker=worker, now=now, next_run_at=next_run_at, failed=True, error=error
+            job.id, worker=worker, now=now, next_run_at=next_run_at, failed=failed, error=error
         )
 
     async def finish(self, job_id: str, *, worker: str, now: datetime) -> bool:
