@@ -12,22 +12,27 @@ from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.errors import (
     InvalidPayoutMethodError,
     PayoutMethodNotFoundError,
+    ProviderOutcomeUnknownError,
     ProviderReferenceUnknownError,
 )
+from paymux.core.domain.jobs import JobState
 from paymux.core.domain.payouts import PayoutDestination, PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
-from paymux.core.ports.provider import PayoutEvent, ProviderEvent, RefundEvent
+from paymux.core.jobs.payment_jobs import payout_job_handlers
+from paymux.core.jobs.worker import Worker
+from paymux.core.ports.provider import PayoutEvent, ProviderEvent, ProviderTimeoutError, RefundEvent
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
-from paymux.core.services.payouts import PayoutService
+from paymux.core.services.payouts import PayoutService, submit_payout_key
 from paymux.core.services.refunds import RefundAsk, RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.services.webhooks import WebhookService
 from paymux.core.storage.database import Database
+from paymux.core.storage.job_repository import JobQueue
 from paymux.core.storage.unit_of_work import PaymentStore
 from paymux.currencies import Money
 from paymux_fakes import FakeProvider
@@ -170,3 +175,40 @@ async def test_payouts_follow_the_sellers_payout_method(world: World) -> None:
     )
     payout = await world.payouts.get_payout(json.loads(stored.body)["id"], client_id="c1")
     assert (payout.provider, payout.destination) == ("other", request.destination)
+
+
+async def test_a_payout_whose_answer_was_lost_is_sent_again_by_a_worker(
+    world: World, database_url: str
+) -> None:
+    world.fake.fail_with.append(ProviderTimeoutError("slow"))
+    with pytest.raises(ProviderOutcomeUnknownError) as raised:
+        await world.payouts.create_payout(
+            IdempotentRequest("c1", "p1", "f"), seller_id="s1", currency="EUR", amount=None,
+            render=lambda p: json.dumps({"id": p.id, "status": p.status.value}),
+        )  # fmt: skip
+    payout_id = raised.value.ids["payout_id"]
+    database = Database(database_url)
+    try:
+        async with PaymentStore(database).begin() as uow:
+            job = await uow.jobs.get_by_key(submit_payout_key(payout_id))
+        assert job is not None
+        assert (job.state, job.attempts) == (JobState.QUEUED, 1)
+        # a worker takes it once due (here: made due now)
+        worker = Worker(
+            JobQueue(database), payout_job_handlers(world.payouts), worker_id="w",
+            clock=lambda: job.next_run_at,
+        )  # fmt: skip
+        await worker.drain()
+        assert worker.stats.by_kind["submit_payout"] == 1
+        payout = await world.payouts.get_payout(payout_id, client_id="c1")
+        assert payout.status is PayoutStatus.PENDING  # the PSP accepted it: a webhook settles
+        assert payout.psp_reference == f"pay_{payout_id}"
+        calls = [c for c in world.fake.calls if c.startswith("payout:")]
+        assert len(calls) == 2
+        assert len(set(calls)) == 1  # the same PSP key
+        async with PaymentStore(database).begin() as uow:
+            done = await uow.jobs.get_by_key(submit_payout_key(payout_id))
+        assert done is not None
+        assert done.state is JobState.DONE
+    finally:
+        await database.dispose()

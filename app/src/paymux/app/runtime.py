@@ -14,7 +14,11 @@ from paymux.core.events_publishers import Publisher, choose_publishers
 from paymux.core.hookspecs import AsgiMount
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.janitor import DEFAULT_SCHEDULES, JanitorSchedule
-from paymux.core.jobs.payment_jobs import payment_job_handlers
+from paymux.core.jobs.payment_jobs import (
+    payment_job_handlers,
+    payout_job_handlers,
+    refund_job_handlers,
+)
 from paymux.core.jobs.retry import RetryPolicy
 from paymux.core.jobs.worker import Worker
 from paymux.core.ledger.journal import JournalEntry
@@ -73,7 +77,11 @@ class PaymuxRuntime:
         """A job worker on this runtime's database, providers and breakers."""
         return Worker(
             self.jobs,
-            payment_job_handlers(self.payments, notify_buyer=self._notify_buyer),
+            {
+                **payment_job_handlers(self.payments, notify_buyer=self._notify_buyer),
+                **refund_job_handlers(self.refunds),
+                **payout_job_handlers(self.payouts),
+            },
             policies=retry_policies(self.settings),
             breakers=self.breakers,
             worker_id=worker_id,
@@ -165,12 +173,14 @@ def create_runtime(
         providers=providers,
         lock_seconds=settings.idempotency_lock_seconds,
         ledger_entry=ledger_entry,
+        retry_policies=retry_policies(settings),
     )
     payouts = PayoutService(
         store=store,
         providers=providers,
         lock_seconds=settings.idempotency_lock_seconds,
         ledger_entry=ledger_entry,
+        retry_policies=retry_policies(settings),
     )
     chargebacks = ChargebackService(store=store, ledger_entry=ledger_entry)
     return PaymuxRuntime(

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     job_retry: dict[str, RetrySettings] = Field(default_factory=dict)
     """Retry policy per job kind, over paymux's defaults
     (``PAYMUX_JOB_RETRY__REGISTER_PAYMENT__MAX_ATTEMPTS=5``). Kinds: ``register_payment``,
-    ``check_payment``, ``notify_buyer``."""
+    ``check_payment``, ``notify_buyer``, ``submit_refund``, ``submit_payout``."""
 
     circuit_failure_threshold: int = Field(default=5, gt=0)
     """Retryable failures in a row after which a provider's circuit opens."""

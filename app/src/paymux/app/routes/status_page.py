@@ -1,7 +1,15 @@
-"""The buyer's status page: where the hosted payment page sends the buyer back to."""
+"""The buyer's status page: where the hosted payment page sends the buyer back to.
+
+The buyer's return is one of the three ways paymux learns a payment's outcome (with the
+webhook and the janitor): while the payment is open, the page asks the provider (at most once
+every few seconds per payment) and applies the answer through the same monotonic status
+machine, so the three may race and the ledger still posts once.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from html import escape
 
 from fastapi import APIRouter
@@ -10,7 +18,24 @@ from fastapi.responses import HTMLResponse
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.errors import PaymentNotFoundError
 from paymux.core.domain.models import PaymentEvent
+from paymux.core.services.payment_pending import PendingReason, PendingWork
 from paymux.currencies import format_money
+
+log = logging.getLogger(__name__)
+
+ASK_PROVIDER_EVERY_SECONDS = 5.0
+"""The status page asks the provider about one payment at most this often."""
+
+_PENDING_MESSAGES = {
+    PendingReason.REGISTERING: "We are setting up your payment with the payment provider. "
+    "This page updates by itself.",
+    PendingReason.OUTCOME_UNKNOWN: "We are confirming your payment with the payment provider. "
+    "You will not be charged twice; this page updates by itself.",
+    PendingReason.AWAITING_BUYER: "We are waiting for your payment. If you have not paid yet, "
+    "continue on the payment page.",
+    PendingReason.NEEDS_ATTENTION: "We could not confirm your payment yet. Please do not pay "
+    "again: the shop will contact you.",
+}
 
 _MESSAGES = {
     "succeeded": "Payment received. Thank you!",
@@ -23,6 +48,25 @@ _MESSAGES = {
 def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
     """``GET /checkout/{payment_id}?sig=...``, an HTML page that refreshes until final."""
     router = APIRouter(tags=["buyer"], include_in_schema=False)
+    last_asked: dict[str, float] = {}
+
+    async def ask_provider(payment: PaymentEvent) -> PaymentEvent:
+        """The buyer is back: ask the provider, unless someone asked a moment ago."""
+        registered = payment.registration is not None and payment.registration.token
+        if payment.is_settled or not registered:
+            return payment
+        now = time.monotonic()
+        if now - last_asked.get(payment.id, float("-inf")) < ASK_PROVIDER_EVERY_SECONDS:
+            return payment
+        last_asked[payment.id] = now
+        if len(last_asked) > 10_000:  # forget the oldest, keep the memo small
+            for stale in sorted(last_asked, key=last_asked.__getitem__)[:5_000]:
+                del last_asked[stale]
+        try:
+            return await runtime.payments.refresh_payment(payment.id)
+        except Exception as error:  # the page shows what is known; the janitor asks again
+            log.warning("asking %s about %s failed: %s", payment.provider, payment.id, error)
+            return payment
 
     @router.get("/checkout/{payment_id}", response_class=HTMLResponse)
     async def status_page(payment_id: str, sig: str = "") -> HTMLResponse:
@@ -35,15 +79,24 @@ def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
             payment = await runtime.payments.get_payment(payment_id, client_id=None)
         except PaymentNotFoundError:
             return not_found
-        return HTMLResponse(_status(payment))
+        payment = await ask_provider(payment)
+        return HTMLResponse(_status(payment, await runtime.payments.pending_work(payment)))
 
     return router
 
 
-def _status(payment: PaymentEvent) -> str:
+def _status(payment: PaymentEvent, pending: PendingWork | None) -> str:
     status = payment.status
     final = status.is_terminal
     message = _MESSAGES.get(status.value, "Your payment is being processed…")
+    if pending is not None:
+        message = _PENDING_MESSAGES[pending.reason]
+    redirect = payment.registration.redirect_url if payment.registration else None
+    resume = (
+        f"<p><a id='pay' href='{escape(redirect)}'>Continue to the payment page</a></p>"
+        if pending is not None and pending.reason is PendingReason.AWAITING_BUYER and redirect
+        else ""
+    )
     rows = "".join(
         f"<tr><td>{escape(order.reference)}</td><td>{escape(format_money(order.amount, 'en_US'))}"
         f"</td><td class='status' data-order='{escape(order.id)}'>{order.status.value}</td></tr>"
@@ -57,7 +110,7 @@ def _status(payment: PaymentEvent) -> str:
     content = f"""
 <p id="result" data-status="{status.value}">{escape(message)}</p>
 <p>Total <strong>{escape(format_money(payment.total, "en_US"))}</strong></p>
-<table><tr><th>Order</th><th>Amount</th><th>Status</th></tr>{rows}</table>{back}"""
+<table><tr><th>Order</th><th>Amount</th><th>Status</th></tr>{rows}</table>{resume}{back}"""
     return _page("Your payment", content, final=final)
 
 

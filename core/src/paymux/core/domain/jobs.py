@@ -38,7 +38,11 @@ class JobKind(StrEnum):
     CHECK_PAYMENT = "check_payment"
     """The janitor: ask the provider about a payment left ``pending`` or ``unknown``."""
     NOTIFY_BUYER = "notify_buyer"
-    """Tell the buyer that the payment succeeded (the ``paymux_notify_buyer`` hook)."""
+    """Tell the buyer that the payment succeeded (the buyer notifiers)."""
+    SUBMIT_REFUND = "submit_refund"
+    """Send a refund whose submission's answer was lost (the same PSP idempotency key)."""
+    SUBMIT_PAYOUT = "submit_payout"
+    """Send a payout whose submission's answer was lost (the same PSP idempotency key)."""
 
 
 @dataclass(frozen=True, slots=True)

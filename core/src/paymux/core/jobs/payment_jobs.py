@@ -1,4 +1,5 @@
-"""paymux's own job handlers: registration, the janitor's checks, the buyer's confirmation."""
+"""paymux's own job handlers: registration, the janitor's checks, the buyer's confirmation,
+refund and payout submissions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from paymux.core.domain.models import PaymentEvent
 from paymux.core.identifiers import utc_now
 from paymux.core.jobs.worker import JobHandler
 from paymux.core.services.payments import PaymentService
+from paymux.core.services.payouts import PayoutService
+from paymux.core.services.refunds import RefundService
 
 JANITOR_EXPIRED = "janitor-expired"
 """The failure code of a payment the janitor expired after its last check."""
@@ -56,3 +59,23 @@ def payment_job_handlers(
         JobKind.CHECK_PAYMENT.value: check,
         JobKind.NOTIFY_BUYER.value: notify,
     }
+
+
+def refund_job_handlers(refunds: RefundService) -> dict[str, JobHandler]:
+    """The handler of ``submit_refund`` jobs."""
+
+    async def submit(job: Job) -> JobOutcome:
+        refund = await refunds.complete_refund(str(job.payload["refund_id"]))
+        return Done(f"refund {refund.id} is {refund.status.value}")
+
+    return {JobKind.SUBMIT_REFUND.value: submit}
+
+
+def payout_job_handlers(payouts: PayoutService) -> dict[str, JobHandler]:
+    """The handler of ``submit_payout`` jobs."""
+
+    async def submit(job: Job) -> JobOutcome:
+        payout = await payouts.complete_payout(str(job.payload["payout_id"]))
+        return Done(f"payout {payout.id} is {payout.status.value}")
+
+    return {JobKind.SUBMIT_PAYOUT.value: submit}

@@ -52,6 +52,8 @@ DEFAULT_POLICIES: Mapping[str, RetryPolicy] = {
     "register_payment": RetryPolicy(max_attempts=8, base_seconds=2.0, cap_seconds=300.0),
     "check_payment": RetryPolicy(max_attempts=10, base_seconds=30.0, cap_seconds=3600.0),
     "notify_buyer": RetryPolicy(max_attempts=12, base_seconds=30.0, cap_seconds=3600.0),
+    "submit_refund": RetryPolicy(max_attempts=10, base_seconds=5.0, cap_seconds=1800.0),
+    "submit_payout": RetryPolicy(max_attempts=10, base_seconds=5.0, cap_seconds=1800.0),
 }
 """paymux's defaults per job kind; ``PAYMUX_JOB_RETRY`` overrides them (see settings)."""
 

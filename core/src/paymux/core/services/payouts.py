@@ -12,7 +12,7 @@ payout is reversed to available.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from paymux.core.domain.errors import (
     PayoutsNotSupportedError,
     ProviderOutcomeUnknownError,
 )
+from paymux.core.domain.jobs import JobKind, NewJob
 from paymux.core.domain.models import OutboxMessage
 from paymux.core.domain.payouts import (
     Payout,
@@ -33,6 +34,7 @@ from paymux.core.domain.payouts import (
     SellerPayoutMethod,
 )
 from paymux.core.identifiers import new_id, utc_now
+from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import (
@@ -44,15 +46,25 @@ from paymux.core.ledger.rules import (
     ReceivableRecovered,
     default_entry,
 )
-from paymux.core.ports.provider import PaymentProvider, PayoutRequest, PayoutResult
+from paymux.core.ports.provider import (
+    PaymentProvider,
+    PayoutRequest,
+    PayoutResult,
+    ProviderError,
+)
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
-from paymux.core.services.payments import derive_psp_idempotency_key
+from paymux.core.services.payments import INLINE_WORKER, derive_psp_idempotency_key
 from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, get_active_currency
 
 log = logging.getLogger(__name__)
+
+
+def submit_payout_key(payout_id: str) -> str:
+    """The key of a payout's submission job."""
+    return f"{JobKind.SUBMIT_PAYOUT.value}:{payout_id}"
 
 
 @dataclass(slots=True)
@@ -77,12 +89,14 @@ class PayoutService:
         lock_seconds: float,
         ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
         clock: Callable[[], datetime] = utc_now,
+        retry_policies: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
         self._lock = timedelta(seconds=lock_seconds)
         self._ledger_entry = ledger_entry
         self._clock = clock
+        self._policy = policy_for(JobKind.SUBMIT_PAYOUT, retry_policies or {})
 
     def _default_payout_provider(self) -> PaymentProvider:
         for name in self._providers.names():
@@ -277,6 +291,18 @@ class PayoutService:
         await uow.insert_payout(payout)
         await uow.ledger.record(client, self._ledger_entry(PayoutInitiated(facts)), now=now)
         await uow.add_outbox([_payout_message("payout.created", payout)], now=now)
+        await uow.jobs.enqueue(
+            NewJob(
+                kind=JobKind.SUBMIT_PAYOUT,
+                key=submit_payout_key(payout.id),
+                payload={"payout_id": payout.id},
+                provider=payout.provider,
+            ),
+            now=now,
+            client_id=client,
+            running_until=now + self._lock,
+            worker=INLINE_WORKER,
+        )
         return payout
 
     async def _execute(
@@ -284,34 +310,73 @@ class PayoutService:
     ) -> StoredResponse:
         result = PayoutResult(status=payout.status)
         if payout.status is PayoutStatus.PENDING:
-            provider = self._providers.get(payout.provider)
             try:
-                result = await call_provider(
-                    lambda: provider.payout(
-                        PayoutRequest(
-                            payout.id, payout.seller_id, payout.amount, payout.destination
-                        ),
-                        idempotency_key=payout.psp_idempotency_key,
-                    ),
-                    refused=lambda code: PayoutResult(PayoutStatus.FAILED, failure_code=code),
-                    provider=payout.provider,
-                )
+                result = await self._submit(payout)
             except OutcomeUnknown as unknown:
-                log.warning("payout %s has an unknown outcome: %s", payout.id, unknown.cause)
-                async with self._store.begin() as uow:
-                    await uow.release_idempotency_key(record_id)
+                await self._release(record_id, payout, unknown.cause)
                 raise ProviderOutcomeUnknownError(
                     f"the provider did not confirm payout {payout.id} ({unknown.cause}); it "
-                    "stays pending: send the same request with the same Idempotency-Key",
+                    "stays pending and is sent again with the same PSP key by a worker; the "
+                    "same request with the same Idempotency-Key shows the result",
                     payout_id=payout.id,
                 ) from unknown.cause
         async with self._store.begin() as uow:
             await self._settle(uow, payout, result)
+            await uow.jobs.finish_key(submit_payout_key(payout.id), now=self._clock())
             settled = await uow.get_payout(payout.id)
             assert settled is not None
             body = render(settled)
             await uow.complete_idempotency_key(record_id, status=201, body=body)
         return StoredResponse(201, body)
+
+    async def _submit(self, payout: Payout) -> PayoutResult:
+        """Send the payout with its PSP key; a final refusal is a failed result, anything
+        else unknown raises :class:`OutcomeUnknown`."""
+        provider = self._providers.get(payout.provider)
+        return await call_provider(
+            lambda: provider.payout(
+                PayoutRequest(payout.id, payout.seller_id, payout.amount, payout.destination),
+                idempotency_key=payout.psp_idempotency_key,
+            ),
+            refused=lambda code: PayoutResult(PayoutStatus.FAILED, failure_code=code),
+            provider=payout.provider,
+        )
+
+    async def _release(self, record_id: int, payout: Payout, error: Exception) -> None:
+        log.warning("payout %s has an unknown outcome: %s", payout.id, error)
+        now = self._clock()
+        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
+        delay = self._policy.delay(1, retry_after=retry_after)
+        async with self._store.begin() as uow:
+            await uow.release_idempotency_key(record_id)
+            await uow.jobs.release_key(
+                submit_payout_key(payout.id),
+                worker=INLINE_WORKER,
+                now=now,
+                next_run_at=now + timedelta(seconds=delay),
+                error=f"{type(error).__name__}: {error}",
+                failed=True,
+            )
+
+    async def complete_payout(self, payout_id: str) -> Payout:
+        """The ``submit_payout`` job: send a payout whose submission's answer was lost again,
+        with the same PSP key, and settle what the provider says (an unknown outcome raises
+        for the worker to retry). A payout the provider has answered is left as it is."""
+        async with self._store.begin() as uow:
+            payout = await uow.get_payout(payout_id)
+        if payout is None:
+            raise PayoutNotFoundError(f"no payout {payout_id}")
+        if payout.status is not PayoutStatus.PENDING or payout.psp_reference is not None:
+            return payout
+        try:
+            result = await self._submit(payout)
+        except OutcomeUnknown as unknown:
+            raise unknown.cause from None
+        async with self._store.begin() as uow:
+            await self._settle(uow, payout, result)
+            settled = await uow.get_payout(payout_id)
+        assert settled is not None
+        return settled
 
     async def apply_report_in(self, uow: UnitOfWork, payout_id: str, result: PayoutResult) -> bool:
         """Apply a provider's later report on a payout within ``uow`` (a webhook).

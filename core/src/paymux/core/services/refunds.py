@@ -1,14 +1,16 @@
 """Refunds: validated under row locks, executed at the provider, posted to the ledger.
 
-Like payment creation: the refund and its idempotency key are written first (pending, so it
-counts against what can still be refunded), the provider is called outside any database
-transaction, and the outcome commits with its ledger entries and outbox event.
+Like payment creation: the refund, its idempotency key and its ``submit_refund`` job are
+written first (pending, so it counts against what can still be refunded), the provider is
+called outside any database transaction, and the outcome commits with its ledger entries and
+outbox event. If the provider's answer is unknown, a worker sends the refund again with the
+same PSP idempotency key (retried with back-off, dead-lettered after the last attempt).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,22 +22,29 @@ from paymux.core.domain.errors import (
     RefundNotFoundError,
     RefundsNotSupportedError,
 )
+from paymux.core.domain.jobs import JobKind, NewJob
 from paymux.core.domain.models import OutboxMessage, PaymentEvent
 from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.identifiers import new_id, utc_now
+from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent, RefundSucceeded, default_entry
-from paymux.core.ports.provider import RefundRequest, RefundResult
+from paymux.core.ports.provider import ProviderError, RefundRequest, RefundResult
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
-from paymux.core.services.payments import derive_psp_idempotency_key, order_facts
+from paymux.core.services.payments import INLINE_WORKER, derive_psp_idempotency_key, order_facts
 from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, allocate
 
 log = logging.getLogger(__name__)
+
+
+def submit_refund_key(refund_id: str) -> str:
+    """The key of a refund's submission job."""
+    return f"{JobKind.SUBMIT_REFUND.value}:{refund_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +68,14 @@ class RefundService:
         lock_seconds: float,
         ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
         clock: Callable[[], datetime] = utc_now,
+        retry_policies: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
         self._lock = timedelta(seconds=lock_seconds)
         self._ledger_entry = ledger_entry
         self._clock = clock
+        self._policy = policy_for(JobKind.SUBMIT_REFUND, retry_policies or {})
 
     async def create_refund(
         self,
@@ -144,31 +155,26 @@ class RefundService:
         )
         await uow.insert_refund(refund)
         await uow.add_outbox([_refund_message("refund.created", refund)], now=now)
+        await uow.jobs.enqueue(
+            NewJob(
+                kind=JobKind.SUBMIT_REFUND,
+                key=submit_refund_key(refund.id),
+                payload={"refund_id": refund.id},
+                provider=payment.provider,
+            ),
+            now=now,
+            client_id=refund.client_id,
+            running_until=now + self._lock,
+            worker=INLINE_WORKER,
+        )
         return refund
 
     async def _execute(
         self, refund: Refund, record_id: int, render: Callable[[Refund], str]
     ) -> StoredResponse:
         if refund.status is RefundStatus.PENDING:
-            async with self._store.begin() as uow:
-                payment = await uow.get_payment(refund.payment_event_id)
-            assert payment is not None
-            assert payment.registration is not None
-            assert payment.registration.token is not None
-            provider = self._providers.get(payment.provider)
-            token = payment.registration.token
-            psp_payment_id = payment.registration.psp_payment_id
             try:
-                result = await call_provider(
-                    lambda: provider.refund(
-                        RefundRequest(
-                            refund.id, token, refund.amount, refund.reason, psp_payment_id
-                        ),
-                        idempotency_key=refund.psp_idempotency_key,
-                    ),
-                    refused=lambda code: RefundResult(RefundStatus.FAILED, failure_code=code),
-                    provider=payment.provider,
-                )
+                result = await self._submit(refund)
             except OutcomeUnknown as unknown:
                 await self._release(record_id, refund, unknown.cause)
                 raise _unknown(refund, unknown.cause) from unknown.cause
@@ -176,16 +182,69 @@ class RefundService:
             result = RefundResult(status=refund.status)
         async with self._store.begin() as uow:
             await self._settle(uow, refund, result)
+            await uow.jobs.finish_key(submit_refund_key(refund.id), now=self._clock())
             settled = await uow.get_refund(refund.id)
             assert settled is not None
             body = render(settled)
             await uow.complete_idempotency_key(record_id, status=201, body=body)
         return StoredResponse(201, body)
 
+    async def _submit(self, refund: Refund) -> RefundResult:
+        """Send the refund to the provider with its PSP key; a final refusal is a failed
+        result, anything else unknown raises :class:`OutcomeUnknown`."""
+        async with self._store.begin() as uow:
+            payment = await uow.get_payment(refund.payment_event_id)
+        assert payment is not None
+        assert payment.registration is not None
+        assert payment.registration.token is not None
+        provider = self._providers.get(payment.provider)
+        token = payment.registration.token
+        psp_payment_id = payment.registration.psp_payment_id
+        return await call_provider(
+            lambda: provider.refund(
+                RefundRequest(refund.id, token, refund.amount, refund.reason, psp_payment_id),
+                idempotency_key=refund.psp_idempotency_key,
+            ),
+            refused=lambda code: RefundResult(RefundStatus.FAILED, failure_code=code),
+            provider=payment.provider,
+        )
+
     async def _release(self, record_id: int, refund: Refund, error: Exception) -> None:
         log.warning("refund %s has an unknown outcome: %s", refund.id, error)
+        now = self._clock()
+        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
+        delay = self._policy.delay(1, retry_after=retry_after)
         async with self._store.begin() as uow:
             await uow.release_idempotency_key(record_id)
+            await uow.jobs.release_key(
+                submit_refund_key(refund.id),
+                worker=INLINE_WORKER,
+                now=now,
+                next_run_at=now + timedelta(seconds=delay),
+                error=f"{type(error).__name__}: {error}",
+                failed=True,
+            )
+
+    async def complete_refund(self, refund_id: str) -> Refund:
+        """The ``submit_refund`` job: send a refund whose submission's answer was lost again,
+        with the same PSP key, and settle what the provider says. An unknown outcome raises
+        the provider's error for the worker to retry. A refund the provider has already
+        answered (a reference, or settled) is left as it is."""
+        async with self._store.begin() as uow:
+            refund = await uow.get_refund(refund_id)
+        if refund is None:
+            raise RefundNotFoundError(f"no refund {refund_id}")
+        if refund.status is not RefundStatus.PENDING or refund.psp_reference is not None:
+            return refund
+        try:
+            result = await self._submit(refund)
+        except OutcomeUnknown as unknown:
+            raise unknown.cause from None
+        async with self._store.begin() as uow:
+            await self._settle(uow, refund, result)
+            settled = await uow.get_refund(refund_id)
+        assert settled is not None
+        return settled
 
     async def apply_report_in(self, uow: UnitOfWork, refund_id: str, result: RefundResult) -> bool:
         """Apply a provider's later report on a refund within ``uow`` (a webhook).
