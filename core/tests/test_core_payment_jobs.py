@@ -23,6 +23,7 @@ from paymux.core.jobs.payment_jobs import JANITOR_EXPIRED, payment_job_handlers
 from paymux.core.jobs.retry import RetryPolicy
 from paymux.core.jobs.worker import Worker
 from paymux.core.ports.provider import (
+    ProviderEvent,
     ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
@@ -341,3 +342,73 @@ async def test_with_no_provider_to_fail_over_to_new_payments_wait_for_the_circui
     assert await statuses(setup, payment_id) == {PaymentStatus.EXECUTING}
     await setup.drain_for(2, 1)
     assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
+
+
+@pytest.mark.postgres
+async def test_webhook_buyer_return_and_janitor_racing_post_the_ledger_once(
+    postgres_url: str,
+) -> None:
+    database = Database(postgres_url, pool_size=20)
+    try:
+        setup = build(database, [FakeProvider()])
+        payment_ids = []
+        for n in range(10):
+            stored = await setup.service.create_payment(request(f"k{n}"), draft(), render)
+            payment_ids.append(json.loads(stored.body)["id"])
+        setup.provider.status = PaymentStatus.SUCCEEDED
+        setup.advance(60)  # the janitor's first check is due
+        tokens: dict[str, str] = {}
+        for payment_id in payment_ids:
+            payment = await setup.service.get_payment(payment_id, client_id=None)
+            assert payment.registration is not None
+            assert payment.registration.token is not None
+            tokens[payment_id] = payment.registration.token
+
+        async def webhook(payment_id: str, n: int) -> None:
+            event = ProviderEvent(
+                f"evt-{payment_id}-{n}", tokens[payment_id], PaymentStatus.SUCCEEDED
+            )
+            await setup.service.apply_provider_events("fake", [event])
+
+        async def buyer_returns(payment_id: str) -> None:
+            await setup.service.refresh_payment(payment_id)
+
+        workers = [
+            Worker(
+                JobQueue(database),
+                payment_job_handlers(
+                    setup.service, notify_buyer=_ignore, clock=lambda: setup.now[0]
+                ),
+                worker_id=f"w{i}",
+                clock=lambda: setup.now[0],
+            )
+            for i in range(3)
+        ]
+        racers = [
+            coroutine
+            for payment_id in payment_ids
+            for coroutine in (
+                webhook(payment_id, 1),
+                webhook(payment_id, 2),
+                buyer_returns(payment_id),
+                buyer_returns(payment_id),
+            )
+        ]
+        await asyncio.gather(*racers, *(worker.drain() for worker in workers))
+        for payment_id in payment_ids:
+            assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
+            assert await setup.job(check_job_key(payment_id)) is JobState.DONE
+        async with database.transaction() as session:
+            ledger = table_of(LedgerTransactionRow)
+            count = await session.scalar(sa.select(sa.func.count()).select_from(ledger))
+            outbox = table_of(OutboxEventRow)
+            payloads = (await session.execute(sa.select(outbox.c.payload))).scalars().all()
+        assert count == 2 * len(payment_ids)  # one PaymentSucceeded per order, no more
+        succeeded = [p for p in payloads if json.loads(p).get("current") == "succeeded"]
+        assert len(succeeded) == 2 * len(payment_ids)
+    finally:
+        await database.dispose()
+
+
+async def _ignore(_payment: PaymentEvent) -> None:
+    return None
