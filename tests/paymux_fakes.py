@@ -42,6 +42,8 @@ class FakeProvider:
     hang_registrations: bool = False
     """Registrations never answer (cancel the caller to simulate a crash mid-call)."""
     currencies: frozenset[str] = frozenset({"EUR"})
+    status_checks: list[str] = field(default_factory=list)
+    """Tokens ``fetch_status`` was asked about."""
 
     @property
     def name(self) -> str:
@@ -71,6 +73,7 @@ class FakeProvider:
         )
 
     async def fetch_status(self, token: str) -> ProviderPaymentState:
+        self.status_checks.append(token)
         return ProviderPaymentState(token=token, status=self.status)
 
     async def refund(self, request: RefundRequest, *, idempotency_key: str) -> RefundResult:
