@@ -31,6 +31,7 @@ async def stored(jetstream: JetStreamContext, stream: str) -> list[tuple[str, st
     return messages
 
 
+@pytest.mark.brokers
 async def test_publishes_a_batch_in_order_with_ids_and_payloads(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -55,6 +56,7 @@ async def test_publishes_a_batch_in_order_with_ids_and_payloads(
     assert (first.headers or {})["Content-Type"] == "application/cloudevents+json"
 
 
+@pytest.mark.brokers
 async def test_a_redelivered_batch_is_deduplicated_by_jetstream(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -70,6 +72,7 @@ async def test_a_redelivered_batch_is_deduplicated_by_jetstream(
     assert [msg_id for _, msg_id, _ in messages] == [event.id for event in batch]
 
 
+@pytest.mark.brokers
 async def test_the_created_stream_keeps_the_prefix_and_dedup_window(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -83,6 +86,7 @@ async def test_the_created_stream_keeps_the_prefix_and_dedup_window(
     assert config.duplicate_window == pytest.approx(120.0)
 
 
+@pytest.mark.brokers
 async def test_an_existing_stream_is_used_as_configured(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -97,6 +101,7 @@ async def test_an_existing_stream_is_used_as_configured(
     assert (await jetstream.stream_info(nats_settings.stream)).config.subjects == subjects
 
 
+@pytest.mark.brokers
 async def test_without_a_stream_publishing_fails(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -118,6 +123,7 @@ async def test_an_unreachable_server_raises_every_time() -> None:
     await publisher.aclose()
 
 
+@pytest.mark.brokers
 async def test_a_lost_connection_is_replaced_on_the_next_batch(
     nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:
@@ -134,6 +140,7 @@ async def test_a_lost_connection_is_replaced_on_the_next_batch(
     assert [msg_id for _, msg_id, _ in messages] == [event.id for event in batch]
 
 
+@pytest.mark.brokers
 async def test_the_relay_delivers_outbox_rows_to_a_consumer(
     sqlite_url: str, nats_settings: NatsSettings, jetstream: JetStreamContext
 ) -> None:

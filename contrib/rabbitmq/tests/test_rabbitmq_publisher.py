@@ -28,6 +28,7 @@ async def drain(queue: AbstractQueue) -> list[AbstractIncomingMessage]:
     return messages
 
 
+@pytest.mark.brokers
 async def test_publishes_a_batch_in_order_persistent_with_ids(
     rabbitmq_settings: RabbitMQSettings, queue: AbstractQueue
 ) -> None:
@@ -50,6 +51,7 @@ async def test_publishes_a_batch_in_order_persistent_with_ids(
     assert messages[0].timestamp == datetime.fromisoformat(batch[0].time)
 
 
+@pytest.mark.brokers
 async def test_consumers_bind_the_types_they_want(
     rabbitmq_settings: RabbitMQSettings,
     channel: AbstractChannel,
@@ -67,6 +69,7 @@ async def test_consumers_bind_the_types_they_want(
     assert len(await drain(queue)) == 4
 
 
+@pytest.mark.brokers
 async def test_an_unroutable_event_fails_the_batch_until_a_queue_is_bound(
     rabbitmq_settings: RabbitMQSettings, channel: AbstractChannel, exchange: AbstractExchange
 ) -> None:
@@ -83,6 +86,7 @@ async def test_an_unroutable_event_fails_the_batch_until_a_queue_is_bound(
     assert [m.message_id for m in await drain(queue)] == [event.id for event in batch]
 
 
+@pytest.mark.brokers
 async def test_without_mandatory_an_unroutable_event_is_dropped(
     rabbitmq_settings: RabbitMQSettings,
 ) -> None:
@@ -93,6 +97,7 @@ async def test_without_mandatory_an_unroutable_event_is_dropped(
         await publisher.aclose()
 
 
+@pytest.mark.brokers
 async def test_a_missing_exchange_fails_when_not_declared(
     rabbitmq_settings: RabbitMQSettings,
 ) -> None:
@@ -114,6 +119,7 @@ async def test_an_unreachable_broker_raises_every_time() -> None:
     await publisher.aclose()
 
 
+@pytest.mark.brokers
 async def test_the_relay_delivers_outbox_rows_to_a_queue(
     sqlite_url: str, rabbitmq_settings: RabbitMQSettings, queue: AbstractQueue
 ) -> None:

@@ -26,6 +26,7 @@ async def entries(redis: Redis, stream: str) -> list[dict[str, str]]:
     return [fields for _, fields in answer]
 
 
+@pytest.mark.brokers
 async def test_appends_a_batch_in_order_one_field_per_attribute(
     redis_settings: RedisStreamsSettings, redis: Redis
 ) -> None:
@@ -53,6 +54,7 @@ async def test_appends_a_batch_in_order_one_field_per_attribute(
     }
 
 
+@pytest.mark.brokers
 async def test_the_stream_is_trimmed_to_about_max_length(
     redis_settings: RedisStreamsSettings, redis: Redis
 ) -> None:
@@ -74,6 +76,7 @@ async def test_the_stream_is_trimmed_to_about_max_length(
     assert last[0][1]["id"] == batch[-1].id
 
 
+@pytest.mark.brokers
 async def test_a_batch_not_replicated_in_time_fails(
     redis_settings: RedisStreamsSettings, redis: Redis
 ) -> None:
@@ -89,6 +92,7 @@ async def test_a_batch_not_replicated_in_time_fails(
     assert await redis.xlen(redis_settings.stream) == 4  # at least once: the retry repeats them
 
 
+@pytest.mark.brokers
 async def test_a_refused_xadd_raises(redis_settings: RedisStreamsSettings, redis: Redis) -> None:
     await redis.set(redis_settings.stream, "not a stream")
     publisher = RedisStreamsPublisher(redis_settings)
@@ -110,6 +114,7 @@ async def test_an_unreachable_server_raises_every_time() -> None:
         await publisher.aclose()
 
 
+@pytest.mark.brokers
 async def test_the_relay_delivers_outbox_rows_to_a_consumer_group(
     sqlite_url: str, redis_settings: RedisStreamsSettings, redis: Redis
 ) -> None:
