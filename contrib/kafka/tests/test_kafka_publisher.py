@@ -7,11 +7,12 @@ connection attempt to a closed port.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from faststream.security import SASLScram512
 from pydantic import SecretStr, ValidationError
@@ -62,6 +63,39 @@ async def test_publishes_a_batch_in_order_keyed_by_subject() -> None:
     assert {h["content-type"] for h in headers} == {"application/cloudevents+json"}
     assert [h["ce_subject"] for h in headers] == ["pay_a", "pay_b", "pay_a", "seller_1"]
     assert [h["correlation_id"] for h in headers] == [event.id for event in batch]
+
+
+async def test_publish_returns_only_when_every_record_is_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a real producer each send gives a future (its acknowledgement): the batch is
+    queued first, then every acknowledgement is awaited; a failed one fails the batch."""
+    publisher = KafkaPublisher(KafkaSettings(bootstrap_servers="127.0.0.1:9092"))
+    loop = asyncio.get_running_loop()
+    acknowledgements: list[asyncio.Future[None]] = []
+
+    async def connect() -> None:
+        return None
+
+    async def publish(*args: object, no_confirm: bool, **kwargs: object) -> asyncio.Future[None]:
+        assert no_confirm  # queued, not awaited one by one
+        acknowledgements.append(loop.create_future())
+        return acknowledgements[-1]
+
+    monkeypatch.setattr(publisher.broker, "connect", connect)
+    monkeypatch.setattr(publisher.broker, "publish", publish)
+    task = asyncio.create_task(publisher.publish(sample_events()))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(acknowledgements) == 4
+    for acknowledgement in acknowledgements[:3]:
+        acknowledgement.set_result(None)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done()
+    acknowledgements[3].set_exception(KafkaError("NOT_ENOUGH_REPLICAS"))
+    with pytest.raises(KafkaError, match="NOT_ENOUGH_REPLICAS"):
+        await task
 
 
 async def test_an_empty_batch_sends_nothing() -> None:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -83,20 +84,25 @@ class KafkaPublisher:
         if not events:
             return
         await self.broker.connect()
-        pending = [
-            await self.broker.publish(
-                event.to_json().encode(),
-                topic=self.settings.topic,
-                key=event.subject.encode(),
-                headers=record_headers(event),
-                correlation_id=event.id,
-                no_confirm=True,
-            )
-            for event in events
-        ]
-        # A real producer returns a future per record; FastStream's test producer
-        # (TestKafkaBroker) delivers at once and returns None.
-        await asyncio.gather(*(ack for ack in pending if isinstance(ack, asyncio.Future)))
+        acknowledgements: list[asyncio.Future[Any]] = []
+        try:
+            for event in events:
+                acknowledgement = await self.broker.publish(
+                    event.to_json().encode(),
+                    topic=self.settings.topic,
+                    key=event.subject.encode(),
+                    headers=record_headers(event),
+                    correlation_id=event.id,
+                    no_confirm=True,
+                )
+                # A real producer returns a future per record; FastStream's test producer
+                # (TestKafkaBroker) delivers at once and returns None.
+                if isinstance(acknowledgement, asyncio.Future):
+                    acknowledgements.append(acknowledgement)
+        except Exception:
+            await asyncio.gather(*acknowledgements, return_exceptions=True)
+            raise
+        await asyncio.gather(*acknowledgements)
 
     async def aclose(self) -> None:
         """Flush and close the producer."""

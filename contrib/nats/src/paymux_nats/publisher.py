@@ -69,10 +69,10 @@ class NatsPublisher:
                 log.info("JetStream already had %s (seq %s)", event.id, ack.seq)
 
     async def aclose(self) -> None:
-        """Flush and close the connection."""
+        """Close the connection (every published message was acknowledged already)."""
         client, self._client, self._jetstream = self._client, None, None
         if client is not None and not client.is_closed:
-            await client.drain()
+            await client.close()
 
     async def _connect(self) -> JetStreamContext:
         if self._client is not None and self._jetstream is not None and not self._client.is_closed:
