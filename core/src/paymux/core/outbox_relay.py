@@ -19,6 +19,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from paymux.core import crashpoints
 from paymux.core.events import DEFAULT_SOURCE, CloudEvent, envelope
 from paymux.core.events_publishers import Publisher
 from paymux.core.identifiers import utc_now
@@ -77,6 +78,7 @@ class OutboxRelay:
                 return 0
             events = [envelope(record, source=self._source) for record in records]
             await self._publish(events)
+            crashpoints.reached(crashpoints.RELAY_PUBLISHED)
             await self._outbox.mark_published([event.id for event in events], now=self._clock())
             for event in events:
                 log.info("published %s %s (subject %s)", event.type, event.id, event.subject)

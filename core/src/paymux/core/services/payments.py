@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from paymux.core import crashpoints
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
     PaymentNotFoundError,
@@ -171,6 +172,7 @@ class PaymentService:
                 running_until=now + self._lock,
                 worker=INLINE_WORKER,
             )
+            uow.after_commit(functools.partial(crashpoints.reached, crashpoints.PAYMENT_COMMITTED))
             return payment
 
         async def load_payment(uow: UnitOfWork, existing_id: str) -> PaymentEvent | None:
@@ -225,6 +227,7 @@ class PaymentService:
         """Register ``payment`` at its provider with its PSP key; feeds the circuit breaker."""
         assert payment.registration is not None
         provider = self._providers.get(payment.provider)
+        crashpoints.reached(crashpoints.BEFORE_PSP_CALL)
         try:
             answer = await provider.register_checkout(
                 _checkout_request(payment, self._buyer_return_url(payment.id)),
@@ -239,6 +242,7 @@ class PaymentService:
             raise
         if self._breakers is not None:
             self._breakers.record_success(payment.provider)
+        crashpoints.reached(crashpoints.PSP_ANSWERED)
         return answer
 
     async def _record_registration(
@@ -555,7 +559,10 @@ class PaymentService:
             await uow.jobs.finish_key(check_job_key(payment.id), now=now)
 
     def _after_commit(self, uow: UnitOfWork, changes: list[OrderStatusChange]) -> None:
-        if self._on_status_changed is None or not changes:
+        if not changes:
+            return
+        uow.after_commit(functools.partial(crashpoints.reached, crashpoints.STATUS_COMMITTED))
+        if self._on_status_changed is None:
             return
         for change in changes:
             uow.after_commit(functools.partial(self._on_status_changed, change))
