@@ -16,10 +16,15 @@ from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.errors import ProviderOutcomeUnknownError
 from paymux.core.domain.jobs import JobState
 from paymux.core.domain.models import PaymentEvent
+from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.janitor import JanitorSchedule
-from paymux.core.jobs.payment_jobs import JANITOR_EXPIRED, payment_job_handlers
+from paymux.core.jobs.payment_jobs import (
+    JANITOR_EXPIRED,
+    payment_job_handlers,
+    refund_job_handlers,
+)
 from paymux.core.jobs.retry import RetryPolicy
 from paymux.core.jobs.worker import Worker
 from paymux.core.ports.provider import (
@@ -39,6 +44,7 @@ from paymux.core.services.payments import (
     notify_job_key,
     register_job_key,
 )
+from paymux.core.services.refunds import RefundService, late_refund_id
 from paymux.core.storage.database import Database
 from paymux.core.storage.job_repository import JobQueue
 from paymux.core.storage.tables import LedgerTransactionRow, OutboxEventRow, table_of
@@ -122,9 +128,15 @@ def build(
             raise setup.notify_failures.pop(0)
         setup.notified.append(payment)
 
+    refunds = RefundService(
+        store=PaymentStore(database), providers=registry, lock_seconds=60, clock=lambda: now[0]
+    )
     setup.worker = Worker(
         JobQueue(database),
-        payment_job_handlers(service, notify_buyer=notify, clock=lambda: now[0]),
+        {
+            **payment_job_handlers(service, notify_buyer=notify, clock=lambda: now[0]),
+            **refund_job_handlers(refunds),
+        },
         policies={"register_payment": RetryPolicy(4, base_seconds=1, cap_seconds=4)},
         breakers=breakers,
         worker_id="w",
@@ -419,3 +431,57 @@ async def test_webhook_buyer_return_and_janitor_racing_post_the_ledger_once(
 
 async def _ignore(_payment: PaymentEvent) -> None:
     return None
+
+
+async def test_money_paid_after_expiry_is_booked_once_and_refunded(setup: Setup) -> None:
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    await setup.drain_for(200, 10)
+    assert await statuses(setup, payment_id) == {PaymentStatus.EXPIRED}
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    assert payment.registration is not None
+    assert payment.registration.token is not None
+    late = ProviderEvent("late-1", payment.registration.token, PaymentStatus.SUCCEEDED)
+    again = ProviderEvent("late-2", payment.registration.token, PaymentStatus.SUCCEEDED)
+    assert (await setup.service.apply_provider_events("fake", [late])).unchanged == 1
+    assert (await setup.service.apply_provider_events("fake", [again])).unchanged == 1
+    assert await statuses(setup, payment_id) == {PaymentStatus.EXPIRED}  # orders stay expired
+
+    async def ledger() -> dict[str, int]:
+        async with setup.database.transaction() as session:
+            rows = await session.execute(
+                sa.text(
+                    "SELECT a.purpose, sum(p.amount_minor) FROM ledger_posting p "
+                    "JOIN ledger_account a ON a.id = p.account_id GROUP BY a.purpose"
+                )
+            )
+            return {purpose: int(total) for purpose, total in rows}
+
+    async def kinds() -> list[str]:
+        async with setup.database.transaction() as session:
+            found = await session.execute(sa.text("SELECT kind FROM ledger_transaction"))
+            return sorted(found.scalars())
+
+    assert await kinds() == ["late_payment_received"]  # once, for both reports
+    booked = await ledger()
+    assert booked["late_payments"] == -1500  # a liability: owed to the buyer
+    assert booked["psp_clearing"] == 1500
+    async with setup.database.transaction() as session:
+        outbox = table_of(OutboxEventRow)
+        topics = (await session.execute(sa.select(outbox.c.topic))).scalars().all()
+    assert topics.count("payment.paid_after_expiry") == 1
+    await setup.worker.drain()
+    refund_calls = [call for call in setup.provider.calls if call.startswith("refund:")]
+    assert len(refund_calls) == 1
+    refund = await RefundService(
+        store=PaymentStore(setup.database), providers=ProviderRegistry([setup.provider]),
+        lock_seconds=60,
+    ).get_refund(late_refund_id(payment_id), client_id="c1")  # fmt: skip
+    assert refund.status is RefundStatus.SUCCEEDED
+    assert refund.amount == Money(1500, "EUR")
+    assert refund.parts == ()
+    assert await kinds() == ["late_payment_received", "late_payment_refunded"]
+    settled = await ledger()
+    assert settled["late_payments"] == 0
+    assert settled["psp_clearing"] == 0
+    assert sum(settled.values()) == 0

@@ -163,6 +163,7 @@ def create_runtime(
         ledger_entry=ledger_entry,
         breakers=breakers,
         janitor=JanitorSchedule({**DEFAULT_SCHEDULES, **settings.janitor_schedule}),
+        refund_late_payments=settings.late_payments == "refund",
         retry_policies=retry_policies(settings),
     )
     mounts = [

@@ -29,6 +29,7 @@ STATUS_CHANGED_TOPIC = "payment_order.status_changed"
 SIMPLE_TOPICS: frozenset[str] = frozenset(
     {
         "payment.created",
+        "payment.paid_after_expiry",
         "payment_order.shipped",
         "refund.created",
         "refund.succeeded",

@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     job_retry: dict[str, RetrySettings] = Field(default_factory=dict)
     """Retry policy per job kind, over paymux's defaults
     (``PAYMUX_JOB_RETRY__REGISTER_PAYMENT__MAX_ATTEMPTS=5``). Kinds: ``register_payment``,
-    ``check_payment``, ``notify_buyer``, ``submit_refund``, ``submit_payout``."""
+    ``check_payment``, ``notify_buyer``, ``submit_refund``, ``submit_payout``,
+    ``refund_late_payment``."""
 
     circuit_failure_threshold: int = Field(default=5, gt=0)
     """Retryable failures in a row after which a provider's circuit opens."""
@@ -119,6 +120,11 @@ class Settings(BaseSettings):
     """Seconds between the janitor's checks of an open payment, per ``provider/method``,
     ``provider``, ``method`` or ``default``, over paymux's defaults (cards: minutes to two
     days; ``bank_transfer``: daily for two weeks). After the last check it is expired."""
+
+    late_payments: Literal["refund", "hold"] = "refund"
+    """What happens to money a buyer pays after paymux expired the payment (the PSP reports
+    success too late): ``refund`` gives it back automatically; ``hold`` keeps it booked as
+    owed to the buyer for an operator. Either way an event says so."""
 
     @field_validator("janitor_schedule")
     @classmethod

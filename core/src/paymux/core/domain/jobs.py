@@ -43,6 +43,8 @@ class JobKind(StrEnum):
     """Send a refund whose submission's answer was lost (the same PSP idempotency key)."""
     SUBMIT_PAYOUT = "submit_payout"
     """Send a payout whose submission's answer was lost (the same PSP idempotency key)."""
+    REFUND_LATE_PAYMENT = "refund_late_payment"
+    """Give back money a buyer paid after paymux had expired the payment."""
 
 
 @dataclass(frozen=True, slots=True)

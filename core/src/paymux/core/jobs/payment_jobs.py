@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from paymux.core.domain.jobs import Done, Job, JobKind, JobOutcome, RunAgainAt
+from paymux.core.domain.jobs import Done, GiveUp, Job, JobKind, JobOutcome, RunAgainAt
 from paymux.core.domain.models import PaymentEvent
+from paymux.core.domain.refunds import RefundStatus
 from paymux.core.identifiers import utc_now
 from paymux.core.jobs.worker import JobHandler
 from paymux.core.services.payments import PaymentService
@@ -62,13 +63,25 @@ def payment_job_handlers(
 
 
 def refund_job_handlers(refunds: RefundService) -> dict[str, JobHandler]:
-    """The handler of ``submit_refund`` jobs."""
+    """The handlers of ``submit_refund`` and ``refund_late_payment`` jobs."""
 
     async def submit(job: Job) -> JobOutcome:
         refund = await refunds.complete_refund(str(job.payload["refund_id"]))
         return Done(f"refund {refund.id} is {refund.status.value}")
 
-    return {JobKind.SUBMIT_REFUND.value: submit}
+    async def refund_late(job: Job) -> JobOutcome:
+        refund = await refunds.refund_late_payment(str(job.payload["payment_id"]))
+        if refund.status is RefundStatus.FAILED:
+            return GiveUp(
+                f"the provider refused to refund the late payment ({refund.failure_code}); "
+                f"the money stays booked as owed to the buyer (refund {refund.id})"
+            )
+        return Done(f"late refund {refund.id} is {refund.status.value}")
+
+    return {
+        JobKind.SUBMIT_REFUND.value: submit,
+        JobKind.REFUND_LATE_PAYMENT.value: refund_late,
+    }
 
 
 def payout_job_handlers(payouts: PayoutService) -> dict[str, JobHandler]:

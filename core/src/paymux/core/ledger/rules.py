@@ -180,10 +180,24 @@ class PayoutFailed:
     payout: PayoutFacts
 
 
+@dataclass(frozen=True, slots=True)
+class LatePayment:
+    """A buyer paid a payment paymux had expired (``received``), and the automatic refund
+    of that money went through (``refunded``). No order carries it: it is owed to the buyer.
+    """
+
+    client_id: str
+    payment_id: str
+    provider: str
+    amount: Money
+    status: str
+    """``received`` or ``refunded``."""
+
+
 PayoutEvent = ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed
 ChargebackEvent = ChargebackOpened | ChargebackWon | ChargebackLost
 OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded | ChargebackEvent
-PlatformEvent = UnallocatedChargeback | PspFeeCharged
+PlatformEvent = UnallocatedChargeback | PspFeeCharged | LatePayment
 LedgerEvent = OrderEvent | PayoutEvent | PlatformEvent
 
 
@@ -203,7 +217,7 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
     if isinstance(event, ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed):
         return _payout_entry(event)
-    if isinstance(event, UnallocatedChargeback | PspFeeCharged):
+    if isinstance(event, UnallocatedChargeback | PspFeeCharged | LatePayment):
         return _platform_entry(event)
     if isinstance(event, ChargebackOpened | ChargebackWon | ChargebackLost):
         return _chargeback_entry(event)
@@ -294,7 +308,17 @@ def _payout_entry(event: PayoutEvent) -> JournalEntry:
     )
 
 
-def _platform_entry(event: UnallocatedChargeback | PspFeeCharged) -> JournalEntry:
+def _platform_entry(event: PlatformEvent) -> JournalEntry:
+    if isinstance(event, LatePayment):
+        clearing = clearing_account(event.client_id, event.provider, event.amount.currency)
+        owed = platform_account(event.client_id, Purpose.LATE_PAYMENTS, event.amount.currency)
+        source, target = (clearing, owed) if event.status == "received" else (owed, clearing)
+        return JournalEntry(
+            reference=f"late_payment_{event.status}:{event.payment_id}",
+            kind=f"late_payment_{event.status}",
+            postings=(debit(source, event.amount), credit(target, event.amount)),
+            metadata={"payment_id": event.payment_id},
+        )
     if isinstance(event, PspFeeCharged):
         fee = event.fee
         return JournalEntry(

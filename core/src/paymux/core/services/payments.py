@@ -35,7 +35,13 @@ from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.janitor import JanitorSchedule
 from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.journal import JournalEntry
-from paymux.core.ledger.rules import LedgerEvent, OrderFacts, PaymentSucceeded, default_entry
+from paymux.core.ledger.rules import (
+    LatePayment,
+    LedgerEvent,
+    OrderFacts,
+    PaymentSucceeded,
+    default_entry,
+)
 from paymux.core.ports.provider import (
     CheckoutRegistration,
     CheckoutRequest,
@@ -47,6 +53,7 @@ from paymux.core.routing import CapabilityRouter, Router
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
 from paymux.core.services.payment_pending import PendingWork, explain_pending
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
+from paymux.currencies import Money
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +131,10 @@ class PaymentService:
         janitor: JanitorSchedule | None = None,
         retry_policies: dict[str, RetryPolicy] | None = None,
         notify_buyers: bool = True,
+        refund_late_payments: bool = True,
     ) -> None:
         self._store = store
+        self._refund_late_payments = refund_late_payments
         self._breakers = breakers
         self._janitor = janitor or JanitorSchedule()
         self._register_policy = policy_for(JobKind.REGISTER_PAYMENT, retry_policies or {})
@@ -531,7 +540,52 @@ class PaymentService:
         await uow.add_outbox([_status_changed(change) for change in changes], now=now)
         advanced = replace(payment, orders=tuple(orders))
         await self._follow_up(uow, advanced, changes, now)
+        if reported is PaymentStatus.SUCCEEDED:
+            late = [order for order in payment.orders if order.status is PaymentStatus.EXPIRED]
+            if late:
+                await self._paid_after_expiry(uow, payment, late, now)
         return changes, advanced
+
+    async def _paid_after_expiry(
+        self, uow: UnitOfWork, payment: PaymentEvent, late: Sequence[PaymentOrder], now: datetime
+    ) -> None:
+        """The provider says the buyer paid a payment paymux had expired: book the money as
+        owed to the buyer, say so by event, and (by default) queue its refund. Once."""
+        amount = Money.sum((order.amount for order in late), payment.currency)
+        entry = self._ledger_entry(
+            LatePayment(payment.client_id, payment.id, payment.provider, amount, "received")
+        )
+        if await uow.ledger.record(payment.client_id, entry, now=now) is None:
+            return  # reported before
+        log.warning("payment %s was paid after it expired (%s)", payment.id, amount)
+        action = "refund" if self._refund_late_payments else "hold"
+        await uow.add_outbox(
+            [
+                OutboxMessage(
+                    topic="payment.paid_after_expiry",
+                    key=payment.id,
+                    payload={
+                        "payment_id": payment.id,
+                        "currency": payment.currency,
+                        "amount_minor": amount.minor,
+                        "payment_order_ids": [order.id for order in late],
+                        "action": action,
+                    },
+                )
+            ],
+            now=now,
+        )
+        if self._refund_late_payments:
+            await uow.jobs.enqueue(
+                NewJob(
+                    kind=JobKind.REFUND_LATE_PAYMENT,
+                    key=f"{JobKind.REFUND_LATE_PAYMENT.value}:{payment.id}",
+                    payload={"payment_id": payment.id},
+                    provider=payment.provider,
+                ),
+                now=now,
+                client_id=payment.client_id,
+            )
 
     async def _follow_up(
         self,

@@ -30,7 +30,7 @@ from paymux.core.identifiers import new_id, utc_now
 from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
-from paymux.core.ledger.rules import LedgerEvent, RefundSucceeded, default_entry
+from paymux.core.ledger.rules import LatePayment, LedgerEvent, RefundSucceeded, default_entry
 from paymux.core.ports.provider import ProviderError, RefundRequest, RefundResult
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
@@ -40,6 +40,15 @@ from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, allocate
 
 log = logging.getLogger(__name__)
+
+
+LATE_PAYMENT_REASON = "paid after the payment expired"
+"""The reason of the automatic refund of a late payment."""
+
+
+def late_refund_id(payment_id: str) -> str:
+    """The id of the refund that gives back a late payment (one per payment)."""
+    return f"re_late_{payment_id.removeprefix('pay_')}"
 
 
 def submit_refund_key(refund_id: str) -> str:
@@ -246,6 +255,42 @@ class RefundService:
         assert settled is not None
         return settled
 
+    async def refund_late_payment(self, payment_id: str) -> Refund:
+        """The ``refund_late_payment`` job: give back what a buyer paid after paymux had
+        expired the payment (booked to ``late_payments``), through the payment's provider,
+        with a PSP key of its own. The refund has no parts (no order carries the money); its
+        success moves the money from ``late_payments`` back out of PSP clearing. An unknown
+        outcome raises for the worker to retry; a pending one is settled by its webhook.
+        """
+        refund_id = late_refund_id(payment_id)
+        now = self._clock()
+        async with self._store.begin() as uow:
+            refund = await uow.get_refund(refund_id)
+            if refund is None:
+                payment = await uow.get_payment(payment_id, lock=True)
+                if payment is None:
+                    raise PaymentNotFoundError(f"no payment {payment_id}")
+                late = [o for o in payment.orders if o.status is PaymentStatus.EXPIRED]
+                refund = Refund(
+                    id=refund_id,
+                    payment_event_id=payment.id,
+                    client_id=payment.client_id,
+                    amount=Money.sum((o.amount for o in late), payment.currency),
+                    status=RefundStatus.PENDING,
+                    reason=LATE_PAYMENT_REASON,
+                    failure_code=None,
+                    psp_idempotency_key=derive_psp_idempotency_key(
+                        payment.client_id, f"late-refund:{payment.id}"
+                    ),
+                    psp_reference=None,
+                    parts=(),
+                    created_at=now,
+                    updated_at=now,
+                )
+                await uow.insert_refund(refund)
+                await uow.add_outbox([_refund_message("refund.created", refund)], now=now)
+        return await self.complete_refund(refund_id)
+
     async def apply_report_in(self, uow: UnitOfWork, refund_id: str, result: RefundResult) -> bool:
         """Apply a provider's later report on a refund within ``uow`` (a webhook).
 
@@ -268,7 +313,14 @@ class RefundService:
         )  # fmt: skip
         if not changed:
             return False
-        if result.status is RefundStatus.SUCCEEDED:
+        if result.status is RefundStatus.SUCCEEDED and not refund.parts:
+            payment = await uow.get_payment(refund.payment_event_id)
+            assert payment is not None
+            late = LatePayment(
+                refund.client_id, payment.id, payment.provider, refund.amount, "refunded"
+            )
+            await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
+        elif result.status is RefundStatus.SUCCEEDED:
             payment = await uow.get_payment(refund.payment_event_id, lock=True)
             assert payment is not None
             orders = {order.id: order for order in payment.orders}

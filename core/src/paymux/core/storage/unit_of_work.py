@@ -360,6 +360,8 @@ class UnitOfWork:
                 updated_at=refund.updated_at,
             )
         )
+        if not refund.parts:  # a late payment's refund: no order carries it
+            return
         await self._session.execute(
             sa.insert(_part),
             [
