@@ -236,6 +236,20 @@ async def test_a_decline_in_the_worker_fails_the_payment_and_is_not_retried(
     assert await setup.job(register_job_key(payment_id)) is JobState.DONE
 
 
+async def test_an_inline_decline_closes_the_registration_job_at_once(setup: Setup) -> None:
+    setup.provider.fail_with.append(ProviderRejectedError("no", code="card_declined"))
+    stored = await setup.service.create_payment(request(), draft(), render)
+    body = json.loads(stored.body)
+    assert body["status"] == "failed"
+    # not left running under the request's lease for a worker to take over later
+    assert await setup.job(register_job_key(body["id"])) is JobState.DONE
+    setup.advance(120)
+    await setup.worker.drain()
+    assert setup.worker.stats.lost == 0
+    assert sum(setup.worker.stats.by_kind.values()) == 0
+    assert len(setup.provider.calls) == 1
+
+
 async def test_a_request_that_dies_mid_call_is_resumed_after_its_lease(setup: Setup) -> None:
     setup.provider.hang_registrations = True
     dying = asyncio.create_task(setup.service.create_payment(request(), draft(), render))
