@@ -292,6 +292,27 @@ async def test_the_janitor_expires_a_payment_nobody_paid(setup: Setup) -> None:
     assert sum(json.loads(p).get("current") == "expired" for p in payloads) == 2  # per order
 
 
+async def test_a_dead_janitor_check_needs_attention_and_a_replay_settles_it(
+    setup: Setup,
+) -> None:
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    setup.provider.status_failures.extend(ProviderTimeoutError("slow") for _ in range(10))
+    await setup.drain_for(60 + 3600 * 12, 600)
+    assert await setup.job(check_job_key(payment_id)) is JobState.DEAD
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    pending = await setup.service.pending_work(payment)
+    assert pending is not None
+    [dead] = await JobQueue(setup.database).dead_letters()
+    assert (pending.reason, pending.dead_letter_id) == (PendingReason.NEEDS_ATTENTION, dead.id)
+    assert pending.next_check_at is None
+    setup.provider.status_failures.clear()
+    setup.provider.status = PaymentStatus.SUCCEEDED
+    assert await JobQueue(setup.database).replay(dead.id, now=setup.now[0])
+    await setup.worker.drain()
+    assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
+
+
 async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(setup: Setup) -> None:
     stored = await setup.service.create_payment(request(), draft(), render)
     payment_id = json.loads(stored.body)["id"]
