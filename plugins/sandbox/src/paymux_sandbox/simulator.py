@@ -253,7 +253,7 @@ class SandboxPsp:
         try:
             payment_id = str(json.loads(body)["payment_id"])
         except (ValueError, KeyError, TypeError):
-            payment_id = ""
+            return  # not a registration (or the client left before sending it)
         self.keys_by_payment.setdefault(payment_id, Counter())[idempotency_key or ""] += 1
 
     def registrations_report(self, payment_id: str | None = None) -> list[dict[str, Any]]:
