@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
@@ -17,7 +18,9 @@ from paymux.core.ports.provider import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from paymux.core.settings import Settings
 from paymux.currencies import Money
+from paymux_sandbox import plugin
 from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.provider import SandboxProvider
 from paymux_sandbox.simulator import SandboxPsp
@@ -245,3 +248,30 @@ async def test_without_a_fault_each_status_is_sent_once(sandbox: Psp) -> None:
     sandbox.psp.pay(registration.token, SUCCESS)
     await sandbox.psp.idle()
     assert sandbox.statuses() == ["payment.succeeded"]  # the second one was dropped
+
+
+async def test_faults_apply_below_any_mount_point() -> None:
+    psp = SandboxPsp(SandboxConfig(), public_base=f"{BASE}/shop/sandbox-psp")
+    host = FastAPI()
+    host.mount("/shop/sandbox-psp", psp.asgi())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host), base_url=BASE) as http:
+        plan = {"api": [{"fault": "unavailable", "operation": "register"}]}
+        assert (await http.post("/shop/sandbox-psp/_admin/faults", json=plan)).status_code == 200
+        body = {
+            "payment_id": "pay_1", "amount": 100, "currency": "EUR", "country": "DE",
+            "method": "card", "buyer_id": "b", "references": ["o"],
+            "return_url": "https://x.example", "webhook_url": "https://y.example",
+        }  # fmt: skip
+        headers = {"Idempotency-Key": "k"}
+        first = await http.post("/shop/sandbox-psp/v1/checkouts", json=body, headers=headers)
+        again = await http.post("/shop/sandbox-psp/v1/checkouts", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (503, 201)
+    assert psp.keys_by_payment == {"pay_1": {"k": 2}}
+    await psp.aclose()
+
+
+def test_the_simulator_and_its_controls_are_mounted_in_sandbox_mode_only() -> None:
+    sandbox = Settings(providers={"sandbox": {}})
+    assert [mount.path for mount in plugin.paymux_asgi_mounts(settings=sandbox)] == ["/sandbox-psp"]
+    live = Settings.model_construct(**{**dict(sandbox), "mode": "live"})
+    assert plugin.paymux_asgi_mounts(settings=live) == []
