@@ -174,8 +174,9 @@ def psp_key(idempotency_key: str = "checkout-1") -> str:
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
     with live_service(database_url, settings=SETTINGS, **SANDBOX) as service:
-        runtime = create_runtime(make_settings(database_url, service.url, settings=SETTINGS,
-                                               **SANDBOX))  # fmt: skip
+        # the worker's own runtime, as a `paymux worker` process beside the service has
+        settings = make_settings(database_url, service.url, settings=SETTINGS, **SANDBOX)
+        runtime = create_runtime(settings)
         stop = asyncio.Event()
         worker = asyncio.create_task(
             runtime.create_worker(worker_id="matrix").run(stop, idle_seconds=0.02)
