@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -110,9 +111,24 @@ class Rig:
                 raise AssertionError(f"payment is {body['status']}, not {status}: {body}")
             await asyncio.sleep(0.05)
 
-    async def pay(self, payment: dict[str, Any], card: str = SUCCESS_CARD) -> None:
-        page = await asyncio.to_thread(pay_on_hosted_page, payment["redirect_url"], card)
-        assert page.status_code == 200, page.text
+    async def pay(
+        self, payment: dict[str, Any], card: str = SUCCESS_CARD, *, returns: bool = True
+    ) -> None:
+        """The buyer pays on the hosted page and, if ``returns``, follows the redirect back to
+        paymux's status page (which asks the PSP); otherwise they close the tab."""
+        if returns:
+            page = await asyncio.to_thread(pay_on_hosted_page, payment["redirect_url"], card)
+            assert page.status_code == 200, page.text
+            return
+        async with httpx.AsyncClient(timeout=10) as browser:
+            form = await browser.get(payment["redirect_url"])
+            action = re.search(r'<form method="post" action="([^"]+)"', form.text)
+            assert action is not None
+            submitted = await browser.post(
+                httpx.URL(payment["redirect_url"]).join(action.group(1)),
+                data={"card_number": card, "expiry": "12/34", "cvc": "123"},
+            )
+        assert submitted.status_code == 303, submitted.text
 
     async def seen_by_psp(self, payment_id: str) -> dict[str, Any]:
         answer = await self.psp.get("/_admin/registrations", params={"payment_id": payment_id})
@@ -313,7 +329,7 @@ async def test_a_janitor_check_failing_every_attempt_is_dead_lettered_and_replay
 ) -> None:
     payment = (await rig.create()).json()
     await rig.faults(api=[{"fault": "timeout", "operation": "status"}] * 3, webhooks=["drop"])
-    await rig.pay(payment)
+    await rig.pay(payment, returns=False)
     dead = await rig.wait_for_job(
         check_job_key(payment["id"]), lambda job: job.state is JobState.DEAD
     )
@@ -356,14 +372,25 @@ async def test_duplicate_and_reordered_webhooks_post_the_ledger_once(
 async def test_a_dropped_webhook_is_settled_by_the_janitor(rig: Rig) -> None:
     payment = (await rig.create()).json()
     await rig.faults(webhooks=["drop"])
-    await rig.pay(payment)
+    await rig.pay(payment, returns=False)  # the buyer closes the tab: only the janitor asks
     await rig.wait_for(payment["id"], "succeeded")
     assert await rig.webhooks_processed() == 0
     stats = await rig.stats()
     assert stats["webhook_faults"] == {"drop": 1}
     assert stats["webhooks_delivered"] == 0
+    assert stats["status_requests"] >= 1
     assert await rig.ledger(payment) == ORDERS
-    assert (await rig.job(check_job_key(payment["id"]))).state is JobState.DONE
+    check = await rig.job(check_job_key(payment["id"]))
+    assert (check.state, check.runs >= 1) == (JobState.DONE, True)
+
+
+async def test_a_dropped_webhook_is_settled_when_the_buyer_returns(rig: Rig) -> None:
+    payment = (await rig.create()).json()
+    await rig.faults(webhooks=["drop"])
+    await rig.pay(payment)  # back on paymux's status page, which asks the PSP
+    assert (await rig.payment(payment["id"]))["status"] == "succeeded"
+    assert await rig.webhooks_processed() == 0
+    assert await rig.ledger(payment) == ORDERS
 
 
 async def test_a_payment_nobody_pays_is_expired_after_the_janitors_last_check(rig: Rig) -> None:

@@ -6,7 +6,8 @@ of the registrations (5xx, timeouts, resets, 429 with ``Retry-After``, and some 
 of the status checks, and misbehaves on 20% of the webhooks (duplicated, reordered, dropped).
 Shops send the checkouts (half of them resend the request with its key after a 503, the
 other half just read the payment later) and buyers pay most of them: by card, by a card that
-stays pending a moment, by a declined card; some never pay.
+stays pending a moment, by a declined card; some never pay. A quarter of those who pay come
+back to paymux's status page; the others close the tab.
 
 Once the janitor's (shrunk) schedule has run, every payment is in a terminal state or its job
 is in the dead-letter queue. Then the PSP recovers, every dead letter is replayed, and every
@@ -199,6 +200,10 @@ class Shop:
         )
         assert submitted.status_code == 303, submitted.text
         self.counts["buyers paid"] += 1
+        if n % 4 == 0:  # a quarter come back to paymux's status page (which asks the PSP)
+            back = await self.browser.get(submitted.headers["location"])
+            assert back.status_code == 200, back.text
+            self.counts["buyers came back"] += 1
 
 
 @contextmanager
