@@ -44,6 +44,8 @@ class FakeProvider:
     currencies: frozenset[str] = frozenset({"EUR"})
     status_checks: list[str] = field(default_factory=list)
     """Tokens ``fetch_status`` was asked about."""
+    status_failures: list[ProviderError] = field(default_factory=list)
+    """The next status fetches raise these, one each."""
 
     @property
     def name(self) -> str:
@@ -74,6 +76,8 @@ class FakeProvider:
 
     async def fetch_status(self, token: str) -> ProviderPaymentState:
         self.status_checks.append(token)
+        if self.status_failures:
+            raise self.status_failures.pop(0)
         return ProviderPaymentState(token=token, status=self.status)
 
     async def refund(self, request: RefundRequest, *, idempotency_key: str) -> RefundResult:

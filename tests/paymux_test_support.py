@@ -6,7 +6,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +25,15 @@ DECLINE_CARD = "4000 0000 0000 0002"
 
 
 def make_settings(
-    database_url: str, public_url: str = "http://127.0.0.1:9", **sandbox: Any
+    database_url: str,
+    public_url: str = "http://127.0.0.1:9",
+    *,
+    settings: Mapping[str, Any] | None = None,
+    **sandbox: Any,
 ) -> Settings:
-    """Sandbox settings for tests: quick timeouts, two API clients."""
+    """Sandbox settings for tests: quick timeouts, two API clients; ``settings`` overrides
+    other fields (``janitor_schedule``, ``job_retry``, ``embedded_worker`` ...), ``sandbox``
+    the sandbox provider's."""
     config = {
         "request_timeout_seconds": 3.0,  # timeout tests set their own, shorter values
         "stall_seconds": 4.0,
@@ -39,6 +45,7 @@ def make_settings(
         public_url=public_url,
         api_keys={API_KEY: "dev", OTHER_API_KEY: "other"},
         providers={"sandbox": config},
+        **dict(settings or {}),
     )
 
 
@@ -113,11 +120,14 @@ def serve_in_thread(app: FastAPI, sock: socket.socket) -> Iterator[None]:
 
 
 @contextmanager
-def live_service(database_url: str, **sandbox: Any) -> Iterator[LiveService]:
-    """paymux on a real port, with the sandbox PSP mounted."""
+def live_service(
+    database_url: str, *, settings: Mapping[str, Any] | None = None, **sandbox: Any
+) -> Iterator[LiveService]:
+    """paymux on a real port, with the sandbox PSP mounted (``settings``: see
+    :func:`make_settings`)."""
     sock = free_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(make_settings(database_url, url, **sandbox))
+    app = create_app(make_settings(database_url, url, settings=settings, **sandbox))
     with serve_in_thread(app, sock):
         yield LiveService(url=url, app=app)
 
@@ -178,9 +188,9 @@ def count_rows(database_url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def sandbox_stats(service_url: str) -> dict[str, int]:
-    """How many registrations the sandbox PSP made and received."""
-    stats: dict[str, int] = httpx.get(f"{service_url}/sandbox-psp/_admin/stats").json()
+def sandbox_stats(service_url: str) -> dict[str, Any]:
+    """The sandbox PSP's counters: registrations made and received, faults injected ..."""
+    stats: dict[str, Any] = httpx.get(f"{service_url}/sandbox-psp/_admin/stats").json()
     return stats
 
 

@@ -248,6 +248,20 @@ async def test_a_decline_in_the_worker_fails_the_payment_and_is_not_retried(
     assert await setup.job(register_job_key(payment_id)) is JobState.DONE
 
 
+async def test_an_inline_decline_closes_the_registration_job_at_once(setup: Setup) -> None:
+    setup.provider.fail_with.append(ProviderRejectedError("no", code="card_declined"))
+    stored = await setup.service.create_payment(request(), draft(), render)
+    body = json.loads(stored.body)
+    assert body["status"] == "failed"
+    # not left running under the request's lease for a worker to take over later
+    assert await setup.job(register_job_key(body["id"])) is JobState.DONE
+    setup.advance(120)
+    await setup.worker.drain()
+    assert setup.worker.stats.lost == 0
+    assert sum(setup.worker.stats.by_kind.values()) == 0
+    assert len(setup.provider.calls) == 1
+
+
 async def test_a_request_that_dies_mid_call_is_resumed_after_its_lease(setup: Setup) -> None:
     setup.provider.hang_registrations = True
     dying = asyncio.create_task(setup.service.create_payment(request(), draft(), render))
@@ -288,6 +302,27 @@ async def test_the_janitor_expires_a_payment_nobody_paid(setup: Setup) -> None:
         outbox = table_of(OutboxEventRow)
         payloads = (await session.execute(sa.select(outbox.c.payload))).scalars().all()
     assert sum(json.loads(p).get("current") == "expired" for p in payloads) == 2  # per order
+
+
+async def test_a_dead_janitor_check_needs_attention_and_a_replay_settles_it(
+    setup: Setup,
+) -> None:
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    setup.provider.status_failures.extend(ProviderTimeoutError("slow") for _ in range(10))
+    await setup.drain_for(60 + 3600 * 12, 600)
+    assert await setup.job(check_job_key(payment_id)) is JobState.DEAD
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    pending = await setup.service.pending_work(payment)
+    assert pending is not None
+    [dead] = await JobQueue(setup.database).dead_letters()
+    assert (pending.reason, pending.dead_letter_id) == (PendingReason.NEEDS_ATTENTION, dead.id)
+    assert pending.next_check_at is None
+    setup.provider.status_failures.clear()
+    setup.provider.status = PaymentStatus.SUCCEEDED
+    assert await JobQueue(setup.database).replay(dead.id, now=setup.now[0])
+    await setup.worker.drain()
+    assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
 
 
 async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(setup: Setup) -> None:

@@ -15,6 +15,7 @@ from paymux.core.ports.provider import (
     PaymentProvider,
     PayoutDestination,
     PayoutRequest,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -121,7 +122,7 @@ async def test_an_unknown_outcome_then_a_retry_registers_once(
         ("reset", ProviderUnavailableError, None),
         ("unavailable", ProviderUnavailableError, None),
         ("conflict", ProviderUnavailableError, None),
-        ("rate_limited", ProviderUnavailableError, None),
+        ("rate_limited", ProviderRateLimitedError, None),
         ("rejected", ProviderRejectedError, "adyen-14-030"),
         ("refused", ProviderRejectedError, "adyen-167"),
     ],
@@ -141,10 +142,14 @@ async def test_every_fault_is_classified(
     assert len([r for r in harness.fake.requests if r.method == "GET"]) == 1
 
 
-async def test_429_keeps_the_retry_after_hint(harness: AdyenHarness) -> None:
+async def test_429_is_rate_limited_with_its_retry_after(harness: AdyenHarness) -> None:
     harness.fake.fail_next("rate_limited", retry_after=7)
-    with pytest.raises(ProviderUnavailableError, match="Retry-After: 7"):
+    with pytest.raises(ProviderRateLimitedError, match="Retry-After: 7") as caught:
         await harness.provider.register_checkout(checkout(), idempotency_key="k")
+    assert caught.value.retry_after_seconds == 7.0
+    assert caught.value.retryable
+    assert not caught.value.outcome_unknown  # Adyen did nothing
+    assert harness.registrations() == 0
 
 
 async def test_an_unreachable_adyen_is_unavailable() -> None:
@@ -173,10 +178,29 @@ def test_sdk_errors_become_rejections_with_slugs(
     assert classified.code == expected
 
 
-@pytest.mark.parametrize("status", [409, 429, 500, 502, 503])
+@pytest.mark.parametrize("status", [409, 425, 500, 502, 503])
 def test_sdk_errors_worth_retrying_are_unavailable(status: int) -> None:
     error = AdyenAPIResponseError({"status": status}, status_code=status, headers={})
     assert isinstance(classify(error), ProviderUnavailableError)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "seconds"),
+    [
+        (429, {"Retry-After": "12"}, ProviderRateLimitedError, 12.0),
+        (429, {}, ProviderRateLimitedError, None),
+        (429, {"Retry-After": "soon"}, ProviderRateLimitedError, None),
+        (503, {"retry-after": "3"}, ProviderUnavailableError, 3.0),
+    ],
+)
+def test_retry_after_is_parsed(
+    status: int, headers: dict[str, str], error: type[Exception], seconds: float | None
+) -> None:
+    sdk_error = AdyenAPIResponseError({"status": status}, status_code=status, headers=headers)
+    classified = classify(sdk_error)
+    assert type(classified) is error
+    assert isinstance(classified, ProviderRateLimitedError | ProviderUnavailableError)
+    assert classified.retry_after_seconds == seconds
 
 
 async def test_status_follows_the_link(harness: AdyenHarness) -> None:
@@ -245,7 +269,8 @@ async def test_a_refund_retried_after_an_unknown_outcome_refunds_once(
     await harness.complete_checkout(registration, PaymentStatus.SUCCEEDED)
     request = RefundRequest("refund_1", registration.token, Money(500, "EUR"))
     harness.fake.fail_next(fault)
-    with pytest.raises((ProviderTimeoutError, ProviderUnavailableError)) as caught:
+    retryable = (ProviderTimeoutError, ProviderUnavailableError, ProviderRateLimitedError)
+    with pytest.raises(retryable) as caught:
         await harness.provider.refund(request, idempotency_key="refund-key")
     assert caught.value.retryable
     result = await harness.provider.refund(request, idempotency_key="refund-key")

@@ -10,6 +10,7 @@ from paymux.core.domain.status import PaymentStatus
 from paymux.core.ports.provider import (
     CheckoutRequest,
     ProviderError,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -46,7 +47,7 @@ def checkout() -> CheckoutRequest:
     ("fault", "error", "retryable", "outcome_unknown"),
     [
         ("server_error", ProviderUnavailableError, True, True),
-        ("rate_limited", SquareRateLimitedError, True, True),
+        ("rate_limited", SquareRateLimitedError, True, False),
         ("conflict", ProviderUnavailableError, True, True),
         ("decline", ProviderRejectedError, False, False),
         ("timeout", ProviderTimeoutError, True, True),
@@ -76,11 +77,17 @@ async def test_a_decline_carries_squares_code(harness: SquareHarness) -> None:
     assert harness.registrations() == 0
 
 
-async def test_a_rate_limit_keeps_retry_after(harness: SquareHarness) -> None:
+async def test_a_rate_limit_is_paymuxs_rate_limited_error_with_retry_after(
+    harness: SquareHarness,
+) -> None:
     harness.fake.fail_next("rate_limited", retry_after_seconds=7)
-    with pytest.raises(SquareRateLimitedError) as caught:
+    with pytest.raises(ProviderRateLimitedError) as caught:
         await harness.provider.register_checkout(checkout(), idempotency_key=KEY)
+    assert isinstance(caught.value, SquareRateLimitedError)
     assert caught.value.retry_after_seconds == 7.0
+    assert caught.value.retryable
+    assert not caught.value.outcome_unknown  # Square did nothing: no "unknown" payment
+    assert harness.registrations() == 0
 
 
 @pytest.mark.parametrize("fault", ["timeout", "reset"])
@@ -102,8 +109,9 @@ async def test_a_retryable_answer_acted_on_nothing(
     harness: SquareHarness, fault: FaultKind
 ) -> None:
     harness.fake.fail_next(fault)
-    with pytest.raises(ProviderUnavailableError):
+    with pytest.raises((ProviderUnavailableError, ProviderRateLimitedError)) as caught:
         await harness.provider.register_checkout(checkout(), idempotency_key=KEY)
+    assert caught.value.retryable
     assert harness.registrations() == 0
     await harness.provider.register_checkout(checkout(), idempotency_key=KEY)
     assert harness.registrations() == 1

@@ -13,6 +13,7 @@ from paymux.core.ports.provider import (
     CheckoutRequest,
     PaymentProvider,
     ProviderError,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -121,7 +122,7 @@ async def test_a_timeout_is_an_unknown_outcome_and_the_retry_finds_the_session(
     [
         ("unavailable", ProviderUnavailableError, None),
         ("reset", ProviderUnavailableError, None),
-        ("rate_limited", ProviderUnavailableError, None),
+        ("rate_limited", ProviderRateLimitedError, None),
         ("lock_timeout", ProviderUnavailableError, None),
         ("rejected", ProviderRejectedError, "generic-decline"),
         ("idempotency_error", ProviderRejectedError, "idempotency-key-reused"),
@@ -141,7 +142,21 @@ async def test_each_fault_maps_to_its_error(
         assert not caught.value.retryable
     else:
         assert caught.value.retryable
-        assert caught.value.outcome_unknown
+        # a 429 is a refusal to act now: Stripe did nothing, the outcome is known
+        assert caught.value.outcome_unknown is (fault != "rate_limited")
+
+
+async def test_a_rate_limit_carries_retry_after_and_nothing_was_registered(
+    harness: StripeHarness,
+) -> None:
+    harness.fake.fail_next("rate_limited", retry_after=7)
+    with pytest.raises(ProviderRateLimitedError) as caught:
+        await harness.provider.register_checkout(checkout(), idempotency_key="key-1")
+    assert caught.value.retry_after_seconds == 7.0
+    assert harness.registrations() == 0
+    registration = await harness.provider.register_checkout(checkout(), idempotency_key="key-1")
+    assert harness.registrations() == 1
+    assert registration.token in harness.fake.sessions
 
 
 async def test_a_decline_code_becomes_the_failure_code(harness: StripeHarness) -> None:

@@ -17,15 +17,17 @@ import requests
 from Adyen.exceptions import AdyenAPIResponseError, AdyenError
 
 from paymux.core.ports.provider import (
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    parse_retry_after,
 )
 from paymux_adyen.notifications import slug
 
 APPLICATION_NAME = "paymux"
 
-_RETRYABLE_STATUSES = frozenset({409, 425, 429})
+_RETRYABLE_STATUSES = frozenset({409, 425})
 _AUTH_CODES = {401: "adyen-authentication-failed", 403: "adyen-permission-denied"}
 
 
@@ -67,10 +69,15 @@ def classify(error: Exception) -> Exception:
     if isinstance(error, AdyenAPIResponseError):
         status = int(error.status_code or 0)
         headers = error.headers if isinstance(error.headers, dict) else dict(error.headers or {})
-        if status >= 500 or status in _RETRYABLE_STATUSES:
-            retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            hint = f" (Retry-After: {retry_after})" if retry_after else ""
-            return ProviderUnavailableError(f"Adyen answered {status}{hint}: {error.message}")
+        if status == 429 or status >= 500 or status in _RETRYABLE_STATUSES:
+            lowered = {str(name).lower(): value for name, value in headers.items()}
+            header = lowered.get("retry-after")
+            retry_after = parse_retry_after(str(header)) if header is not None else None
+            hint = f" (Retry-After: {header})" if header else ""
+            message = f"Adyen answered {status}{hint}: {error.message}"
+            if status == 429:  # rate limited: Adyen did nothing
+                return ProviderRateLimitedError(message, retry_after_seconds=retry_after)
+            return ProviderUnavailableError(message, retry_after_seconds=retry_after)
         code = _AUTH_CODES.get(status)
         if code is None:
             code = slug(str(error.error_code)) if error.error_code else None

@@ -32,6 +32,7 @@ from paymux.core.ports.provider import (
     RefundResult,
     WebhookEvent,
     WebhookVerificationError,
+    parse_retry_after,
 )
 from paymux.currencies import Money, MoneyError
 from paymux_sandbox.config import SandboxConfig
@@ -212,8 +213,5 @@ class SandboxProvider:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds, if the answer has a numeric one."""
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
+    """The ``Retry-After`` header in seconds, if the answer has a readable one."""
+    return parse_retry_after(response.headers.get("Retry-After"))

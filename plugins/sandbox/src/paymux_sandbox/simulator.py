@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.currencies import Money, format_money
+from paymux_sandbox.admin import admin_router
 from paymux_sandbox.cards import (
     TEST_CARDS,
     TIMEOUT_BUYER_ID,
@@ -37,12 +38,10 @@ from paymux_sandbox.cards import (
     scenario_for,
 )
 from paymux_sandbox.config import SandboxConfig
+from paymux_sandbox.faults import Fault, FaultPlan, WebhookFault, operation_of
 from paymux_sandbox.signature import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
-
-Fault = Literal["timeout", "unavailable", "rejected", "reset", "rate_limited"]
-"""A scripted failure of the simulator's next API answer (see :meth:`SandboxPsp.fail_next`)."""
 
 REJECTED_CODE = "sandbox_rejected"
 """The error code of a scripted ``rejected`` answer."""
@@ -207,6 +206,16 @@ class SandboxPsp:
         self.public_base = public_base.rstrip("/")
         self.checkouts: dict[str, Checkout] = {}
         self.registration_requests = 0
+        """``POST /v1/checkouts`` received, faulted ones included."""
+        self.status_requests = 0
+        """``GET /v1/checkouts/{token}`` received, faulted ones included."""
+        self.keys_by_payment: dict[str, Counter[str]] = {}
+        """Per paymux payment id: the idempotency keys its registrations came with, and how
+        often each (faulted requests included): proof that retries keep their key."""
+        self.faults = FaultPlan()
+        """Scripted API and webhook faults (see :mod:`paymux_sandbox.faults`)."""
+        self.webhooks_delivered = 0
+        self.webhooks_given_up = 0
         self._by_key: dict[str, tuple[str, str]] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._stalled_keys: set[str] = set()
@@ -215,14 +224,12 @@ class SandboxPsp:
         self.disputes: dict[str, Dispute] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
-        self._faults: deque[Fault] = deque()
         self._webhook_transport = webhook_transport
 
     # -- registration and status ---------------------------------------------------------
 
     async def register(self, body: CheckoutIn, idempotency_key: str) -> dict[str, Any]:
         """Register a checkout once per idempotency key; a repeat returns the same token."""
-        self.registration_requests += 1
         fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
         lock = self._key_locks.setdefault(idempotency_key, asyncio.Lock())
         async with lock:
@@ -239,6 +246,64 @@ class SandboxPsp:
             self._stalled_keys.add(idempotency_key)
             await asyncio.sleep(self.config.stall_seconds)
         return self._checkout_json(self.checkouts[token])
+
+    def saw_registration_request(self, idempotency_key: str | None, body: bytes) -> None:
+        """Count a ``POST /v1/checkouts`` (before any fault) by payment and key."""
+        self.registration_requests += 1
+        try:
+            payment_id = str(json.loads(body)["payment_id"])
+        except (ValueError, KeyError, TypeError):
+            return  # not a registration (or the client left before sending it)
+        self.keys_by_payment.setdefault(payment_id, Counter())[idempotency_key or ""] += 1
+
+    def registrations_report(self, payment_id: str | None = None) -> list[dict[str, Any]]:
+        """Per payment: the keys its registration requests used and the checkouts it got."""
+        checkouts: dict[str, list[Checkout]] = {}
+        for checkout in self.checkouts.values():
+            checkouts.setdefault(checkout.request.payment_id, []).append(checkout)
+        ids = sorted(set(self.keys_by_payment) | set(checkouts))
+        if payment_id is not None:
+            ids = [payment_id] if payment_id in ids else []
+        return [
+            {
+                "payment_id": pid,
+                "idempotency_keys": dict(self.keys_by_payment.get(pid, {})),
+                "checkouts": [
+                    {
+                        "token": checkout.token,
+                        "status": checkout.status,
+                        "submitted": checkout.submitted,
+                        "amount": checkout.request.amount,
+                        "currency": checkout.request.currency,
+                    }
+                    for checkout in checkouts.get(pid, [])
+                ],
+            }
+            for pid in ids
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks (``GET /_admin/stats``)."""
+        checkouts_per_payment = Counter(c.request.payment_id for c in self.checkouts.values())
+        return {
+            "registrations": len(self.checkouts),
+            "registration_requests": self.registration_requests,
+            "status_requests": self.status_requests,
+            "refunds": len(self._refunds),
+            "payouts": len(self._payouts),
+            "idempotency_keys": len(self._by_key),
+            "payments_with_several_keys": sum(
+                1 for keys in self.keys_by_payment.values() if len(keys) > 1
+            ),
+            "payments_with_several_checkouts": sum(
+                1 for count in checkouts_per_payment.values() if count > 1
+            ),
+            "paid": sum(1 for c in self.checkouts.values() if c.status == "succeeded"),
+            "faults_injected": dict(self.faults.injected),
+            "webhook_faults": dict(self.faults.webhook_faults),
+            "webhooks_delivered": self.webhooks_delivered,
+            "webhooks_given_up": self.webhooks_given_up,
+        }
 
     def _checkout_json(self, checkout: Checkout) -> dict[str, Any]:
         return {
@@ -318,25 +383,33 @@ class SandboxPsp:
         def event(status: str, failure_code: str | None = None, offset: int = 0) -> _Event:
             return _Event(f"evt_{secrets.token_hex(10)}", token, status, failure_code, now + offset)
 
+        later: _Event | None = None  # sent after pending_delay_seconds, when it settles
         if scenario is Scenario.DECLINE:
             self._settle(checkout, "failed", "card_declined")
-            self._deliver(checkout, [event("failed", "card_declined")])
+            events = [event("failed", "card_declined")]
         elif scenario is Scenario.INSUFFICIENT_FUNDS:
             self._settle(checkout, "failed", "insufficient_funds")
-            self._deliver(checkout, [event("failed", "insufficient_funds")])
+            events = [event("failed", "insufficient_funds")]
         elif scenario is Scenario.PENDING_THEN_SUCCESS:
-            self._deliver(checkout, [event("pending")])
-            self._spawn(self._succeed_later(checkout, event("succeeded", offset=1)))
+            events = [event("pending")]
+            later = event("succeeded", offset=1)
         elif scenario is Scenario.WEBHOOK_TWICE:
             self._settle(checkout, "succeeded", None)
             once = event("succeeded")
-            self._deliver(checkout, [once, once])
+            events = [once, once]
         elif scenario is Scenario.WEBHOOKS_OUT_OF_ORDER:
             self._settle(checkout, "succeeded", None)
-            self._deliver(checkout, [event("succeeded", offset=1), event("pending")])
+            events = [event("succeeded", offset=1), event("pending")]
         else:
             self._settle(checkout, "succeeded", None)
-            self._deliver(checkout, [event("succeeded")])
+            events = [event("succeeded")]
+        now_sent, later_sent = _with_webhook_fault(
+            self.faults.take_webhooks(), events, later, earlier=event("pending", offset=-1)
+        )
+        if now_sent:
+            self._deliver(checkout, now_sent)
+        if later is not None:
+            self._spawn(self._succeed_later(checkout, later_sent))
         log.info("sandbox checkout %s paid with card ending %s", token, checkout.card_last4)
         return checkout
 
@@ -345,10 +418,10 @@ class SandboxPsp:
         checkout.failure_code = failure_code
         checkout.updated_at = time.time()
 
-    async def _succeed_later(self, checkout: Checkout, event: _Event) -> None:
+    async def _succeed_later(self, checkout: Checkout, events: Sequence[_Event]) -> None:
         await asyncio.sleep(self.config.pending_delay_seconds)
         self._settle(checkout, "succeeded", None)
-        await self._send_all(checkout.request.webhook_url, [event])
+        await self._send_all(checkout.request.webhook_url, events)
 
     # -- disputes ------------------------------------------------------------------------
 
@@ -427,11 +500,13 @@ class SandboxPsp:
             try:
                 response = await self._client.post(url, content=body, headers=headers)
                 if response.is_success:
+                    self.webhooks_delivered += 1
                     return
                 log.warning("webhook %s got %s from %s", event.id, response.status_code, url)
             except httpx.HTTPError as error:
                 log.warning("webhook %s to %s failed: %s", event.id, url, error)
             await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        self.webhooks_given_up += 1
         log.error("webhook %s to %s given up after %s attempts", event.id, url, attempt + 1)
 
     async def idle(self) -> None:
@@ -456,17 +531,17 @@ class SandboxPsp:
         ``timeout``: the request is handled, the answer comes after ``stall_seconds``;
         ``unavailable``: 503, nothing done; ``rate_limited``: 429 with ``Retry-After``
         (``config.retry_after_seconds``), nothing done; ``rejected``: 400 with code
-        ``sandbox_rejected``,
-        nothing done; ``reset``: the request is handled, then the connection is dropped
-        (:class:`ConnectionDropped`). Faults queue up, one per request.
+        ``sandbox_rejected``, nothing done; ``reset``: the request is handled, then the
+        connection is dropped (:class:`ConnectionDropped`). Faults queue up, one per request.
+        ``self.faults`` aims faults at one operation, draws them at random and scripts
+        webhook faults.
         """
-        self._faults.append(fault)
+        self.faults.queue_api(fault)
 
-    def _take_fault(self, scope: Scope) -> Fault | None:
-        """The fault scripted for this request, if it is an API request and one is queued."""
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/") or not self._faults:
-            return None
-        return self._faults.popleft()
+    def fail_next_webhooks(self, fault: WebhookFault) -> None:
+        """Make the webhooks of the next hosted-page submission ``duplicate``d,
+        ``reorder``ed or ``drop``ped."""
+        self.faults.queue_webhooks(fault)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport to the simulator in this process (no network), where a
@@ -480,6 +555,7 @@ class SandboxPsp:
         app = FastAPI(title="paymux sandbox PSP", docs_url=None, redoc_url=None, openapi_url=None)
         app.state.psp = self  # tests and tools reach the simulator through the mounted app
         app.add_middleware(_FaultMiddleware, psp=self)
+        app.include_router(admin_router(self))
 
         @app.post("/v1/checkouts", status_code=201)
         async def register(
@@ -536,17 +612,6 @@ class SandboxPsp:
         async def resolve_dispute(dispute_id: str, body: DisputeOutcomeIn) -> dict[str, Any]:
             return vars(self.resolve_dispute(dispute_id, body.outcome))
 
-        @app.get("/_admin/stats")
-        async def stats() -> JSONResponse:
-            return JSONResponse(
-                {
-                    "registrations": len(self.checkouts),
-                    "registration_requests": self.registration_requests,
-                    "refunds": len(self._refunds),
-                    "payouts": len(self._payouts),
-                }
-            )
-
         return app
 
 
@@ -558,7 +623,17 @@ class _FaultMiddleware:
         self._psp = psp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fault = self._psp._take_fault(scope)
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        path = _route_path(scope)
+        operation = operation_of(scope["method"], path)
+        if operation == "register":
+            body, receive = await _buffered(receive)
+            self._psp.saw_registration_request(_header(scope, b"idempotency-key"), body)
+        elif operation == "status":
+            self._psp.status_requests += 1
+        fault = self._psp.faults.take_api(operation) if path.startswith("/v1/") else None
         if fault is None:
             await self._app(scope, receive, send)
         elif fault == "unavailable":
@@ -578,10 +653,77 @@ class _FaultMiddleware:
 
             await self._app(scope, receive, hold)  # the PSP acts; its answer is late or lost
             if fault == "reset":
+                # the status line goes out, the body never comes: a broken connection
+                await send(next(m for m in held if m["type"] == "http.response.start"))
                 raise ConnectionDropped(f"{scope['method']} {scope['path']}: connection dropped")
             await asyncio.sleep(self._psp.config.stall_seconds)
             for message in held:
                 await send(message)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the simulator's mount point."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole request body; a ``receive`` that hands it to the app again."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
+
+
+def _with_webhook_fault(
+    fault: WebhookFault | None,
+    events: list[_Event],
+    later: _Event | None,
+    *,
+    earlier: _Event,
+) -> tuple[list[_Event], list[_Event]]:
+    """The events to send now and when the delayed status settles, under ``fault``.
+
+    ``duplicate``: each event twice (same id). ``reorder``: the latest status first, then
+    the earlier ones (``earlier``, a stale ``pending``, when there is only one status).
+    ``drop``: none at all.
+    """
+    delayed = [later] if later is not None else []
+    if fault == "drop":
+        return [], []
+    if fault == "duplicate":
+        return [e for e in events for _ in (1, 2)], [e for e in delayed for _ in (1, 2)]
+    if fault == "reorder":
+        if later is not None:  # the success first, then the pending it followed
+            return [], [later, *events]
+        newest_first = sorted(events, key=lambda e: e.created, reverse=True)
+        if len({e.status for e in events}) == 1:
+            newest_first.append(earlier)
+        return newest_first, []
+    return events, delayed
 
 
 class _InProcessTransport(httpx.AsyncBaseTransport):

@@ -2,9 +2,10 @@
 
 * no answer in time → :class:`ProviderTimeoutError` (outcome unknown);
 * connection refused or reset, any other transport failure → :class:`ProviderUnavailableError`;
-* 5xx, 429 (rate limited), 408 and 409 (a conflicting request still in flight) →
-  :class:`ProviderUnavailableError` (retryable; :class:`SquareRateLimitedError` keeps
-  ``Retry-After``);
+* 429 (rate limited: Square did nothing) → :class:`SquareRateLimitedError`, a
+  :class:`ProviderRateLimitedError` with ``Retry-After`` in ``retry_after_seconds``;
+* 5xx, 408 and 409 (a conflicting request still in flight) →
+  :class:`ProviderUnavailableError` (retryable, outcome unknown);
 * every other 4xx (declines included) → :class:`ProviderRejectedError` whose ``code`` is
   Square's first error code as a slug (``GENERIC_DECLINE`` → ``generic-decline``).
 """
@@ -18,20 +19,19 @@ from square.core.api_error import ApiError
 
 from paymux.core.ports.provider import (
     ProviderError,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    parse_retry_after,
 )
 
-_RETRYABLE_STATUSES = frozenset({408, 409, 429})
+_RETRYABLE_STATUSES = frozenset({408, 409})
 
 
-class SquareRateLimitedError(ProviderUnavailableError):
-    """Square answered 429; ``retry_after_seconds`` is its ``Retry-After`` when it sent one."""
-
-    def __init__(self, message: str, *, retry_after_seconds: float | None) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
+class SquareRateLimitedError(ProviderRateLimitedError):
+    """Square answered 429 and did nothing; ``retry_after_seconds`` is its ``Retry-After``
+    when it sent one (the worker waits that long before the next attempt)."""
 
 
 def slug(code: str) -> str:
@@ -57,10 +57,7 @@ def _retry_after(headers: Any) -> float | None:
         return None
     lowered = {str(name).lower(): value for name, value in dict(headers).items()}
     value = lowered.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return parse_retry_after(str(value)) if value is not None else None
 
 
 def from_api_error(error: ApiError, *, operation: str) -> ProviderError:

@@ -9,9 +9,11 @@ import stripe
 
 from paymux.core.ports.provider import (
     ProviderError,
+    ProviderRateLimitedError,
     ProviderRejectedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    parse_retry_after,
 )
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -29,13 +31,23 @@ def _caused_by_timeout(error: BaseException) -> bool:
     return isinstance(cause, httpx.TimeoutException | TimeoutError)
 
 
+def _retry_after(error: stripe.StripeError) -> float | None:
+    """The answer's ``Retry-After`` in seconds, if it had a readable one."""
+    headers = error.headers or {}
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            return parse_retry_after(str(value))
+    return None
+
+
 def classify(error: stripe.StripeError) -> ProviderError:
     """The paymux error for a failed Stripe call.
 
     * ``CardError`` (402): rejected, code = the decline code (``insufficient-funds``) or the
       error code (``card-declined``);
     * ``IdempotencyError``: rejected, ``idempotency-key-reused`` (same key, other body);
-    * ``RateLimitError`` (429): unavailable (retryable);
+    * ``RateLimitError`` (429): rate limited (retryable, Stripe did nothing), with the
+      ``Retry-After`` header in ``retry_after_seconds``;
     * ``APIConnectionError``: a timeout (read timed out) or unavailable (refused, reset):
       either way the outcome is unknown;
     * ``APIError`` (5xx, 409 ``lock_timeout``, an unreadable answer): unavailable (retryable);
@@ -48,14 +60,14 @@ def classify(error: stripe.StripeError) -> ProviderError:
         return ProviderRejectedError(message, code=slug(decline or error.code, "card-declined"))
     if isinstance(error, stripe.IdempotencyError):
         return ProviderRejectedError(message, code="idempotency-key-reused")
-    if isinstance(error, stripe.RateLimitError):
-        return ProviderUnavailableError(message)
+    if isinstance(error, stripe.RateLimitError) or status == 429:
+        return ProviderRateLimitedError(message, retry_after_seconds=_retry_after(error))
     if isinstance(error, stripe.APIConnectionError):
         if _caused_by_timeout(error):
             return ProviderTimeoutError(message)
         return ProviderUnavailableError(message)
-    if status is None or status >= 500 or status in (409, 429):
-        return ProviderUnavailableError(message)
+    if status is None or status >= 500 or status == 409:
+        return ProviderUnavailableError(message, retry_after_seconds=_retry_after(error))
     if isinstance(error, stripe.AuthenticationError):
         return ProviderRejectedError(message, code="authentication-failed")
     if isinstance(error, stripe.PermissionError):

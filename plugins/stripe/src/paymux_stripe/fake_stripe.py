@@ -86,6 +86,7 @@ class RecordedRequest:
 class _Fault:
     kind: StripeFault
     decline_code: str
+    retry_after: int = 1
 
 
 @dataclass(slots=True)
@@ -101,6 +102,7 @@ class StripeApiError(Exception):
         super().__init__(message)
         self.status = status
         self.payload: JsonObject = {"type": kind, "message": message, **fields}
+        self.headers: dict[str, str] = {}
 
 
 def _json(status: int, payload: object, headers: Mapping[str, str] | None = None) -> Reply:
@@ -157,10 +159,13 @@ class FakeStripe:
 
     # -- for tests and harnesses -----------------------------------------------------
 
-    def fail_next(self, fault: StripeFault, *, decline_code: str = "generic_decline") -> None:
-        """Make the next API answer fail with ``fault``."""
+    def fail_next(
+        self, fault: StripeFault, *, decline_code: str = "generic_decline", retry_after: int = 1
+    ) -> None:
+        """Make the next API answer fail with ``fault`` (``retry_after``: the ``Retry-After``
+        seconds of a ``rate_limited`` answer)."""
         with self._lock:
-            self._faults.append(_Fault(fault, decline_code))
+            self._faults.append(_Fault(fault, decline_code, retry_after))
 
     def validation_errors(self) -> list[str]:
         """Every spec violation of every request received so far."""
@@ -278,7 +283,8 @@ class FakeStripe:
                 )
             return self._api(method, path, query, headers, text, form)
         except StripeApiError as error:
-            return _json(error.status, {"error": error.payload}, {"Request-Id": _new_id("req")})
+            headers = {"Request-Id": _new_id("req"), **error.headers}
+            return _json(error.status, {"error": error.payload}, headers)
 
     def _authenticate(self, headers: Mapping[str, str]) -> None:
         basic = base64.b64encode(f"{self.api_key}:".encode()).decode()
@@ -728,6 +734,7 @@ def _fault_error(fault: _Fault) -> StripeApiError:
             error = StripeApiError(
                 429, "invalid_request_error", "Too many requests (fake)", code="rate_limit"
             )
+            error.headers["Retry-After"] = str(fault.retry_after)
             return error
         case "lock_timeout":
             return StripeApiError(
@@ -773,8 +780,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            if reply.status == 429:
-                self.send_header("Retry-After", "1")
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)

@@ -65,6 +65,16 @@ def explain_pending(
             "or read this payment again, to see the result.",
             _next(registration_job),
         )
+    if check_job is not None and check_job.state is JobState.DEAD:
+        return PendingWork(
+            PendingReason.NEEDS_ATTENTION,
+            f"paymux could not ask {payment.provider} where the payment stands after every "
+            "retry; its check waits in the dead-letter queue: replay it with POST "
+            f"/v1/dead-letters/{check_job.id}/replay once the provider is back (a webhook "
+            "may still settle it meanwhile).",
+            None,
+            check_job.id,
+        )
     if payment.status is PaymentStatus.UNKNOWN:
         return PendingWork(
             PendingReason.OUTCOME_UNKNOWN,

@@ -215,9 +215,12 @@ class PaymentService:
             except ProviderError as error:
                 if not (error.retryable or error.outcome_unknown):
                     code = getattr(error, "code", "provider-rejected")
-                    return await self._finish(
-                        payment_id, record_id, render, PaymentStatus.FAILED, code
-                    )
+                    async with self._store.begin() as uow:
+                        # a final refusal: the registration job has nothing left to do
+                        await uow.jobs.finish_key(register_job_key(payment_id), now=self._clock())
+                        return await self._finish_in(
+                            uow, payment_id, record_id, render, PaymentStatus.FAILED, code
+                        )
                 await self._registration_failed(payment, record_id, error)
                 raise _outcome_unknown(payment, error) from error
             except Exception as error:
