@@ -335,6 +335,7 @@ async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(set
     await setup.drain_for(60, 10)
     assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
     assert await setup.job(check_job_key(payment_id)) is JobState.DONE
+    assert setup.worker.stats.lost == 0  # the check closed itself by settling the payment
     # the webhook arriving late changes nothing more
     await setup.service.refresh_payment(payment_id)
     async with setup.database.transaction() as session:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from paymux.core.domain.jobs import Done, GiveUp, Job, JobOutcome, Retry, RunAgainAt
+from paymux.core.domain.jobs import Done, GiveUp, Job, JobOutcome, JobState, Retry, RunAgainAt
 from paymux.core.identifiers import utc_now
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.retry import RetryPolicy, policy_for
@@ -154,6 +154,8 @@ class Worker:
         if isinstance(outcome, Done):
             if await self.queue.finish(job.id, worker=self.worker_id, now=now):
                 self.stats.done += 1
+            elif await self._finished_meanwhile(job):
+                self.stats.done += 1  # its own work closed it (a settled payment's check)
             else:
                 self.stats.lost += 1
         elif isinstance(outcome, RunAgainAt):
@@ -179,6 +181,10 @@ class Worker:
                 job, next_run_at=now + timedelta(seconds=delay), failed=True, note=outcome.reason
             )
             self.stats.retried += 1
+
+    async def _finished_meanwhile(self, job: Job) -> bool:
+        current = await self.queue.get(job.id)
+        return current is not None and current.state is JobState.DONE
 
     async def _dead(self, job: Job, reason: str, *, failed: bool = False) -> None:
         log.warning("job %s (%s) dead-lettered: %s", job.id, job.kind, reason)
