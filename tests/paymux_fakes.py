@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from paymux.core.domain.payouts import PayoutStatus
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.notifications import PaymentSucceededNotification
 from paymux.core.ports.provider import (
     CheckoutRegistration,
     CheckoutRequest,
@@ -97,4 +98,26 @@ class FakeProvider:
         return []
 
     async def aclose(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeNotifier:
+    """A buyer notifier that records notifications; ``fail_with`` makes the next calls raise."""
+
+    name: str = "fake"
+    fail_with: list[Exception] = field(default_factory=list)
+    sent: list[PaymentSucceededNotification] = field(default_factory=list)
+    calls: int = 0
+    closed: bool = False
+
+    async def notify_payment_succeeded(self, notification: PaymentSucceededNotification) -> None:
+        """Record ``notification``, or raise the next of ``fail_with``."""
+        self.calls += 1
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(notification)
+
+    async def aclose(self) -> None:
+        """Remember being closed."""
         self.closed = True

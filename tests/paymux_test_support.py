@@ -209,3 +209,20 @@ def ledger_totals(database_url: str) -> dict[str, int]:
         return {str(currency): int(total) for currency, total in rows}
     finally:
         engine.dispose()
+
+
+def outbox_payloads(database_url: str) -> list[str]:
+    """Every outbox event's payload (JSON text), read with a synchronous connection."""
+    from sqlalchemy import create_engine, text
+
+    from paymux.core.storage.database import sync_url
+
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return [
+                str(row)
+                for row in connection.execute(text("SELECT payload FROM outbox_event")).scalars()
+            ]
+    finally:
+        engine.dispose()

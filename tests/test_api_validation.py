@@ -62,6 +62,33 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("a bad country", payment_body(country="Germany"), "validation-error"),
     ("no provider for the method", payment_body(payment_method="sepa_debit"), "no-provider"),
     ("a non-http return URL", payment_body(return_url="javascript:alert(1)"), "validation-error"),
+    ("a buyer email without @", payment_body(buyer_email="buyer.example.com"), "validation-error"),
+    (
+        "two addresses as the buyer email",
+        payment_body(buyer_email="a@shop.example,b@shop.example"),
+        "validation-error",
+    ),
+    (
+        "a buyer email with a display name",
+        payment_body(buyer_email="Jane <jane@shop.example>"),
+        "validation-error",
+    ),
+    ("a bad buyer locale", payment_body(buyer_locale="English please"), "validation-error"),
+    (
+        "a day that does not exist",
+        payment_body(orders=[_order(estimated_delivery="2026-02-30")]),
+        "validation-error",
+    ),
+    (
+        "a delivery range ending before it starts",
+        payment_body(orders=[_order(estimated_delivery="2026-12-03/2026-12-01")]),
+        "validation-error",
+    ),
+    (
+        "an ISO week date as delivery",
+        payment_body(orders=[_order(estimated_delivery="2026-W49-1")]),
+        "validation-error",
+    ),
 ]
 
 
@@ -75,6 +102,27 @@ def test_bad_body_is_a_problem_and_writes_nothing(
     assert response.json()["type"] == PROBLEM + problem
     assert response.json()["detail"]
     assert set(count_rows(database_url).values()) == {0}
+
+
+def test_a_bad_delivery_estimate_points_at_its_order(client: TestClient) -> None:
+    body = payment_body(
+        orders=[_order(), _order(reference="r2", estimated_delivery="2026-12-03/2026-12-01")]
+    )
+    response = client.post("/v1/payments", json=body, headers=auth(idempotency_key="k-range"))
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error == {
+        "pointer": "/orders/1/estimated_delivery",
+        "detail": "the end of an estimated delivery range is before its start",
+    }
+
+
+def test_a_bad_buyer_email_is_not_repeated_in_the_problem(client: TestClient) -> None:
+    body = payment_body(buyer_email="jane.doe@@shop.example")
+    response = client.post("/v1/payments", json=body, headers=auth(idempotency_key="k-mail"))
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/buyer_email"]
+    assert "jane.doe" not in response.text
 
 
 def test_missing_idempotency_key_is_400(client: TestClient, database_url: str) -> None:

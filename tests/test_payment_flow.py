@@ -12,6 +12,7 @@ from paymux_test_support import (
     SUCCESS_CARD,
     auth,
     live_service,
+    outbox_payloads,
     pay_on_hosted_page,
     payment_body,
     wait_for_status,
@@ -55,3 +56,35 @@ def test_pay_on_hosted_page_settles_both_orders(
         assert [o["status"] for o in settled["orders"]] == [status, status]
         assert [o["failure_code"] for o in settled["orders"]] == [failure_code, failure_code]
         assert settled["next_action"] is None
+
+
+def test_buyer_contact_and_delivery_estimates_are_kept_and_returned(database_url: str) -> None:
+    orders = payment_body()["orders"]
+    orders[0]["estimated_delivery"] = "2026-12-01/2026-12-03"
+    orders[1]["estimated_delivery"] = "2026-11-28"
+    with live_service(database_url) as service, service.client() as client:
+        created = _create(
+            client,
+            "contact-1",
+            orders=orders,
+            buyer_email="jane@shop.example",
+            buyer_locale="de-DE",
+        )
+        shown = client.get(f"/v1/payments/{created['id']}").json()
+        plain = _create(client, "contact-2")
+    for body in (created, shown):
+        assert body["buyer_email"] == "jane@shop.example"
+        assert body["buyer_locale"] == "de-DE"
+        assert _estimates(body) == ["2026-12-01/2026-12-03", "2026-11-28"]
+    assert plain["buyer_email"] is None
+    assert plain["buyer_locale"] is None
+    assert _estimates(plain) == [None, None]
+    events = outbox_payloads(database_url)
+    assert events
+    assert not [event for event in events if "jane@shop.example" in event]
+
+
+def _estimates(payment: dict[str, object]) -> list[object]:
+    orders = payment["orders"]
+    assert isinstance(orders, list)
+    return [order["estimated_delivery"] for order in orders]

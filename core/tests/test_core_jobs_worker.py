@@ -19,6 +19,7 @@ from paymux.core.domain.jobs import (
     JobOutcome,
     JobState,
     NewJob,
+    Retry,
     RunAgainAt,
 )
 from paymux.core.jobs.circuit import CircuitBreakers
@@ -193,6 +194,40 @@ async def test_run_again_spends_no_attempt_and_keeps_the_new_payload(database: D
     job = await only_job(database)
     assert (job.state, job.attempts, dict(job.payload)) == (JobState.QUEUED, 0, {"check": 4})
     assert [dict(job.payload) for job in seen] == [{"check": n} for n in range(4)]
+
+
+async def test_retry_and_give_up_keep_a_new_payload_for_the_next_run(database: Database) -> None:
+    clock = Clock()
+    handler = Scripted(
+        [
+            Retry("one part failed", payload={"done": ["a"]}),
+            Retry("still failing", payload={"done": ["a", "b"]}),
+            Retry("no payload: keep it"),
+            GiveUp("for good", payload={"done": ["a", "b", "c"]}),
+        ]
+    )
+    await enqueue(database, NewJob("k", "k:1", {"done": []}))
+    w = worker(database, {"k": handler}, clock, max_attempts=5)
+    for _ in range(4):
+        assert await w.drain() == 1
+        clock.advance(60)
+    assert [dict(job.payload) for job in handler.seen] == [
+        {"done": []},
+        {"done": ["a"]},
+        {"done": ["a", "b"]},
+        {"done": ["a", "b"]},
+    ]
+    job = await only_job(database)
+    assert (job.state, job.attempts) == (JobState.DEAD, 3)
+    assert dict(job.payload) == {"done": ["a", "b", "c"]}
+
+
+async def test_the_last_retry_keeps_its_payload_in_the_dead_letter(database: Database) -> None:
+    handler = Scripted([Retry("failed", payload={"done": ["a"]})])
+    await enqueue(database, NewJob("k", "k:1", {"done": []}))
+    await worker(database, {"k": handler}, Clock(), max_attempts=1).drain()
+    job = await only_job(database)
+    assert (job.state, dict(job.payload)) == (JobState.DEAD, {"done": ["a"]})
 
 
 async def test_a_lost_worker_counts_as_an_attempt_and_another_takes_over(

@@ -50,7 +50,7 @@ from paymux.core.storage.job_repository import JobQueue
 from paymux.core.storage.tables import LedgerTransactionRow, OutboxEventRow, table_of
 from paymux.core.storage.unit_of_work import PaymentStore
 from paymux.currencies import Money
-from paymux_fakes import FakeProvider
+from paymux_fakes import FakeNotifier, FakeProvider
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -62,6 +62,7 @@ def draft() -> CheckoutDraft:
         country="DE",
         payment_method="card",
         return_url="https://shop.example/back",
+        buyer_email="buyer@example.com",
         orders=(
             OrderDraft("s1", Money(1000, "EUR"), Money(100, "EUR"), Money(50, "EUR"), "o1"),
             OrderDraft("s2", Money(500, "EUR"), Money(0, "EUR"), Money(0, "EUR"), "o2"),
@@ -85,8 +86,7 @@ class Setup:
     worker: Worker
     breakers: CircuitBreakers
     now: list[datetime]
-    notified: list[PaymentEvent] = field(default_factory=list)
-    notify_failures: list[Exception] = field(default_factory=list)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
 
     def advance(self, seconds: float) -> None:
         self.now[0] += timedelta(seconds=seconds)
@@ -123,18 +123,13 @@ def build(
     )
     setup = Setup(service, providers[0], database, None, breakers, now)  # type: ignore[arg-type]
 
-    async def notify(payment: PaymentEvent) -> None:
-        if setup.notify_failures:
-            raise setup.notify_failures.pop(0)
-        setup.notified.append(payment)
-
     refunds = RefundService(
         store=PaymentStore(database), providers=registry, lock_seconds=60, clock=lambda: now[0]
     )
     setup.worker = Worker(
         JobQueue(database),
         {
-            **payment_job_handlers(service, notify_buyer=notify, clock=lambda: now[0]),
+            **payment_job_handlers(service, notifiers=[setup.notifier], clock=lambda: now[0]),
             **refund_job_handlers(refunds),
         },
         policies={"register_payment": RetryPolicy(4, base_seconds=1, cap_seconds=4)},
@@ -331,7 +326,7 @@ async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(set
     await setup.drain_for(60, 10)  # first check: still pending
     assert await statuses(setup, payment_id) == {PaymentStatus.PENDING}
     setup.provider.status = PaymentStatus.SUCCEEDED
-    setup.notify_failures.append(RuntimeError("SMTP down"))
+    setup.notifier.fail_with.append(RuntimeError("SMTP down"))
     await setup.drain_for(60, 10)
     assert await statuses(setup, payment_id) == {PaymentStatus.SUCCEEDED}
     assert await setup.job(check_job_key(payment_id)) is JobState.DONE
@@ -345,7 +340,7 @@ async def test_the_janitor_applies_a_late_success_once_and_the_buyer_is_told(set
     # the notification failed once, never held the payment back, and was retried
     assert await setup.job(notify_job_key(payment_id)) is JobState.QUEUED
     await setup.drain_for(600, 30)
-    assert [payment.id for payment in setup.notified] == [payment_id]
+    assert [sent.payment_id for sent in setup.notifier.sent] == [payment_id]
     assert await setup.job(notify_job_key(payment_id)) is JobState.DONE
 
 
@@ -431,9 +426,7 @@ async def test_webhook_buyer_return_and_janitor_racing_post_the_ledger_once(
         workers = [
             Worker(
                 JobQueue(database),
-                payment_job_handlers(
-                    setup.service, notify_buyer=_ignore, clock=lambda: setup.now[0]
-                ),
+                payment_job_handlers(setup.service, notifiers=[], clock=lambda: setup.now[0]),
                 worker_id=f"w{i}",
                 clock=lambda: setup.now[0],
             )
@@ -463,10 +456,6 @@ async def test_webhook_buyer_return_and_janitor_racing_post_the_ledger_once(
         assert len(succeeded) == 2 * len(payment_ids)
     finally:
         await database.dispose()
-
-
-async def _ignore(_payment: PaymentEvent) -> None:
-    return None
 
 
 async def test_money_paid_after_expiry_is_booked_once_and_refunded(setup: Setup) -> None:

@@ -9,7 +9,7 @@ import pluggy
 
 from paymux.app.auth import ApiKeys
 from paymux.app.status_links import StatusLinks
-from paymux.core.domain.models import OrderStatusChange, PaymentEvent
+from paymux.core.domain.models import OrderStatusChange
 from paymux.core.events_publishers import Publisher, choose_publishers
 from paymux.core.hookspecs import AsgiMount
 from paymux.core.jobs.circuit import CircuitBreakers
@@ -24,9 +24,11 @@ from paymux.core.jobs.worker import Worker
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.markets_setup import load_markets_setup
+from paymux.core.notifications import BuyerNotifier
 from paymux.core.outbox_relay import OutboxRelay
 from paymux.core.plugins import (
     build_provider_registry,
+    collect_notifiers,
     collect_provider_specs,
     create_plugin_manager,
 )
@@ -72,13 +74,18 @@ class PaymuxRuntime:
     """Circuit breakers per provider, shared by the router, the API and this process's
     worker."""
     mounts: list[AsgiMount] = field(default_factory=list)
+    notifiers: list[BuyerNotifier] = field(default_factory=list)
+    """The plugins' buyer notifiers (``paymux_add_notifiers``), used by this runtime's
+    workers."""
 
     def create_worker(self, *, worker_id: str | None = None) -> Worker:
         """A job worker on this runtime's database, providers and breakers."""
         return Worker(
             self.jobs,
             {
-                **payment_job_handlers(self.payments, notify_buyer=self._notify_buyer),
+                **payment_job_handlers(
+                    self.payments, notifiers=self.notifiers, status_page_url=self.status_links.url
+                ),
                 **refund_job_handlers(self.refunds),
                 **payout_job_handlers(self.payouts),
             },
@@ -96,14 +103,16 @@ class PaymuxRuntime:
             return self.database.dialect == "sqlite"
         return self.settings.embedded_worker == "always"
 
-    async def _notify_buyer(self, payment: PaymentEvent) -> None:
-        log.info("payment %s succeeded; no buyer notifier is installed", payment.id)
-
     async def aclose(self) -> None:
-        """Close providers, mounted apps and the database pool."""
+        """Close providers, notifiers, mounted apps and the database pool."""
         for mount in self.mounts:
             if mount.aclose is not None:
                 await mount.aclose()
+        for notifier in self.notifiers:
+            try:
+                await notifier.aclose()
+            except Exception:
+                log.exception("closing the buyer notifier %s failed", notifier.name)
         await self.providers.aclose()
         await self.database.dispose()
 
@@ -208,6 +217,7 @@ def create_runtime(
         jobs=JobQueue(database),
         breakers=breakers,
         mounts=mounts,
+        notifiers=collect_notifiers(manager, settings),
     )
 
 

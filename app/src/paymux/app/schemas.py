@@ -8,7 +8,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from paymux.app.problems import Problem
+from paymux.core.domain.buyer_contact import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    LOCALE_MAX_LENGTH,
+    LOCALE_PATTERN,
+)
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
+from paymux.core.domain.delivery import (
+    DELIVERY_PATTERN,
+    DeliveryEstimate,
+    InvalidDeliveryEstimateError,
+)
 from paymux.core.domain.models import PaymentEvent, PaymentOrder
 from paymux.core.domain.payouts import Payout, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundStatus
@@ -55,6 +66,14 @@ class OrderIn(BaseModel):
         "(zero without one)",
     )
     reference: _Id = Field(description="The shop's own reference of this order")
+    estimated_delivery: str | None = Field(
+        default=None,
+        pattern=DELIVERY_PATTERN,
+        description="When the buyer should get this order: a date (`2026-12-01`) or a range "
+        "of two dates, both included (`2026-12-01/2026-12-03`); shown in the buyer's "
+        "confirmation",
+        examples=["2026-12-01/2026-12-03"],
+    )
 
 
 class PaymentIn(BaseModel):
@@ -72,6 +91,21 @@ class PaymentIn(BaseModel):
         description="Where the buyer goes after the payment (linked from the status page)",
     )
     orders: list[OrderIn] = Field(max_length=100)
+    buyer_email: str | None = Field(
+        default=None,
+        max_length=EMAIL_MAX_LENGTH,
+        pattern=EMAIL_PATTERN,
+        description="Where paymux confirms the payment once it succeeded (with the installed "
+        "notifiers); personal data, never logged nor put in events",
+        examples=["buyer@example.com"],
+    )
+    buyer_locale: str | None = Field(
+        default=None,
+        max_length=LOCALE_MAX_LENGTH,
+        pattern=LOCALE_PATTERN,
+        description="The buyer's language tag, for localized amounts and dates in notifications",
+        examples=["de-DE"],
+    )
 
     def active_currency(self) -> str:
         """The checkout's currency code, checked (``unknown-currency`` problem otherwise)."""
@@ -104,6 +138,9 @@ class PaymentIn(BaseModel):
                     commission=commission,
                     logistics_fee=logistics_fee,
                     reference=order.reference,
+                    estimated_delivery=_delivery(
+                        order.estimated_delivery, f"orders[{i}].estimated_delivery"
+                    ),
                 )
             )
         return CheckoutDraft(
@@ -113,7 +150,23 @@ class PaymentIn(BaseModel):
             payment_method=self.payment_method,
             return_url=self.return_url,
             orders=tuple(orders),
+            buyer_email=self.buyer_email,
+            buyer_locale=self.buyer_locale,
         )
+
+
+def _delivery(text: str | None, where: str) -> DeliveryEstimate | None:
+    if text is None:
+        return None
+    try:
+        return DeliveryEstimate.parse(text)
+    except InvalidDeliveryEstimateError as error:
+        pointer = "/" + where.replace("[", "/").replace("].", "/")
+        raise Problem(
+            "validation-error",
+            "some fields are missing or have the wrong type",
+            errors=[{"pointer": pointer, "detail": str(error)}],
+        ) from None
 
 
 def _optional_money(value: Any, currency: str, where: str) -> Money | None:
@@ -139,6 +192,9 @@ class OrderOut(BaseModel):
     logistics_fee: str
     status: PaymentStatus
     failure_code: str | None
+    estimated_delivery: str | None = Field(
+        default=None, description="As given at checkout: a date or a range of two dates"
+    )
 
 
 class NextAction(BaseModel):
@@ -181,6 +237,8 @@ class PaymentOut(BaseModel):
     )
     orders: list[OrderOut]
     created_at: datetime
+    buyer_email: str | None = Field(default=None, description="As given at checkout")
+    buyer_locale: str | None = Field(default=None, description="As given at checkout")
 
     @classmethod
     def of(
@@ -212,6 +270,8 @@ class PaymentOut(BaseModel):
             ),
             orders=[_order_out(order) for order in payment.orders],
             created_at=payment.created_at,
+            buyer_email=payment.buyer_email,
+            buyer_locale=payment.buyer_locale,
         )
 
 
@@ -225,6 +285,9 @@ def _order_out(order: PaymentOrder) -> OrderOut:
         logistics_fee=order.logistics_fee.amount_str,
         status=order.status,
         failure_code=order.failure_code,
+        estimated_delivery=None
+        if order.estimated_delivery is None
+        else str(order.estimated_delivery),
     )
 
 

@@ -23,6 +23,7 @@ from paymux.core.domain.models import OrderStatusChange
 from paymux.core.events_publishers import Publisher
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
+from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderSpec
 from paymux.core.settings import Settings
 
@@ -137,5 +138,29 @@ def paymux_add_publishers(settings: Settings) -> Sequence[Publisher]:
     batch stays unpublished and is delivered again (to all of them) after a back-off, so
     deliveries are at least once. Return ``[]`` when your broker is not configured. Without
     any publisher the relay logs events (``PAYMUX_LOG_PUBLISHER``, see ``docs/events.md``).
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def paymux_add_notifiers(settings: Settings) -> Sequence[BuyerNotifier]:
+    """Return buyer notifiers: how buyers hear that their payment succeeded.
+
+    Called once when paymux builds its runtime (``create_runtime``: the API, ``paymux serve``
+    and ``paymux worker``), with the settings; read your own configuration from the
+    environment here and build the notifiers (do not connect yet: connect when sending).
+    Each is a :class:`~paymux.core.notifications.BuyerNotifier`: a unique ``name``,
+    ``async notify_payment_succeeded(notification)`` that delivers a
+    :class:`~paymux.core.notifications.PaymentSucceededNotification` (payment id, buyer id
+    and e-mail, locale, amount, one line per order with its estimated delivery) or raises,
+    and ``async aclose()`` called when the application stops.
+
+    A ``notify_buyer`` job runs once per succeeded payment whose buyer gave an e-mail and
+    calls every notifier; one that raises is called again after a back-off (a
+    :class:`~paymux.core.notifications.NotificationRejectedError` dead-letters the job
+    instead), one that delivered is not called again for that payment. Deliveries are at
+    least once. The payment never waits for a notifier. Return ``[]`` when your channel is
+    not configured; without any notifier the job only logs. Two notifiers with the same
+    name are an error reported at start-up. See ``docs/notifications.md``.
     """
     raise NotImplementedError

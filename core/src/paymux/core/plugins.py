@@ -9,7 +9,9 @@ import pluggy
 
 from paymux.core import hookspecs
 from paymux.core.ledger import default_plugin
+from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
+from paymux.core.settings import Settings
 
 ENTRY_POINT_GROUP = "paymux"
 
@@ -101,3 +103,14 @@ def build_provider_registry(
             raise PluginError(f"provider spec {name!r} built a provider called {provider.name!r}")
         providers.append(provider)
     return ProviderRegistry(providers)
+
+
+def collect_notifiers(manager: pluggy.PluginManager, settings: Settings) -> list[BuyerNotifier]:
+    """Every buyer notifier the plugins offer for ``settings`` (two with one name: an error)."""
+    notifiers: list[BuyerNotifier] = []
+    for offered in manager.hook.paymux_add_notifiers(settings=settings):
+        for notifier in offered:
+            if any(known.name == notifier.name for known in notifiers):
+                raise PluginError(f"two plugins offer a buyer notifier named {notifier.name!r}")
+            notifiers.append(notifier)
+    return notifiers

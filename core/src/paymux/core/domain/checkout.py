@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from paymux.core.domain.buyer_contact import email_problem, locale_problem
+from paymux.core.domain.delivery import DeliveryEstimate
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.currencies import Money
 
@@ -17,6 +19,8 @@ class OrderDraft:
     commission: Money
     logistics_fee: Money
     reference: str
+    estimated_delivery: DeliveryEstimate | None = None
+    """When the buyer should get this order (told in the buyer's confirmation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +33,18 @@ class CheckoutDraft:
     payment_method: str
     return_url: str
     orders: tuple[OrderDraft, ...]
+    buyer_email: str | None = field(default=None, repr=False)
+    """Where to confirm the payment (personal data: kept out of logs and events)."""
+    buyer_locale: str | None = None
+    """The buyer's language tag (``de-DE``), for localized notifications."""
 
     def __post_init__(self) -> None:
         if not self.orders:
             raise InvalidCheckoutError("a payment needs at least one order")
+        if self.buyer_email is not None and (problem := email_problem(self.buyer_email)):
+            raise InvalidCheckoutError(f"buyer_email {problem}")
+        if self.buyer_locale is not None and (problem := locale_problem(self.buyer_locale)):
+            raise InvalidCheckoutError(f"buyer_locale {problem}")
         references = [order.reference for order in self.orders]
         if len(set(references)) != len(references):
             raise InvalidCheckoutError("each order needs its own reference")

@@ -38,7 +38,7 @@ class JobKind(StrEnum):
     CHECK_PAYMENT = "check_payment"
     """The janitor: ask the provider about a payment left ``pending`` or ``unknown``."""
     NOTIFY_BUYER = "notify_buyer"
-    """Tell the buyer that the payment succeeded (the buyer notifiers)."""
+    """Tell the buyer that the payment succeeded (the notifiers of ``paymux_add_notifiers``)."""
     SUBMIT_REFUND = "submit_refund"
     """Send a refund whose submission's answer was lost (the same PSP idempotency key)."""
     SUBMIT_PAYOUT = "submit_payout"
@@ -112,6 +112,9 @@ class Retry:
 
     reason: str
     after_seconds: float | None = None
+    payload: Mapping[str, Any] | None = None
+    """A new payload for the next attempt (``None``: keep it), for example what part of the
+    work is already done; kept too if this was the last attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,8 @@ class GiveUp:
     """A failure no retry can fix: dead-letter the job now, with ``reason``."""
 
     reason: str
+    payload: Mapping[str, Any] | None = None
+    """A new payload for a replay of the dead letter (``None``: keep it)."""
 
 
 JobOutcome = Done | RunAgainAt | Retry | GiveUp

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from paymux.core.domain.delivery import DeliveryEstimate
 from paymux.core.domain.status import PaymentStatus
 from paymux.currencies import Money
 
@@ -26,6 +27,8 @@ class PaymentOrder:
     created_at: datetime
     updated_at: datetime
     shipped_at: datetime | None = None
+    estimated_delivery: DeliveryEstimate | None = None
+    """When the buyer should get this order, as the shop estimated it at checkout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,10 @@ class PaymentEvent:
     created_at: datetime
     orders: tuple[PaymentOrder, ...]
     registration: PspRegistration | None
+    buyer_email: str | None = field(default=None, repr=False)
+    """Where the buyer's confirmation goes (personal data: never logged, never in an event)."""
+    buyer_locale: str | None = None
+    """The buyer's language tag for notifications (``de-DE``), if the shop gave one."""
 
     @property
     def total(self) -> Money:

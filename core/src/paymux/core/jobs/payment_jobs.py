@@ -3,14 +3,15 @@ refund and payout submissions."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from paymux.core.domain.jobs import Done, GiveUp, Job, JobKind, JobOutcome, RunAgainAt
-from paymux.core.domain.models import PaymentEvent
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.identifiers import utc_now
+from paymux.core.jobs.notify_buyer import notify_buyer_handler
 from paymux.core.jobs.worker import JobHandler
+from paymux.core.notifications import BuyerNotifier
 from paymux.core.services.payments import PaymentService
 from paymux.core.services.payouts import PayoutService
 from paymux.core.services.refunds import RefundService
@@ -18,17 +19,16 @@ from paymux.core.services.refunds import RefundService
 JANITOR_EXPIRED = "janitor-expired"
 """The failure code of a payment the janitor expired after its last check."""
 
-BuyerNotifier = Callable[[PaymentEvent], Awaitable[None]]
-"""Tells the buyer that ``payment`` succeeded; raises to have it retried."""
-
 
 def payment_job_handlers(
     payments: PaymentService,
     *,
-    notify_buyer: BuyerNotifier,
+    notifiers: Sequence[BuyerNotifier] = (),
+    status_page_url: Callable[[str], str] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, JobHandler]:
-    """The handlers of :class:`~paymux.core.domain.jobs.JobKind`'s kinds."""
+    """The handlers of :class:`~paymux.core.domain.jobs.JobKind`'s kinds; ``notifiers``
+    confirm succeeded payments to buyers (see :mod:`paymux.core.jobs.notify_buyer`)."""
 
     async def register(job: Job) -> JobOutcome:
         payment = await payments.complete_registration(str(job.payload["payment_id"]))
@@ -50,15 +50,12 @@ def payment_job_handlers(
             payload={**job.payload, "check": checks},
         )
 
-    async def notify(job: Job) -> JobOutcome:
-        payment = await payments.get_payment(str(job.payload["payment_id"]), client_id=None)
-        await notify_buyer(payment)
-        return Done()
-
     return {
         JobKind.REGISTER_PAYMENT.value: register,
         JobKind.CHECK_PAYMENT.value: check,
-        JobKind.NOTIFY_BUYER.value: notify,
+        JobKind.NOTIFY_BUYER.value: notify_buyer_handler(
+            payments, notifiers, status_page_url=status_page_url
+        ),
     }
 
 

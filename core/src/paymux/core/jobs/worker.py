@@ -165,12 +165,13 @@ class Worker:
             )  # fmt: skip
             self.stats.rescheduled += 1
         elif isinstance(outcome, GiveUp):
-            await self._dead(job, outcome.reason)
+            await self._dead(job, outcome.reason, payload=outcome.payload)
         else:
             failures = job.attempts + 1
             if policy.exhausted(failures):
                 await self._dead(job, f"{outcome.reason} (attempt {failures} of "
-                                      f"{policy.max_attempts})", failed=True)  # fmt: skip
+                                      f"{policy.max_attempts})", failed=True,
+                                 payload=outcome.payload)  # fmt: skip
                 return
             delay = policy.delay(failures, retry_after=outcome.after_seconds, rng=self._rng)
             log.info(
@@ -178,20 +179,28 @@ class Worker:
                 job.id, job.kind, failures, policy.max_attempts, delay, outcome.reason,
             )  # fmt: skip
             await self._release(
-                job, next_run_at=now + timedelta(seconds=delay), failed=True, note=outcome.reason
-            )
+                job, next_run_at=now + timedelta(seconds=delay), failed=True,
+                note=outcome.reason, payload=outcome.payload,
+            )  # fmt: skip
             self.stats.retried += 1
 
     async def _finished_meanwhile(self, job: Job) -> bool:
         current = await self.queue.get(job.id)
         return current is not None and current.state is JobState.DONE
 
-    async def _dead(self, job: Job, reason: str, *, failed: bool = False) -> None:
+    async def _dead(
+        self,
+        job: Job,
+        reason: str,
+        *,
+        failed: bool = False,
+        payload: Mapping[str, object] | None = None,
+    ) -> None:
         log.warning("job %s (%s) dead-lettered: %s", job.id, job.kind, reason)
         now = self._clock()
         settled = await self.queue.release(
             job.id, worker=self.worker_id, now=now, next_run_at=now, failed=failed,
-            error=reason, dead=True,
+            error=reason, dead=True, payload=payload,
         )  # fmt: skip
         if settled:
             self.stats.dead += 1

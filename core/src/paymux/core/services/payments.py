@@ -639,6 +639,8 @@ def _new_payment(
         return_url=draft.return_url,
         provider=provider,
         created_at=now,
+        buyer_email=draft.buyer_email,
+        buyer_locale=draft.buyer_locale,
         orders=tuple(
             PaymentOrder(
                 id=new_id("po"),
@@ -652,6 +654,7 @@ def _new_payment(
                 failure_code=None,
                 created_at=now,
                 updated_at=now,
+                estimated_delivery=order.estimated_delivery,
             )
             for order in draft.orders
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -54,6 +54,9 @@ class PaymentEventRow(SQLModel, table=True):
     return_url: str = Field(max_length=2048)
     provider: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=_TZ)
+    buyer_email: str | None = Field(default=None, max_length=254)
+    """Personal data: for the buyer's confirmation only."""
+    buyer_locale: str | None = Field(default=None, max_length=35)
 
 
 class PaymentOrderRow(SQLModel, table=True):
@@ -76,6 +79,10 @@ class PaymentOrderRow(SQLModel, table=True):
     shipped_at: datetime | None = Field(default=None, sa_type=_TZ)
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
+    delivery_earliest: date | None = None
+    """The estimated delivery's first day (``None``: no estimate)."""
+    delivery_latest: date | None = None
+    """The estimated delivery's last day (the same as the first for one day)."""
 
 
 class PspRegistrationRow(SQLModel, table=True):

@@ -10,13 +10,14 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paymux.core.domain.delivery import DeliveryEstimate
 from paymux.core.domain.models import (
     IdempotencyRecord,
     OutboxMessage,
@@ -188,6 +189,8 @@ class UnitOfWork:
                 return_url=event.return_url,
                 provider=event.provider,
                 created_at=event.created_at,
+                buyer_email=event.buyer_email,
+                buyer_locale=event.buyer_locale,
             )
         )
         await self._session.execute(
@@ -207,6 +210,7 @@ class UnitOfWork:
                     "failure_code": order.failure_code,
                     "created_at": order.created_at,
                     "updated_at": order.updated_at,
+                    **_delivery_columns(order.estimated_delivery),
                 }
                 for position, order in enumerate(event.orders)
             ],
@@ -657,6 +661,18 @@ def _idempotency_record(row: Any) -> IdempotencyRecord:
     )
 
 
+def _delivery_columns(estimate: DeliveryEstimate | None) -> dict[str, date | None]:
+    if estimate is None:
+        return {"delivery_earliest": None, "delivery_latest": None}
+    return {"delivery_earliest": estimate.earliest, "delivery_latest": estimate.latest}
+
+
+def _delivery(earliest: date | None, latest: date | None) -> DeliveryEstimate | None:
+    if earliest is None:
+        return None
+    return DeliveryEstimate(earliest, latest or earliest)
+
+
 def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) -> PaymentEvent:
     currency = event["currency"]
     return PaymentEvent(
@@ -669,6 +685,8 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
         return_url=event["return_url"],
         provider=event["provider"],
         created_at=event["created_at"],
+        buyer_email=event["buyer_email"],
+        buyer_locale=event["buyer_locale"],
         orders=tuple(
             PaymentOrder(
                 id=o.id,
@@ -683,6 +701,7 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
                 created_at=o.created_at,
                 updated_at=o.updated_at,
                 shipped_at=o.shipped_at,
+                estimated_delivery=_delivery(o.delivery_earliest, o.delivery_latest),
             )
             for o in orders
         ),
