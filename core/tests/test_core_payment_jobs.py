@@ -105,7 +105,11 @@ class Setup:
 
 
 def build(
-    database: Database, providers: list[FakeProvider], *, schedule: tuple[float, ...] = (60, 60)
+    database: Database,
+    providers: list[FakeProvider],
+    *,
+    schedule: tuple[float, ...] = (60, 60),
+    refund_late_payments: bool = True,
 ) -> Setup:
     now = [START]
     breakers = CircuitBreakers(threshold=3, open_seconds=30, clock=lambda: now[0])
@@ -120,6 +124,7 @@ def build(
         breakers=breakers,
         janitor=JanitorSchedule({"default": schedule}),
         retry_policies={"register_payment": RetryPolicy(4, base_seconds=1, cap_seconds=4)},
+        refund_late_payments=refund_late_payments,
     )
     setup = Setup(service, providers[0], database, None, breakers, now)  # type: ignore[arg-type]
 
@@ -510,3 +515,58 @@ async def test_money_paid_after_expiry_is_booked_once_and_refunded(setup: Setup)
     assert settled["late_payments"] == 0
     assert settled["psp_clearing"] == 0
     assert sum(settled.values()) == 0
+
+
+async def test_a_late_payment_a_provider_cannot_refund_is_dead_lettered_at_once(
+    setup: Setup,
+) -> None:
+    setup.provider.features = frozenset()  # no refunds
+    stored = await setup.service.create_payment(request(), draft(), render)
+    payment_id = json.loads(stored.body)["id"]
+    await setup.drain_for(200, 10)
+    payment = await setup.service.get_payment(payment_id, client_id=None)
+    assert payment.registration is not None
+    assert payment.registration.token is not None
+    late = ProviderEvent("late-1", payment.registration.token, PaymentStatus.SUCCEEDED)
+    await setup.service.apply_provider_events("fake", [late])
+    await setup.worker.drain()
+    [dead] = await JobQueue(setup.database).dead_letters()
+    assert dead.kind == "refund_late_payment"
+    assert dead.attempts == 0
+    assert "cannot refund" in (dead.last_error or "")
+    assert not [call for call in setup.provider.calls if call.startswith("refund:")]
+
+
+async def test_late_payments_on_hold_are_booked_and_announced_but_not_refunded(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    try:
+        setup = build(database, [FakeProvider()], refund_late_payments=False)
+        stored = await setup.service.create_payment(request(), draft(), render)
+        payment_id = json.loads(stored.body)["id"]
+        await setup.drain_for(200, 10)
+        payment = await setup.service.get_payment(payment_id, client_id=None)
+        assert payment.registration is not None
+        assert payment.registration.token is not None
+        late = ProviderEvent("late-1", payment.registration.token, PaymentStatus.SUCCEEDED)
+        await setup.service.apply_provider_events("fake", [late])
+        await setup.worker.drain()
+        async with database.transaction() as session:
+            outbox = table_of(OutboxEventRow)
+            rows = (
+                await session.execute(
+                    sa.select(outbox.c.payload).where(outbox.c.topic == "payment.paid_after_expiry")
+                )
+            ).scalars()
+            [announced] = [json.loads(row) for row in rows]
+            kinds = (
+                await session.execute(sa.text("SELECT kind FROM ledger_transaction"))
+            ).scalars()
+            assert list(kinds) == ["late_payment_received"]
+        assert announced["action"] == "hold"
+        assert announced["amount_minor"] == 1500
+        assert await setup.job(f"refund_late_payment:{payment_id}") is None
+        assert not [call for call in setup.provider.calls if call.startswith("refund:")]
+    finally:
+        await database.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from paymux.core.domain.errors import RefundsNotSupportedError
 from paymux.core.domain.jobs import Done, GiveUp, Job, JobKind, JobOutcome, RunAgainAt
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.identifiers import utc_now
@@ -67,7 +68,10 @@ def refund_job_handlers(refunds: RefundService) -> dict[str, JobHandler]:
         return Done(f"refund {refund.id} is {refund.status.value}")
 
     async def refund_late(job: Job) -> JobOutcome:
-        refund = await refunds.refund_late_payment(str(job.payload["payment_id"]))
+        try:
+            refund = await refunds.refund_late_payment(str(job.payload["payment_id"]))
+        except RefundsNotSupportedError as error:
+            return GiveUp(str(error))
         if refund.status is RefundStatus.FAILED:
             return GiveUp(
                 f"the provider refused to refund the late payment ({refund.failure_code}); "

@@ -270,6 +270,12 @@ class RefundService:
                 payment = await uow.get_payment(payment_id, lock=True)
                 if payment is None:
                     raise PaymentNotFoundError(f"no payment {payment_id}")
+                features = self._providers.get(payment.provider).capabilities().features
+                if "refunds" not in features:
+                    raise RefundsNotSupportedError(
+                        f"{payment.provider} cannot refund: the late payment stays booked as "
+                        "owed to the buyer for an operator"
+                    )
                 late = [o for o in payment.orders if o.status is PaymentStatus.EXPIRED]
                 refund = Refund(
                     id=refund_id,
