@@ -99,8 +99,6 @@ def worker(
 
 async def only_job(database: Database) -> Job:
     queue = JobQueue(database)
-    async with queue.database.transaction():
-        pass
     found = [job for state in JobState for job in await _jobs(queue, state)]
     assert len(found) == 1
     return found[0]

@@ -52,6 +52,7 @@ from paymux.core.providers import ProviderRegistry
 from paymux.core.routing import CapabilityRouter, Router
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
 from paymux.core.services.payment_pending import PendingWork, explain_pending
+from paymux.core.storage.job_repository import INLINE_WORKER
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money
 
@@ -59,9 +60,6 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[PaymentEvent], str]
 """Turns a payment into the response body the API stores and replays."""
-
-INLINE_WORKER = "api"
-"""Who holds a registration job while the API request that created it runs it inline."""
 
 
 def register_job_key(payment_id: str) -> str:
@@ -295,8 +293,6 @@ class PaymentService:
         log.warning("registration of %s did not complete: %s", payment.id, error)
         now = self._clock()
         unknown = not isinstance(error, ProviderError) or error.outcome_unknown
-        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
-        delay = self._register_policy.delay(1, retry_after=retry_after)
         async with self._store.begin() as uow:
             changes: list[OrderStatusChange] = []
             if unknown:
@@ -304,13 +300,8 @@ class PaymentService:
                     uow, payment.id, PaymentStatus.UNKNOWN, None
                 )
             await uow.release_idempotency_key(record_id)
-            await uow.jobs.release_key(
-                register_job_key(payment.id),
-                worker=INLINE_WORKER,
-                now=now,
-                next_run_at=now + timedelta(seconds=delay),
-                error=f"{type(error).__name__}: {error}",
-                failed=True,
+            await uow.jobs.hand_to_workers(
+                register_job_key(payment.id), error=error, policy=self._register_policy, now=now
             )
             self._after_commit(uow, changes)
 

@@ -50,12 +50,12 @@ from paymux.core.ports.provider import (
     PaymentProvider,
     PayoutRequest,
     PayoutResult,
-    ProviderError,
 )
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
-from paymux.core.services.payments import INLINE_WORKER, derive_psp_idempotency_key
+from paymux.core.services.payments import derive_psp_idempotency_key
 from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
+from paymux.core.storage.job_repository import INLINE_WORKER
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, get_active_currency
 
@@ -344,18 +344,10 @@ class PayoutService:
 
     async def _release(self, record_id: int, payout: Payout, error: Exception) -> None:
         log.warning("payout %s has an unknown outcome: %s", payout.id, error)
-        now = self._clock()
-        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
-        delay = self._policy.delay(1, retry_after=retry_after)
         async with self._store.begin() as uow:
             await uow.release_idempotency_key(record_id)
-            await uow.jobs.release_key(
-                submit_payout_key(payout.id),
-                worker=INLINE_WORKER,
-                now=now,
-                next_run_at=now + timedelta(seconds=delay),
-                error=f"{type(error).__name__}: {error}",
-                failed=True,
+            await uow.jobs.hand_to_workers(
+                submit_payout_key(payout.id), error=error, policy=self._policy, now=self._clock()
             )
 
     async def complete_payout(self, payout_id: str) -> Payout:

@@ -31,11 +31,12 @@ from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.accounts import Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LatePayment, LedgerEvent, RefundSucceeded, default_entry
-from paymux.core.ports.provider import ProviderError, RefundRequest, RefundResult
+from paymux.core.ports.provider import RefundRequest, RefundResult
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
-from paymux.core.services.payments import INLINE_WORKER, derive_psp_idempotency_key, order_facts
+from paymux.core.services.payments import derive_psp_idempotency_key, order_facts
 from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
+from paymux.core.storage.job_repository import INLINE_WORKER
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money, allocate
 
@@ -220,18 +221,10 @@ class RefundService:
 
     async def _release(self, record_id: int, refund: Refund, error: Exception) -> None:
         log.warning("refund %s has an unknown outcome: %s", refund.id, error)
-        now = self._clock()
-        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
-        delay = self._policy.delay(1, retry_after=retry_after)
         async with self._store.begin() as uow:
             await uow.release_idempotency_key(record_id)
-            await uow.jobs.release_key(
-                submit_refund_key(refund.id),
-                worker=INLINE_WORKER,
-                now=now,
-                next_run_at=now + timedelta(seconds=delay),
-                error=f"{type(error).__name__}: {error}",
-                failed=True,
+            await uow.jobs.hand_to_workers(
+                submit_refund_key(refund.id), error=error, policy=self._policy, now=self._clock()
             )
 
     async def complete_refund(self, refund_id: str) -> Refund:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.domain.jobs import Job, JobState, NewJob
 from paymux.core.identifiers import new_id
+from paymux.core.jobs.retry import RetryPolicy
+from paymux.core.ports.provider import ProviderError
 from paymux.core.storage.database import Database
 from paymux.core.storage.tables import JobRow, table_of
 
@@ -26,6 +28,11 @@ _job = table_of(JobRow)
 
 ERROR_LENGTH = 2000
 """Reasons are kept to this many characters."""
+
+INLINE_WORKER = "api"
+"""Who holds a job while the API request that queued it runs it inline (a registration,
+a refund or payout submission); if the request dies, the lease runs out and a worker takes
+over."""
 
 
 class JobRepository:
@@ -94,6 +101,23 @@ class JobRepository:
         )
         return result.rowcount == 1
 
+    async def hand_to_workers(
+        self, key: str, *, error: Exception, policy: RetryPolicy, now: datetime
+    ) -> bool:
+        """The request holding the job of ``key`` failed at it retryably: the job goes to the
+        workers after the first back-off of ``policy`` (a provider's ``Retry-After`` is
+        believed), one attempt spent. ``False`` if the request holds it no longer."""
+        retry_after = error.retry_after_seconds if isinstance(error, ProviderError) else None
+        delay = policy.delay(1, retry_after=retry_after)
+        return await self.release_key(
+            key,
+            worker=INLINE_WORKER,
+            now=now,
+            next_run_at=now + timedelta(seconds=delay),
+            error=f"{type(error).__name__}: {error}",
+            failed=True,
+        )
+
     async def release_key(
         self,
         key: str,
@@ -104,14 +128,11 @@ class JobRepository:
         error: str,
         failed: bool,
     ) -> bool:
-        """Hand the job of ``key`` that ``worker`` holds to the workers (``failed``: one
-        attempt spent). ``False`` if ``worker`` holds it no longer."""
-        job = await self.get_by_key(key)
-        if job is None:
-            return False
-        return await self.release(
-            job.id, worker=worker, now=now, next_run_at=next_run_at, failed=failed, error=error
-        )
+        """:meth:`release` for the job of ``key``."""
+        return await self._release(
+            _job.c.key == key, worker=worker, now=now, next_run_at=next_run_at,
+            failed=failed, error=error,
+        )  # fmt: skip
 
     async def finish(self, job_id: str, *, worker: str, now: datetime) -> bool:
         """Mark a job this worker holds as done; ``False`` if it holds it no longer."""
@@ -151,6 +172,23 @@ class JobRepository:
 
         ``failed`` counts an attempt. ``False`` if the worker holds the job no longer.
         """
+        return await self._release(
+            _job.c.id == job_id, worker=worker, now=now, next_run_at=next_run_at,
+            failed=failed, error=error, dead=dead, payload=payload,
+        )  # fmt: skip
+
+    async def _release(
+        self,
+        which: sa.ColumnElement[bool],
+        *,
+        worker: str,
+        now: datetime,
+        next_run_at: datetime,
+        failed: bool,
+        error: str | None,
+        dead: bool = False,
+        payload: Mapping[str, Any] | None = None,
+    ) -> bool:
         values: dict[str, Any] = {
             "state": (JobState.DEAD if dead else JobState.QUEUED).value,
             "next_run_at": next_run_at,
@@ -170,11 +208,7 @@ class JobRepository:
             sa.CursorResult[Any],
             await self._session.execute(
                 sa.update(_job)
-                .where(
-                    _job.c.id == job_id,
-                    _job.c.state == JobState.RUNNING.value,
-                    _job.c.locked_by == worker,
-                )
+                .where(which, _job.c.state == JobState.RUNNING.value, _job.c.locked_by == worker)
                 .values(**values)
             ),
         )
