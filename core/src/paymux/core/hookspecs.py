@@ -25,6 +25,7 @@ from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 
 AsgiApp = Callable[
@@ -162,5 +163,25 @@ def paymux_add_notifiers(settings: Settings) -> Sequence[BuyerNotifier]:
     least once. The payment never waits for a notifier. Return ``[]`` when your channel is
     not configured; without any notifier the job only logs. Two notifiers with the same
     name are an error reported at start-up. See ``docs/notifications.md``.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Return the settlement-file parsers this plugin offers, one per format it reads.
+
+    Called once when paymux builds its runtime (never at import); do no I/O here. Each is
+    a :class:`~paymux.core.reconciliation.parsers.SettlementParser`: the ``provider`` whose
+    files it reads, a ``format`` name, the provider's ``settlement_delay``, ``accepts(head)``
+    that recognizes the format from the file's first bytes, and ``parse(path)`` that yields
+    batches of normalized lines (polars ``DataFrame`` objects with the columns of
+    :data:`~paymux.core.reconciliation.lines.LINE_SCHEMA`; build small ones with
+    :func:`~paymux.core.reconciliation.lines.lines_frame`). Find columns by header name,
+    never by position; convert decimal text with
+    :func:`~paymux.core.reconciliation.amounts.to_minor` (never through a float); raise
+    :class:`~paymux.core.reconciliation.errors.MalformedSettlementError` with the line
+    number for a malformed line. paymux parses and checks the whole file before it writes
+    anything, so a parser need not be transactional. See ``docs/reconciliation.md``.
     """
     raise NotImplementedError
