@@ -25,6 +25,7 @@ from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderSpec
+from paymux.core.reconciliation.alerts import ReconciliationAlerter
 from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 
@@ -183,5 +184,24 @@ def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
     :class:`~paymux.core.reconciliation.errors.MalformedSettlementError` with the line
     number for a malformed line. paymux parses and checks the whole file before it writes
     anything, so a parser need not be transactional. See ``docs/reconciliation.md``.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def paymux_add_reconciliation_alerters(settings: Settings) -> Sequence[ReconciliationAlerter]:
+    """Return reconciliation alerters: how operators hear of new discrepancies.
+
+    Called once when paymux builds its runtime, with the settings; read your own
+    configuration from the environment here and build the alerters (do not connect yet).
+    Each is a :class:`~paymux.core.reconciliation.alerts.ReconciliationAlerter`: a unique
+    ``name``, ``async alert(alert)`` that delivers a
+    :class:`~paymux.core.reconciliation.alerts.ReconciliationAlert` (the run, its provider
+    and period, the number of new discrepancies per class and the first of them) or
+    raises, and ``async aclose()``. After a run that opened new discrepancies a
+    ``send_reconciliation_alert`` job calls every alerter once; one that raises is retried
+    after a back-off, one that delivered is not called again. A run that opened nothing
+    new (the same file again) alerts nobody. Return ``[]`` when your channel is not
+    configured. Two alerters with the same name are an error reported at start-up.
     """
     raise NotImplementedError
