@@ -40,6 +40,7 @@ SIMPLE_TOPICS: frozenset[str] = frozenset(
         "chargeback.opened",
         "chargeback.won",
         "chargeback.lost",
+        "reconciliation.completed",
     }
 )
 """Topics whose type is ``paymux.<topic>.v1``."""

@@ -92,7 +92,9 @@ def paymux_ledger_entry(event: LedgerEvent) -> JournalEntry | None:
 
     ``event`` is one of the events of :mod:`paymux.core.ledger.rules`: ``PaymentSucceeded``,
     ``ShipmentConfirmed``, ``RefundSucceeded``, ``ReceivableRecovered``, ``PayoutInitiated``,
-    ``PayoutPaid`` or ``PayoutFailed``.
+    ``PayoutPaid``, ``PayoutFailed``, the chargeback events, ``LatePayment``, or one of
+    reconciliation's: ``PspFeeCharged`` (fees of a settlement batch and currency) and
+    ``SettlementPaidOut`` (a provider paid the platform's bank).
     """
     raise NotImplementedError
 

@@ -45,6 +45,11 @@ class JobKind(StrEnum):
     """Send a payout whose submission's answer was lost (the same PSP idempotency key)."""
     REFUND_LATE_PAYMENT = "refund_late_payment"
     """Give back money a buyer paid after paymux had expired the payment."""
+    SEND_RECONCILIATION_ALERT = "send_reconciliation_alert"
+    """Tell operators about a run's new discrepancies (``paymux_add_reconciliation_alerters``)."""
+    RECONCILE_NIGHTLY = "reconcile_nightly"
+    """Fetch a provider's settlement report of a day and reconcile it (one job per provider
+    and day; each queues the next day's)."""
 
 
 @dataclass(frozen=True, slots=True)

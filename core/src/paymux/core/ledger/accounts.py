@@ -62,6 +62,9 @@ class Purpose(StrEnum):
     CHARGEBACK_LOSSES = "chargeback_losses"
     """Lost chargebacks no order could carry, e.g. a dispute over money already refunded
     (expense)."""
+    BANK = "bank"
+    """The platform's bank account: what providers paid out to it (asset); booked by
+    reconciliation from settlement payouts."""
     LATE_PAYMENTS = "late_payments"
     """Money a buyer paid after paymux had expired the payment: owed back to the buyer until
     the automatic refund succeeds (liability)."""
@@ -80,6 +83,7 @@ PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
     Purpose.PSP_FEES: (AccountType.EXPENSE, OwnerKind.PLATFORM),
     Purpose.CHARGEBACK_LOSSES: (AccountType.EXPENSE, OwnerKind.PLATFORM),
     Purpose.LATE_PAYMENTS: (AccountType.LIABILITY, OwnerKind.PLATFORM),
+    Purpose.BANK: (AccountType.ASSET, OwnerKind.PLATFORM),
 }
 
 NON_NEGATIVE: frozenset[Purpose] = frozenset(

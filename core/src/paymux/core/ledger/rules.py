@@ -141,6 +141,20 @@ class PspFeeCharged:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlementPaidOut:
+    """A provider paid its balance out to the platform's bank (booked by reconciliation).
+
+    ``reference`` identifies the payout at the provider (a settlement batch and currency),
+    so booking the same file twice records the payout once.
+    """
+
+    client_id: str
+    provider: str
+    amount: Money
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutFacts:
     """What the rules need to know of a payout."""
 
@@ -197,7 +211,7 @@ class LatePayment:
 PayoutEvent = ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed
 ChargebackEvent = ChargebackOpened | ChargebackWon | ChargebackLost
 OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded | ChargebackEvent
-PlatformEvent = UnallocatedChargeback | PspFeeCharged | LatePayment
+PlatformEvent = UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut
 LedgerEvent = OrderEvent | PayoutEvent | PlatformEvent
 
 
@@ -217,7 +231,7 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
     if isinstance(event, ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed):
         return _payout_entry(event)
-    if isinstance(event, UnallocatedChargeback | PspFeeCharged | LatePayment):
+    if isinstance(event, UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut):
         return _platform_entry(event)
     if isinstance(event, ChargebackOpened | ChargebackWon | ChargebackLost):
         return _chargeback_entry(event)
@@ -319,17 +333,8 @@ def _platform_entry(event: PlatformEvent) -> JournalEntry:
             postings=(debit(source, event.amount), credit(target, event.amount)),
             metadata={"payment_id": event.payment_id},
         )
-    if isinstance(event, PspFeeCharged):
-        fee = event.fee
-        return JournalEntry(
-            reference=f"psp_fee:{event.provider}:{event.reference}",
-            kind="psp_fee",
-            postings=(
-                debit(platform_account(event.client_id, Purpose.PSP_FEES, fee.currency), fee),
-                credit(clearing_account(event.client_id, event.provider, fee.currency), fee),
-            ),
-            metadata={"payment_id": event.payment_id, "provider_reference": event.reference},
-        )
+    if isinstance(event, SettlementPaidOut | PspFeeCharged):
+        return _settlement_entry(event)
     amount, client = event.amount, event.client_id
     clearing = clearing_account(client, event.provider, amount.currency)
     disputed = disputed_account(client, event.provider, amount.currency)
@@ -345,6 +350,30 @@ def _platform_entry(event: PlatformEvent) -> JournalEntry:
         postings=postings,
         metadata={"payment_id": event.payment_id, "chargeback_id": event.chargeback_id},
     )
+
+
+def _settlement_entry(event: SettlementPaidOut | PspFeeCharged) -> JournalEntry:
+    """Fees: fees expense <- PSP clearing; payouts: bank <- PSP clearing. A negative total
+    (fees given back, a payout reversed) books the same accounts the other way round."""
+    client, provider = event.client_id, event.provider
+    if isinstance(event, PspFeeCharged):
+        money = event.fee
+        target = platform_account(client, Purpose.PSP_FEES, money.currency)
+        reference, kind = f"psp_fee:{provider}:{event.reference}", "psp_fee"
+        metadata = {"payment_id": event.payment_id, "provider_reference": event.reference}
+    else:
+        money = event.amount
+        target = platform_account(client, Purpose.BANK, money.currency)
+        reference, kind = f"settlement_payout:{provider}:{event.reference}", "settlement_payout"
+        metadata = {"provider_reference": event.reference}
+    clearing = clearing_account(client, provider, money.currency)
+    size = -money if money.is_negative else money
+    postings = (
+        (debit(clearing, size), credit(target, size))
+        if money.is_negative
+        else (debit(target, size), credit(clearing, size))
+    )
+    return JournalEntry(reference=reference, kind=kind, postings=postings, metadata=metadata)
 
 
 def _chargeback_entry(event: ChargebackEvent) -> JournalEntry:

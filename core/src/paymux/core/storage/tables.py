@@ -83,6 +83,8 @@ class PaymentOrderRow(SQLModel, table=True):
     """The estimated delivery's first day (``None``: no estimate)."""
     delivery_latest: date | None = None
     """The estimated delivery's last day (the same as the first for one day)."""
+    succeeded_at: datetime | None = Field(default=None, sa_type=_TZ)
+    """When the order succeeded (reconciliation's settlement delay counts from here)."""
 
 
 class PspRegistrationRow(SQLModel, table=True):
@@ -315,6 +317,86 @@ class JobRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
     finished_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class ReconciliationRunRow(SQLModel, table=True):
+    """One reconciliation of one settlement file (stored only when the file was read)."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (sa.Index("ix_reconciliation_run_client_created", "client_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    format: str = Field(max_length=64)
+    source: str = Field(max_length=16)
+    """``upload`` (API), ``cli`` or ``nightly`` (the worker)."""
+    file_name: str = Field(max_length=255)
+    file_sha256: str = Field(max_length=64, index=True)
+    period_start: date | None = None
+    period_end: date | None = None
+    lines_total: int = Field(sa_type=sa.BigInteger)
+    lines_matched: int = Field(sa_type=sa.BigInteger)
+    summary: str = Field(sa_type=sa.Text)
+    """JSON: lines per type, totals per currency, discrepancies per class, bookings."""
+    new_discrepancies: int
+    resolved_discrepancies: int
+    created_at: datetime = Field(sa_type=_TZ)
+    finished_at: datetime = Field(sa_type=_TZ)
+
+
+class ReconciliationRunLinesRow(SQLModel, table=True):
+    """The normalized lines of a run, kept as one Parquet document (appended, never updated):
+    later runs read the references their predecessors saw."""
+
+    __tablename__ = "reconciliation_run_lines"
+
+    run_id: str = Field(primary_key=True, foreign_key="reconciliation_run.id", max_length=40)
+    client_id: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    file_sha256: str = Field(max_length=64)
+    period_end: date | None = None
+    lines: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class ReconciliationDiscrepancyRow(SQLModel, table=True):
+    """A disagreement between a provider's settlement and paymux, open until a run resolves it.
+
+    At most one open discrepancy per ``(client_id, provider, key)``: reported once.
+    """
+
+    __tablename__ = "reconciliation_discrepancy"
+    __table_args__ = (
+        sa.Index(
+            "uq_reconciliation_discrepancy_open",
+            "client_id",
+            "provider",
+            "key",
+            unique=True,
+            postgresql_where=sa.text("resolved_at IS NULL"),
+            sqlite_where=sa.text("resolved_at IS NULL"),
+        ),
+        sa.Index("ix_reconciliation_discrepancy_opened_run", "opened_run_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    key: str = Field(max_length=255)
+    psp_reference: str = Field(max_length=255)
+    subject_id: str | None = Field(default=None, max_length=40)
+    line_type: str | None = Field(default=None, max_length=32)
+    currency: str | None = Field(default=None, max_length=3)
+    expected_currency: str | None = Field(default=None, max_length=3)
+    expected_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    actual_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    line_number: int | None = Field(default=None, sa_type=sa.BigInteger)
+    details: str = Field(sa_type=sa.Text)
+    opened_run_id: str = Field(foreign_key="reconciliation_run.id", max_length=40)
+    opened_at: datetime = Field(sa_type=_TZ)
+    resolved_run_id: str | None = Field(default=None, max_length=40)
+    resolved_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -34,6 +34,7 @@ from paymux.core.storage.database import Database
 from paymux.core.storage.job_repository import JobRepository
 from paymux.core.storage.ledger_repository import LedgerRepository
 from paymux.core.storage.payout_method_repository import PayoutMethodRepository
+from paymux.core.storage.reconciliation_repository import ReconciliationRepository
 from paymux.core.storage.tables import (
     IdempotencyKeyRow,
     OutboxEventRow,
@@ -102,6 +103,8 @@ class UnitOfWork:
         """Sellers' payout methods, in this same transaction."""
         self.jobs = JobRepository(session, dialect)
         """Durable jobs, queued in this same transaction."""
+        self.reconciliation = ReconciliationRepository(session, dialect)
+        """Reconciliation runs and discrepancies, in this same transaction."""
         self.committed_callbacks: list[Callable[[], object]] = []
 
     def after_commit(self, callback: Callable[[], object]) -> None:
@@ -323,6 +326,7 @@ class UnitOfWork:
                 status=status.value,
                 failure_code=None if failure_code is None else failure_code[:FAILURE_CODE_LENGTH],
                 updated_at=now,
+                **({"succeeded_at": now} if status is PaymentStatus.SUCCEEDED else {}),
             )
         )
 

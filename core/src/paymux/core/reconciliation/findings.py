@@ -1,0 +1,160 @@
+"""From a match to what a run stores: discrepancies (each with the key that makes it
+reported once), the open ones a run resolves, totals, and the bookings per batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from paymux.core.reconciliation.lines import SettlementLineType
+from paymux.core.reconciliation.matching import DiscrepancyKind, MatchResult
+
+FINDING_COLUMNS = [
+    "kind",
+    "key",
+    "psp_reference",
+    "subject_id",
+    "line_type",
+    "currency",
+    "expected_currency",
+    "expected_minor",
+    "actual_minor",
+    "line_number",
+]
+
+
+def findings(result: MatchResult) -> pl.DataFrame:
+    """Every discrepancy the match shows, once per ``key``, in file order."""
+    lines = result.lines.filter(pl.col("kind").is_not_null())
+    line_key = pl.coalesce("line_reference", "modification_reference", pl.lit(""))
+    from_lines = lines.select(
+        "kind",
+        pl.concat_str(
+            [pl.col("kind"), pl.col("type"), pl.col("psp_reference"), line_key], separator=":"
+        ).alias("key"),
+        "psp_reference",
+        "subject_id",
+        pl.col("type").alias("line_type"),
+        "currency",
+        "expected_currency",
+        "expected_minor",
+        "actual_minor",
+        "line_number",
+    )
+    missing = result.missing.select(
+        pl.lit(DiscrepancyKind.MISSING_IN_SETTLEMENT.value).alias("kind"),
+        pl.concat_str(
+            [pl.lit("missing_in_settlement:capture"), pl.col("payment_id")], separator=":"
+        ).alias("key"),
+        "psp_reference",
+        pl.col("payment_id").alias("subject_id"),
+        pl.lit(SettlementLineType.CAPTURE.value).alias("line_type"),
+        pl.lit(None, dtype=pl.String).alias("currency"),
+        pl.col("currency").alias("expected_currency"),
+        pl.col("amount_minor").alias("expected_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("line_number"),
+    )
+    return pl.concat([from_lines, missing]).unique(subset="key", keep="first", maintain_order=True)
+
+
+def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> pl.DataFrame:
+    """The open discrepancies (``id``, ``kind``, ``line_type``, ``subject_id``,
+    ``psp_reference``) this run resolves: their subject was in the file again and showed
+    no discrepancy of their kind. Duplicate lines stay open (a past fact)."""
+    lines = result.lines.filter(~pl.col("duplicate"))
+    evaluated = (
+        pl.concat(
+            [
+                lines.select(
+                    pl.col("type").alias("line_type"), pl.col("subject_id").alias("subject")
+                ),
+                lines.select(
+                    pl.col("type").alias("line_type"), pl.col("psp_reference").alias("subject")
+                ),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+    )
+    still = (
+        pl.concat(
+            [
+                found.select("kind", "line_type", pl.col("subject_id").alias("subject")),
+                found.select("kind", "line_type", pl.col("psp_reference").alias("subject")),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+    )
+    candidates = open_.filter(pl.col("kind") != DiscrepancyKind.DUPLICATE_LINE.value).with_columns(
+        subject=pl.coalesce("subject_id", "psp_reference")
+    )
+    # A payment missing in the settlement is resolved by any capture line of it.
+    seen = candidates.join(evaluated, on=["line_type", "subject"], how="semi")
+    return seen.join(still, on=["kind", "line_type", "subject"], how="anti").select("id")
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a run books for one settlement batch and currency."""
+
+    kind: str
+    """``fee`` (the provider's fees) or ``payout`` (paid to the platform's bank)."""
+    batch: str
+    currency: str
+    amount_minor: int
+
+
+def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
+    """Fees and settlement payouts per batch and settlement currency (duplicates left out).
+
+    Lines without a batch are booked under ``fallback_batch`` (the file's hash).
+    """
+    lines = result.lines.filter(~pl.col("duplicate")).with_columns(
+        batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
+        cur=pl.coalesce("settlement_currency", "currency"),
+    )
+    fees = lines.group_by("batch", "cur").agg(pl.col("fee_minor").sum().alias("amount"))
+    paid = (
+        lines.filter(pl.col("settlement_payout"))
+        .group_by("batch", "cur")
+        .agg((-pl.col("net_minor")).sum().alias("amount"))
+    )
+    out = [
+        Booking(kind, row["batch"], row["cur"], int(row["amount"]))
+        for kind, frame in (("fee", fees), ("payout", paid))
+        for row in frame.sort("batch", "cur").iter_rows(named=True)
+        if row["amount"] != 0
+    ]
+    return out
+
+
+def summary(result: MatchResult) -> dict[str, object]:
+    """Lines per type and totals per currency (gross, fee, net in minor units)."""
+    lines = result.lines
+    per_type = lines.group_by("type").len().sort("type")
+    totals = (
+        lines.filter(~pl.col("duplicate"))
+        .group_by("currency")
+        .agg(
+            pl.len().alias("lines"),
+            pl.col("gross_minor").sum().alias("gross_minor"),
+            pl.col("fee_minor").sum().alias("fee_minor"),
+            pl.col("net_minor").sum().alias("net_minor"),
+        )
+        .sort("currency")
+    )
+    return {
+        "lines_by_type": {row["type"]: int(row["len"]) for row in per_type.iter_rows(named=True)},
+        "totals": {
+            row["currency"]: {
+                "lines": int(row["lines"]),
+                "gross_minor": int(row["gross_minor"]),
+                "fee_minor": int(row["fee_minor"]),
+                "net_minor": int(row["net_minor"]),
+            }
+            for row in totals.iter_rows(named=True)
+        },
+    }

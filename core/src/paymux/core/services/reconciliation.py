@@ -1,0 +1,307 @@
+"""Reconciling a provider's settlement file: parse it whole, match it, store the run.
+
+1. The file's hash; the provider's parser that accepts the file (else it is refused).
+2. In parallel: the whole file parsed and checked (nothing is written before it is), and
+   paymux's records of the provider read in bulk.
+3. The lines matched (:mod:`paymux.core.reconciliation.matching`), against the records and
+   the lines of earlier runs (duplicates across files; payments never settled).
+4. One database transaction: the run and its lines appended; discrepancies whose key is
+   not open yet opened (each is reported once), open ones this file resolves closed; fees
+   and settlement payouts booked per batch and currency (the ledger reference makes a
+   second booking a no-op); a ``reconciliation.completed`` event; an alert job when
+   something new was found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from paymux.core.domain.jobs import JobKind, NewJob
+from paymux.core.domain.models import OutboxMessage
+from paymux.core.identifiers import new_id
+from paymux.core.ledger.journal import JournalEntry
+from paymux.core.ledger.rules import LedgerEvent, PspFeeCharged, SettlementPaidOut, default_entry
+from paymux.core.reconciliation.errors import SettlementFileError
+from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
+from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
+from paymux.core.reconciliation.matching import Records, match
+from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
+from paymux.core.storage.reconciliation_repository import (
+    StoredDiscrepancy,
+    StoredRun,
+    read_records_postgresql,
+)
+from paymux.core.storage.unit_of_work import PaymentStore
+from paymux.currencies import Money
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+"""``progress(stage, lines)``: called as a run goes (``parsing`` with the lines read so
+far, then ``matching``, ``storing``, ``done``)."""
+
+
+class UnknownRunError(LookupError):
+    """No reconciliation run with that id (for this client)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A finished run and what it changed."""
+
+    run: StoredRun
+    opened: list[str]
+    """Ids of the discrepancies this run opened."""
+    resolved: int
+    booked: list[Booking]
+
+
+class ReconciliationService:
+    """Runs reconciliations and reads their results."""
+
+    def __init__(
+        self,
+        *,
+        store: PaymentStore,
+        parsers: Sequence[SettlementParser],
+        ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
+        lookback: timedelta = timedelta(days=90),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._parsers = list(parsers)
+        self._ledger_entry = ledger_entry
+        self._lookback = lookback
+        self._clock = clock
+
+    def providers(self) -> list[str]:
+        """Providers with at least one settlement parser."""
+        return sorted({parser.provider for parser in self._parsers})
+
+    async def reconcile(
+        self,
+        path: Path,
+        *,
+        provider: str,
+        client_id: str,
+        source: str = "cli",
+        file_name: str | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Reconcile the settlement file at ``path`` for ``provider`` and ``client_id``.
+
+        Raises :class:`~paymux.core.reconciliation.errors.SettlementFileError` (wrong
+        format, malformed line) before anything is written.
+        """
+        report = progress or (lambda _stage, _lines: None)
+        started = self._clock()
+        parser = choose_parser(self._parsers, provider, path)
+        since = started - self._lookback
+        database = self._store.database
+        if database.dialect == "postgresql":
+            records_task = asyncio.create_task(
+                asyncio.to_thread(read_records_postgresql, database.url, client_id, provider, since)
+            )
+        else:
+            records_task = asyncio.create_task(self._read_records(client_id, provider, since))
+        try:
+            digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
+            records = await records_task
+        except BaseException:
+            records_task.cancel()
+            raise
+        report("matching", lines.height)
+        period_start, period_end = _period(lines)
+        async with self._store.begin() as uow:
+            seen = await uow.reconciliation.seen_lines(
+                client_id, provider, since=since.date(), file_sha256=digest
+            )
+            open_ = await uow.reconciliation.open_discrepancies(client_id, provider)
+        due_until = (
+            None
+            if period_end is None
+            else datetime.combine(period_end + timedelta(days=1), time(), UTC)
+            - parser.settlement_delay
+        )
+        result = await asyncio.to_thread(match, lines, records, seen=seen, due_until=due_until)
+        found = findings(result)
+        found = found.join(open_.select("key"), on="key", how="anti")
+        closing = resolved(open_, result, findings(result))
+        booked = bookings(result, fallback_batch=f"file-{digest[:16]}")
+        report("storing", lines.height)
+        blob = _parquet(result.lines)
+        now = self._clock()
+        run_id = new_id("rr")
+        matched = int(result.lines.get_column("matched").sum())
+        details = {
+            **summary(result),
+            "discrepancies": {
+                row["kind"]: int(row["len"])
+                for row in found.group_by("kind").len().sort("kind").iter_rows(named=True)
+            },
+            "bookings": [
+                {
+                    "kind": b.kind,
+                    "batch": b.batch,
+                    "currency": b.currency,
+                    "amount_minor": b.amount_minor,
+                }
+                for b in booked
+            ],
+            "settlement_delay_seconds": int(parser.settlement_delay.total_seconds()),
+        }
+        closing_ids = closing.get_column("id").to_list()
+        run = StoredRun(
+            id=run_id,
+            client_id=client_id,
+            provider=provider,
+            format=parser.format,
+            source=source,
+            file_name=file_name or path.name,
+            file_sha256=digest,
+            period_start=period_start,
+            period_end=period_end,
+            lines_total=lines.height,
+            lines_matched=matched,
+            summary=details,
+            new_discrepancies=found.height,
+            resolved_discrepancies=len(closing_ids),
+            created_at=started,
+            finished_at=now,
+        )
+        async with self._store.begin() as uow:
+            await uow.reconciliation.insert_run(run, blob)
+            opened = await uow.reconciliation.insert_discrepancies(
+                client_id, provider, run_id, found, now=now
+            )
+            if len(opened) != found.height:  # a concurrent run opened some of them first
+                run = replace(run, new_discrepancies=len(opened))
+                await uow.reconciliation.set_new_discrepancies(run_id, len(opened))
+            await uow.reconciliation.resolve(closing_ids, run_id, now=now)
+            entries = [self._ledger_entry(e) for e in booking_events(client_id, provider, booked)]
+            if entries:
+                await uow.ledger.record_all(client_id, entries, now=now)
+            await uow.add_outbox([completed_message(run, len(opened), len(closing_ids))], now=now)
+            if opened:
+                await uow.jobs.enqueue(alert_job(run_id), now=now, client_id=client_id)
+        report("done", lines.height)
+        log.info(
+            "reconciled %s file %s: %d lines, %d matched, %d new discrepancies, %d resolved",
+            provider,
+            run.file_name,
+            run.lines_total,
+            matched,
+            len(opened),
+            len(closing_ids),
+        )
+        return RunResult(run=run, opened=opened, resolved=len(closing_ids), booked=booked)
+
+    def _parse(
+        self, parser: SettlementParser, path: Path, provider: str, report: Progress
+    ) -> tuple[str, pl.DataFrame]:
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        batches: list[pl.DataFrame] = []
+        total = 0
+        try:
+            for batch in parser.parse(path):
+                batches.append(check_batch(batch, provider))
+                total += batch.height
+                report("parsing", total)
+        except SettlementFileError:
+            raise
+        lines = pl.concat(batches) if batches else empty_lines()
+        return digest.hexdigest(), lines.select(list(LINE_SCHEMA))
+
+    async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
+        async with self._store.begin() as uow:
+            return await uow.reconciliation.read_records(client_id, provider, since)
+
+    async def get_run(self, run_id: str, *, client_id: str | None) -> StoredRun:
+        """A run of ``client_id``; :class:`UnknownRunError` otherwise."""
+        async with self._store.begin() as uow:
+            run = await uow.reconciliation.get_run(run_id, client_id=client_id)
+        if run is None:
+            raise UnknownRunError(run_id)
+        return run
+
+    async def list_runs(self, client_id: str, *, limit: int = 50) -> list[StoredRun]:
+        """The client's latest runs."""
+        async with self._store.begin() as uow:
+            return await uow.reconciliation.list_runs(client_id, limit=limit)
+
+    async def run_discrepancies(
+        self, run_id: str, *, client_id: str | None, after: str | None = None, limit: int = 100
+    ) -> list[StoredDiscrepancy]:
+        """The discrepancies a run of ``client_id`` opened."""
+        await self.get_run(run_id, client_id=client_id)
+        async with self._store.begin() as uow:
+            return await uow.reconciliation.run_discrepancies(run_id, after=after, limit=limit)
+
+
+def _period(lines: pl.DataFrame) -> tuple[date | None, date | None]:
+    if lines.height == 0:
+        return None, None
+    dates = lines.get_column("booking_date")
+    first, last = dates.min(), dates.max()
+    assert isinstance(first, date)
+    assert isinstance(last, date)
+    return first, last
+
+
+def _parquet(lines: pl.DataFrame) -> bytes:
+    keep = [*LINE_SCHEMA, "payment_id", "refund_id", "payout_id", "kind", "duplicate"]
+    buffer = io.BytesIO()
+    lines.select(keep).write_parquet(buffer, compression="zstd", compression_level=1)
+    return buffer.getvalue()
+
+
+def booking_events(client_id: str, provider: str, booked: Sequence[Booking]) -> list[LedgerEvent]:
+    """The ledger events of a run's bookings."""
+    events: list[LedgerEvent] = []
+    for booking in booked:
+        money = Money(booking.amount_minor, booking.currency)
+        reference = f"{booking.batch}:{booking.currency}"
+        if booking.kind == "fee":
+            events.append(PspFeeCharged(client_id, provider, money, reference))
+        else:
+            events.append(SettlementPaidOut(client_id, provider, money, reference))
+    return events
+
+
+def completed_message(run: StoredRun, opened: int, resolved_count: int) -> OutboxMessage:
+    """The ``reconciliation.completed`` event of a run."""
+    return OutboxMessage(
+        topic="reconciliation.completed",
+        key=run.provider,
+        payload={
+            "run_id": run.id,
+            "provider": run.provider,
+            "period_start": None if run.period_start is None else run.period_start.isoformat(),
+            "period_end": None if run.period_end is None else run.period_end.isoformat(),
+            "lines_total": run.lines_total,
+            "lines_matched": run.lines_matched,
+            "new_discrepancies": opened,
+            "resolved_discrepancies": resolved_count,
+        },
+    )
+
+
+def alert_job(run_id: str) -> NewJob:
+    """The job that sends a run's alert."""
+    return NewJob(
+        kind=JobKind.SEND_RECONCILIATION_ALERT.value,
+        key=f"reconciliation_alert:{run_id}",
+        payload={"run_id": run_id},
+    )

@@ -1,0 +1,466 @@
+"""Reconciliation storage: what paymux knows of a provider, read in bulk as frames; runs,
+their lines (one Parquet document per run) and discrepancies, appended.
+
+Reading a million payments row by row would dominate a run, so on PostgreSQL the records
+are streamed with ``COPY ... TO STDOUT`` on a connection of their own (in a thread, beside
+the file's parsing) and read by polars; SQLite goes through the session.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+import polars as pl
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymux.core.identifiers import new_id
+from paymux.core.reconciliation.matching import (
+    PAYMENT_INDEX_SCHEMA,
+    PAYOUT_INDEX_SCHEMA,
+    REFUND_INDEX_SCHEMA,
+    SEEN_SCHEMA,
+    Records,
+)
+from paymux.core.storage.tables import (
+    ReconciliationDiscrepancyRow,
+    ReconciliationRunLinesRow,
+    ReconciliationRunRow,
+    table_of,
+)
+
+_run = table_of(ReconciliationRunRow)
+_lines = table_of(ReconciliationRunLinesRow)
+_disc = table_of(ReconciliationDiscrepancyRow)
+
+_PAYMENTS_SQL = """
+SELECT e.id AS payment_id, e.currency, SUM(o.amount_minor) AS amount_minor,
+       MIN(o.status) AS status, MIN(o.succeeded_at) AS succeeded_at,
+       r.token, r.psp_reference, r.psp_payment_id,
+       EXISTS (SELECT 1 FROM chargeback c WHERE c.payment_event_id = e.id) AS has_chargeback
+FROM payment_event e
+JOIN payment_order o ON o.payment_event_id = e.id
+LEFT JOIN psp_registration r ON r.payment_event_id = e.id
+WHERE e.client_id = {client} AND COALESCE(r.provider, e.provider) = {provider}
+  AND e.created_at >= {since}
+GROUP BY e.id, e.currency, r.token, r.psp_reference, r.psp_payment_id
+"""
+
+_REFUNDS_SQL = """
+SELECT f.id AS refund_id, f.payment_event_id AS payment_id, f.currency, f.amount_minor,
+       f.status, f.psp_reference
+FROM refund f JOIN payment_event e ON e.id = f.payment_event_id
+LEFT JOIN psp_registration r ON r.payment_event_id = e.id
+WHERE f.client_id = {client} AND COALESCE(r.provider, e.provider) = {provider}
+  AND f.created_at >= {since}
+"""
+
+_PAYOUTS_SQL = """
+SELECT id AS payout_id, currency, amount_minor, status, psp_reference
+FROM payout WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A stored reconciliation run."""
+
+    id: str
+    client_id: str
+    provider: str
+    format: str
+    source: str
+    file_name: str
+    file_sha256: str
+    period_start: date | None
+    period_end: date | None
+    lines_total: int
+    lines_matched: int
+    summary: dict[str, Any]
+    new_discrepancies: int
+    resolved_discrepancies: int
+    created_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDiscrepancy:
+    """A stored discrepancy."""
+
+    id: str
+    provider: str
+    kind: str
+    psp_reference: str
+    subject_id: str | None
+    line_type: str | None
+    currency: str | None
+    expected_currency: str | None
+    expected_minor: int | None
+    actual_minor: int | None
+    line_number: int | None
+    details: str
+    opened_run_id: str
+    opened_at: datetime
+    resolved_run_id: str | None
+    resolved_at: datetime | None
+
+
+def read_records_postgresql(url: str, client_id: str, provider: str, since: datetime) -> Records:
+    """The provider's records, streamed with ``COPY`` (blocking: call it in a thread)."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute("SET TIME ZONE 'UTC'")
+        params = {
+            "client": _literal(connection, client_id),
+            "provider": _literal(connection, provider),
+            "since": _literal(connection, since.isoformat()) + "::timestamptz",
+        }
+        return Records(
+            _copy(connection, _PAYMENTS_SQL.format(**params), PAYMENT_INDEX_SCHEMA),
+            _copy(connection, _REFUNDS_SQL.format(**params), REFUND_INDEX_SCHEMA),
+            _copy(connection, _PAYOUTS_SQL.format(**params), PAYOUT_INDEX_SCHEMA),
+        )
+
+
+def _literal(connection: psycopg.Connection[Any], value: str) -> str:
+    return psycopg.sql.Literal(value).as_string(connection)
+
+
+def _copy(
+    connection: psycopg.Connection[Any], query: str, schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    buffer = bytearray()
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
+    ):
+        while chunk := copy.read():
+            buffer += chunk
+    if not buffer:
+        return pl.DataFrame(schema=schema)
+    text_schema = {name: pl.String() for name in schema}
+    frame = pl.read_csv(
+        bytes(buffer), has_header=False, new_columns=list(schema), schema=text_schema
+    )
+    return frame.with_columns(_cast(name, dtype) for name, dtype in schema.items())
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    return str(value)
+
+
+def _cast(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if dtype == pl.Boolean():
+        return column.is_in(["t", "1", "true"]).alias(name)
+    if isinstance(dtype, pl.Datetime):
+        return (
+            column.str.replace(r"(\+00(:00)?|Z)$", "")
+            .str.replace("T", " ")
+            .str.to_datetime(format="%Y-%m-%d %H:%M:%S%.f", time_zone="UTC", time_unit="us")
+            .alias(name)
+        )
+    return column.cast(dtype).alias(name)
+
+
+class ReconciliationRepository:
+    """Runs and discrepancies within one open transaction (and the SQLite record reads)."""
+
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self._session = session
+        self._dialect = dialect
+
+    async def _execute(self, statement: Any, parameters: Any = None) -> sa.CursorResult[Any]:
+        return cast(sa.CursorResult[Any], await self._session.execute(statement, parameters))
+
+    async def read_records(self, client_id: str, provider: str, since: datetime) -> Records:
+        """The provider's records through the session (the path for SQLite)."""
+        params = {"client": ":client", "provider": ":provider", "since": ":since"}
+        values = {"client": client_id, "provider": provider, "since": since}
+        frames = []
+        for sql, schema in (
+            (_PAYMENTS_SQL, PAYMENT_INDEX_SCHEMA),
+            (_REFUNDS_SQL, REFUND_INDEX_SCHEMA),
+            (_PAYOUTS_SQL, PAYOUT_INDEX_SCHEMA),
+        ):
+            statement = sa.text(sql.format(**params))
+            if "since" in sql:
+                statement = statement.bindparams(
+                    sa.bindparam("since", type_=_run.c.created_at.type)
+                )
+            rows = (await self._execute(statement, values)).all()
+            frame = pl.DataFrame(
+                [tuple(_text(value) for value in row) for row in rows],
+                schema={name: pl.String() for name in schema},
+                orient="row",
+            )
+            frames.append(frame.with_columns(_cast(n, t) for n, t in schema.items()))
+        return Records(*frames)
+
+    async def seen_lines(
+        self, client_id: str, provider: str, *, since: date, file_sha256: str
+    ) -> pl.DataFrame:
+        """Type, line id and payment of the lines of earlier runs whose period ends on or
+        after ``since`` (:data:`~paymux.core.reconciliation.matching.SEEN_SCHEMA`)."""
+        rows = await self._execute(
+            sa.select(_lines.c.file_sha256, _lines.c.lines).where(
+                _lines.c.client_id == client_id,
+                _lines.c.provider == provider,
+                sa.or_(_lines.c.period_end.is_(None), _lines.c.period_end >= since),
+            )
+        )
+        frames = [
+            pl.read_parquet(
+                io.BytesIO(row.lines), columns=["type", "line_reference", "payment_id"]
+            ).with_columns(same_file=pl.lit(row.file_sha256 == file_sha256))
+            for row in rows
+        ]
+        if not frames:
+            return pl.DataFrame(schema=SEEN_SCHEMA)
+        return pl.concat(frames).select(list(SEEN_SCHEMA))
+
+    async def open_discrepancies(self, client_id: str, provider: str) -> pl.DataFrame:
+        """``id``, ``kind``, ``line_type``, ``subject_id``, ``psp_reference`` of the open ones."""
+        rows = (
+            await self._execute(
+                sa.select(
+                    _disc.c.id,
+                    _disc.c.kind,
+                    _disc.c.key,
+                    _disc.c.line_type,
+                    _disc.c.subject_id,
+                    _disc.c.psp_reference,
+                ).where(
+                    _disc.c.client_id == client_id,
+                    _disc.c.provider == provider,
+                    _disc.c.resolved_at.is_(None),
+                )
+            )
+        ).all()
+        schema = {
+            name: pl.String()
+            for name in ("id", "kind", "key", "line_type", "subject_id", "psp_reference")
+        }
+        return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+    async def insert_run(self, run: StoredRun, lines: bytes) -> None:
+        """Append a run and its lines (Parquet)."""
+        await self._execute(
+            sa.insert(_run).values(
+                id=run.id,
+                client_id=run.client_id,
+                provider=run.provider,
+                format=run.format,
+                source=run.source,
+                file_name=run.file_name[:255],
+                file_sha256=run.file_sha256,
+                period_start=run.period_start,
+                period_end=run.period_end,
+                lines_total=run.lines_total,
+                lines_matched=run.lines_matched,
+                summary=json.dumps(run.summary, sort_keys=True),
+                new_discrepancies=run.new_discrepancies,
+                resolved_discrepancies=run.resolved_discrepancies,
+                created_at=run.created_at,
+                finished_at=run.finished_at,
+            )
+        )
+        await self._execute(
+            sa.insert(_lines).values(
+                run_id=run.id,
+                client_id=run.client_id,
+                provider=run.provider,
+                file_sha256=run.file_sha256,
+                period_end=run.period_end,
+                lines=lines,
+            )
+        )
+
+    async def insert_discrepancies(
+        self,
+        client_id: str,
+        provider: str,
+        run_id: str,
+        found: pl.DataFrame,
+        *,
+        now: datetime,
+    ) -> list[str]:
+        """Open the discrepancies of ``found`` whose key is not open yet; their ids."""
+        if found.height == 0:
+            return []
+        rows = [
+            {
+                "id": new_id("rd"),
+                "client_id": client_id,
+                "provider": provider,
+                "kind": row["kind"],
+                "key": row["key"][:255],
+                "psp_reference": (row["psp_reference"] or "")[:255],
+                "subject_id": row["subject_id"],
+                "line_type": row["line_type"],
+                "currency": row["currency"],
+                "expected_currency": row["expected_currency"],
+                "expected_minor": row["expected_minor"],
+                "actual_minor": row["actual_minor"],
+                "line_number": row["line_number"],
+                "details": _details(row),
+                "opened_run_id": run_id,
+                "opened_at": now,
+                "resolved_run_id": None,
+                "resolved_at": None,
+            }
+            for row in found.iter_rows(named=True)
+        ]
+        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(_disc)
+        statement = insert.on_conflict_do_nothing(
+            index_elements=["client_id", "provider", "key"],
+            index_where=_disc.c.resolved_at.is_(None),
+        ).returning(_disc.c.id)
+        opened: list[str] = []
+        for start in range(0, len(rows), 1000):
+            result = await self._execute(statement, rows[start : start + 1000])
+            opened.extend(str(value) for value in result.scalars().all())
+        return opened
+
+    async def set_new_discrepancies(self, run_id: str, count: int) -> None:
+        """Correct a run's count of new discrepancies (a concurrent run opened some)."""
+        await self._execute(
+            sa.update(_run).where(_run.c.id == run_id).values(new_discrepancies=count)
+        )
+
+    async def resolve(self, ids: Sequence[str], run_id: str, *, now: datetime) -> None:
+        """Close the open discrepancies ``ids`` as resolved by ``run_id``."""
+        for start in range(0, len(ids), 1000):
+            await self._execute(
+                sa.update(_disc)
+                .where(_disc.c.id.in_(ids[start : start + 1000]), _disc.c.resolved_at.is_(None))
+                .values(resolved_run_id=run_id, resolved_at=now)
+            )
+
+    async def get_run(self, run_id: str, *, client_id: str | None = None) -> StoredRun | None:
+        """A run (of ``client_id`` if given)."""
+        query = sa.select(_run).where(_run.c.id == run_id)
+        if client_id is not None:
+            query = query.where(_run.c.client_id == client_id)
+        row = (await self._execute(query)).first()
+        return None if row is None else _stored_run(row)
+
+    async def list_runs(self, client_id: str, *, limit: int = 50) -> list[StoredRun]:
+        """The client's latest runs, newest first."""
+        rows = await self._execute(
+            sa.select(_run)
+            .where(_run.c.client_id == client_id)
+            .order_by(_run.c.created_at.desc(), _run.c.id.desc())
+            .limit(limit)
+        )
+        return [_stored_run(row) for row in rows]
+
+    async def run_discrepancies(
+        self, run_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[StoredDiscrepancy]:
+        """The discrepancies ``run_id`` opened, in id order, after the id ``after``."""
+        query = sa.select(_disc).where(_disc.c.opened_run_id == run_id)
+        if after is not None:
+            query = query.where(_disc.c.id > after)
+        rows = await self._execute(query.order_by(_disc.c.id).limit(limit))
+        return [_stored_discrepancy(row) for row in rows]
+
+    async def discrepancies(
+        self,
+        client_id: str,
+        *,
+        provider: str | None = None,
+        open_only: bool = True,
+        limit: int = 100,
+    ) -> list[StoredDiscrepancy]:
+        """The client's discrepancies (open ones by default), newest first."""
+        query = sa.select(_disc).where(_disc.c.client_id == client_id)
+        if provider is not None:
+            query = query.where(_disc.c.provider == provider)
+        if open_only:
+            query = query.where(_disc.c.resolved_at.is_(None))
+        rows = await self._execute(
+            query.order_by(_disc.c.opened_at.desc(), _disc.c.id).limit(limit)
+        )
+        return [_stored_discrepancy(row) for row in rows]
+
+
+def _details(row: dict[str, Any]) -> str:
+    kind, line_type, ref = str(row["kind"]), row["line_type"], row["psp_reference"]
+    line = f"line {row['line_number']}: " if row["line_number"] is not None else ""
+    texts = {
+        "missing_in_ledger": f"the provider settled {line_type} {ref}; paymux has not booked it",
+        "missing_in_settlement": (
+            f"payment {row['subject_id']} succeeded; the provider has not settled it"
+        ),
+        "amount_mismatch": (
+            f"{line_type} {ref}: paymux has {row['expected_minor']}, "
+            f"the provider {row['actual_minor']} (minor units)"
+        ),
+        "currency_mismatch": (
+            f"{line_type} {ref}: paymux has {row['expected_currency']}, "
+            f"the provider {row['currency']}"
+        ),
+        "status_mismatch": f"the provider reports a {line_type} of {ref} paymux does not have",
+        "duplicate_line": f"{line_type} {ref} appears more than once",
+        "unknown_reference": f"no payment, refund or payout of paymux has reference {ref}",
+    }
+    return line + texts.get(kind, kind)
+
+
+def _stored_run(row: Any) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        client_id=row.client_id,
+        provider=row.provider,
+        format=row.format,
+        source=row.source,
+        file_name=row.file_name,
+        file_sha256=row.file_sha256,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        lines_total=int(row.lines_total),
+        lines_matched=int(row.lines_matched),
+        summary=json.loads(row.summary),
+        new_discrepancies=row.new_discrepancies,
+        resolved_discrepancies=row.resolved_discrepancies,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _stored_discrepancy(row: Any) -> StoredDiscrepancy:
+    return StoredDiscrepancy(
+        id=row.id,
+        provider=row.provider,
+        kind=row.kind,
+        psp_reference=row.psp_reference,
+        subject_id=row.subject_id,
+        line_type=row.line_type,
+        currency=row.currency,
+        expected_currency=row.expected_currency,
+        expected_minor=row.expected_minor,
+        actual_minor=row.actual_minor,
+        line_number=row.line_number,
+        details=row.details,
+        opened_run_id=row.opened_run_id,
+        opened_at=row.opened_at,
+        resolved_run_id=row.resolved_run_id,
+        resolved_at=row.resolved_at,
+    )

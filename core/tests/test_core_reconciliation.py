@@ -1,0 +1,240 @@
+"""Reconciliation: lines matched to payments and refunds, each discrepancy once, fees and
+payouts booked once per batch and currency, a later file resolving what was missing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
+from paymux.core.domain.status import PaymentStatus
+from paymux.core.ledger.accounts import OwnerKind, Purpose
+from paymux.core.ports.provider import ProviderEvent
+from paymux.core.providers import ProviderRegistry
+from paymux.core.reconciliation.amounts import to_minor
+from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
+from paymux.core.reconciliation.lines import LINE_SCHEMA
+from paymux.core.services.idempotency import IdempotentRequest
+from paymux.core.services.payments import PaymentService
+from paymux.core.services.reconciliation import ReconciliationService
+from paymux.core.services.refunds import RefundAsk, RefundService
+from paymux.core.storage.database import Database
+from paymux.core.storage.unit_of_work import PaymentStore
+from paymux.currencies import Money
+from paymux_fakes import FakeProvider
+
+HEADER = "kind,id,payment,merchant,currency,gross,fee,day,batch"
+
+
+class CsvParser:
+    """A tiny settlement format for these tests: normalized columns, major units."""
+
+    provider = "fake"
+    format = "fake_csv"
+    settlement_delay = timedelta(0)
+
+    def accepts(self, head: bytes) -> bool:
+        return head.startswith(HEADER.encode())
+
+    def parse(self, path: Path) -> Iterator[pl.DataFrame]:
+        raw = pl.read_csv(path, infer_schema=False).with_row_index("line_number", offset=2)
+        raw = raw.with_columns(pl.col("line_number").cast(pl.Int64))
+        gross = to_minor(raw, "gross", "currency")
+        fee = to_minor(raw, "fee", "currency")
+        yield raw.select(
+            provider=pl.lit("fake"),
+            line_number="line_number",
+            type="kind",
+            psp_reference="payment",
+            gross_minor=gross,
+            fee_minor=fee,
+            net_minor=gross - fee,
+            currency="currency",
+            booking_date=pl.col("day").str.to_date(),
+            settlement_currency=pl.lit(None, dtype=pl.String),
+            modification_reference=pl.lit(None, dtype=pl.String),
+            merchant_reference="merchant",
+            line_reference="id",
+            payout_batch="batch",
+        ).cast(LINE_SCHEMA)  # type: ignore[arg-type]
+
+
+@dataclass
+class World:
+    store: PaymentStore
+    payments: PaymentService
+    refunds: RefundService
+    reconciliation: ReconciliationService
+    tmp: Path
+    steps: int = 0
+
+    def key(self) -> str:
+        self.steps += 1
+        return f"k{self.steps}"
+
+    async def paid(self, amount: int) -> tuple[str, str]:
+        """A succeeded EUR payment: its id and the provider's token."""
+        draft = CheckoutDraft(
+            "b1", "EUR", "DE", "card", "https://shop",
+            (OrderDraft("s1", Money(amount, "EUR"), Money(0, "EUR"), Money(0, "EUR"), "o"),),
+        )  # fmt: skip
+        created = await self.payments.create_payment(
+            IdempotentRequest("c1", self.key(), "f"), draft, lambda p: json.dumps({"id": p.id})
+        )
+        payment = await self.payments.get_payment(json.loads(created.body)["id"], client_id="c1")
+        assert payment.registration is not None
+        assert payment.registration.token is not None
+        token = payment.registration.token
+        await self.payments.apply_provider_events(
+            "fake", [ProviderEvent(self.key(), token, PaymentStatus.SUCCEEDED)]
+        )
+        return payment.id, token
+
+    def file(self, name: str, *rows: str) -> Path:
+        path = self.tmp / name
+        path.write_text("\n".join([HEADER, *rows]) + "\n")
+        return path
+
+    async def run(self, path: Path) -> tuple[dict[str, list[str]], int, int]:
+        """Reconcile; the new discrepancies' references per kind, resolved, matched."""
+        result = await self.reconciliation.reconcile(path, provider="fake", client_id="c1")
+        found = await self.reconciliation.run_discrepancies(result.run.id, client_id="c1")
+        kinds: dict[str, list[str]] = {}
+        for discrepancy in found:
+            kinds.setdefault(discrepancy.kind, []).append(discrepancy.psp_reference)
+        return kinds, result.resolved, result.run.lines_matched
+
+    async def platform(self, purpose: Purpose) -> int:
+        async with self.store.begin() as uow:
+            accounts = await uow.ledger.all_accounts()
+        return sum(
+            a.normal_balance.minor
+            for a in accounts
+            if a.key.purpose is purpose and a.key.owner_kind is not OwnerKind.SELLER
+        )
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    database = Database(database_url)
+    store = PaymentStore(database)
+    registry = ProviderRegistry([FakeProvider()])
+    payments = PaymentService(
+        store=store, providers=registry, buyer_return_url=lambda p: "https://x", lock_seconds=60
+    )
+    refunds = RefundService(store=store, providers=registry, lock_seconds=60)
+    reconciliation = ReconciliationService(store=store, parsers=[CsvParser()])
+    yield World(store, payments, refunds, reconciliation, tmp_path)
+    async with store.begin() as uow:
+        assert set((await uow.ledger.totals_by_currency()).values()) <= {0}
+    await database.dispose()
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+async def test_each_discrepancy_is_found_once_and_fees_and_payouts_are_booked_once(
+    world: World,
+) -> None:
+    ok_id, ok = await world.paid(1000)
+    _, changed = await world.paid(2000)
+    dropped_id, dropped = await world.paid(3000)
+    refunded_id, refunded = await world.paid(4000)
+    day = today()
+    first = world.file(
+        "day1.csv",
+        f"capture,l1,{ok},,EUR,10.00,0.30,{day},b1",
+        f"capture,l2,{changed},,EUR,20.01,0.30,{day},b1",
+        f"capture,l3,{refunded},,EUR,40.00,0.30,{day},b1",
+        f"refund,l4,{refunded},,EUR,-5.00,0.00,{day},b1",
+        f"capture,l5,nobody,,EUR,1.00,0.00,{day},b1",
+        f"capture,l1,{ok},,EUR,10.00,0.30,{day},b1",
+        f"fee,l6,monthly,,EUR,0.00,1.00,{day},b1",
+        f"payout,l7,po_1,,EUR,-68.11,0.00,{day},b1",
+    )
+    kinds, resolved, matched = await world.run(first)
+    assert kinds == {
+        "amount_mismatch": [changed],
+        "status_mismatch": [refunded],
+        "unknown_reference": ["nobody"],
+        "duplicate_line": [ok],
+        "missing_in_settlement": [dropped],
+    }
+    assert resolved == 0
+    assert matched == 4  # l1, l3, the fee and the payout
+    assert await world.platform(Purpose.PSP_FEES) == 30 * 3 + 100  # the duplicate not counted
+    assert await world.platform(Purpose.BANK) == 6811
+
+    again = await world.run(first)
+    assert again[0] == {}  # the same file again: nothing new
+    assert await world.platform(Purpose.PSP_FEES) == 190
+    assert await world.platform(Purpose.BANK) == 6811
+
+    # The next day's file brings the dropped payment: its discrepancy closes.
+    second = world.file("day2.csv", f"capture,m1,{dropped},,EUR,30.00,0.30,{day},b2")
+    kinds, resolved, _ = await world.run(second)
+    assert kinds == {}
+    assert resolved == 1
+    assert await world.platform(Purpose.PSP_FEES) == 220
+    del ok_id, dropped_id, refunded_id
+
+
+async def test_a_refund_paymux_made_matches_and_a_capture_of_an_unpaid_payment_is_missing_in_the_ledger(
+    world: World,
+) -> None:
+    payment_id, token = await world.paid(1000)
+    stored = await world.refunds.create_refund(
+        IdempotentRequest("c1", "r1", "f"), payment_id, RefundAsk(None, "2.50", None),
+        lambda r: json.dumps({"id": r.id}),
+    )  # fmt: skip
+    refund_id = json.loads(stored.body)["id"]
+    unpaid = await world.payments.create_payment(
+        IdempotentRequest("c1", "u1", "f"),
+        CheckoutDraft(
+            "b1", "EUR", "DE", "card", "https://shop",
+            (OrderDraft("s1", Money(500, "EUR"), Money(0, "EUR"), Money(0, "EUR"), "o"),),
+        ),
+        lambda p: json.dumps({"id": p.id}),
+    )  # fmt: skip
+    unpaid_id = json.loads(unpaid.body)["id"]
+    day = today()
+    path = world.file(
+        "day.csv",
+        f"capture,l1,{token},,EUR,10.00,0.00,{day},b1",
+        f"refund,l2,{token},{refund_id},EUR,-2.50,0.00,{day},b1",
+        f"capture,l3,{token},,USD,10.00,0.00,{day},b1",
+        f"capture,l4,x,{unpaid_id},EUR,5.00,0.00,{day},b1",
+    )
+    kinds, _, matched = await world.run(path)
+    assert matched == 2
+    assert kinds == {"currency_mismatch": [token], "missing_in_ledger": ["x"]}
+
+
+async def test_a_file_of_another_format_or_with_a_bad_amount_is_refused_before_anything_is_written(
+    world: World,
+) -> None:
+    other = world.tmp / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(WrongFormatError):
+        await world.reconciliation.reconcile(other, provider="fake", client_id="c1")
+    bad = world.file(
+        "bad.csv",
+        f"capture,l1,x,,EUR,10.00,0.00,{today()},b1",
+        f"capture,l2,y,,EUR,1.001,0,{today()},b1",
+    )
+    with pytest.raises(MalformedSettlementError) as refused:
+        await world.reconciliation.reconcile(bad, provider="fake", client_id="c1")
+    assert refused.value.line_number == 3
+    assert await world.reconciliation.list_runs("c1") == []
+    assert await world.platform(Purpose.PSP_FEES) == 0
+
+
+def test_days_are_dates() -> None:
+    assert date.fromisoformat(today()) == datetime.now(UTC).date()
