@@ -186,7 +186,7 @@ async def test_each_discrepancy_is_found_once_and_fees_and_payouts_are_booked_on
     del ok_id, dropped_id, refunded_id
 
 
-async def test_a_refund_paymux_made_matches_and_a_capture_of_an_unpaid_payment_is_missing_in_the_ledger(
+async def test_refund_matches_and_an_unpaid_capture_is_missing_in_the_ledger(
     world: World,
 ) -> None:
     payment_id, token = await world.paid(1000)

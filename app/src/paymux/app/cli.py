@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from paymux.app.cli_jobs import dlq_cli, worker
+from paymux.app.cli_reconcile import reconcile
 from paymux.core.markets_config import MarketsConfigError
 from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
@@ -208,6 +209,7 @@ def relay(
 
 
 cli.command()(worker)
+cli.command()(reconcile)
 cli.add_typer(dlq_cli, name="dlq")
 
 markets_cli = typer.Typer(help="The markets file: providers and routing.", no_args_is_help=True)

@@ -53,6 +53,7 @@ def worker(
 
     async def run() -> int:
         job_worker = runtime.create_worker(worker_id=worker_id)
+        await runtime.schedule_nightly_reconciliation()
         try:
             if once:
                 ran = await job_worker.drain()

@@ -18,6 +18,7 @@ from paymux.app.routes.ledger import ledger_router
 from paymux.app.routes.payments import payments_router
 from paymux.app.routes.payout_methods import payout_methods_router
 from paymux.app.routes.payouts import payouts_router
+from paymux.app.routes.reconciliations import reconciliations_router
 from paymux.app.routes.refunds import refunds_router
 from paymux.app.routes.routing import routing_router
 from paymux.app.routes.shipments import shipments_router
@@ -47,6 +48,7 @@ def create_router(runtime: PaymuxRuntime) -> APIRouter:
     router.include_router(chargebacks_router(runtime))
     router.include_router(ledger_router(runtime))
     router.include_router(dead_letters_router(runtime))
+    router.include_router(reconciliations_router(runtime))
     router.include_router(routing_router(runtime))
     router.include_router(status_page_router(runtime))
     return router
@@ -73,6 +75,7 @@ def create_app(
         worker_task: asyncio.Task[None] | None = None
         if runtime.runs_embedded_worker:
             worker = runtime.create_worker(worker_id=f"{default_worker_id()}:embedded")
+            await runtime.schedule_nightly_reconciliation()
             worker_task = asyncio.create_task(
                 worker.run(stop, idle_seconds=settings.worker_idle_seconds)
             )

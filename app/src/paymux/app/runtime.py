@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pluggy
 
 from paymux.app.auth import ApiKeys
 from paymux.app.status_links import StatusLinks
+from paymux.core.domain.jobs import JobKind
 from paymux.core.domain.models import OrderStatusChange
 from paymux.core.events_publishers import Publisher, choose_publishers
 from paymux.core.hookspecs import AsgiMount
@@ -19,6 +21,12 @@ from paymux.core.jobs.payment_jobs import (
     payout_job_handlers,
     refund_job_handlers,
 )
+from paymux.core.jobs.reconciliation_jobs import (
+    fetching_providers,
+    reconcile_nightly_handler,
+    schedule_nightly,
+    send_alert_handler,
+)
 from paymux.core.jobs.retry import RetryPolicy
 from paymux.core.jobs.worker import Worker
 from paymux.core.ledger.journal import JournalEntry
@@ -28,16 +36,20 @@ from paymux.core.notifications import BuyerNotifier
 from paymux.core.outbox_relay import OutboxRelay
 from paymux.core.plugins import (
     build_provider_registry,
+    collect_alerters,
     collect_notifiers,
     collect_provider_specs,
+    collect_settlement_parsers,
     create_plugin_manager,
 )
 from paymux.core.providers import ProviderRegistry
+from paymux.core.reconciliation.alerts import ReconciliationAlerter
 from paymux.core.routing import CapabilityRouter, MarketRouter, Router
 from paymux.core.services.chargebacks import ChargebackService
 from paymux.core.services.ledger import LedgerService
 from paymux.core.services.payments import PaymentService
 from paymux.core.services.payouts import PayoutService
+from paymux.core.services.reconciliation import ReconciliationService
 from paymux.core.services.refunds import RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.services.webhooks import WebhookService
@@ -66,6 +78,7 @@ class PaymuxRuntime:
     chargebacks: ChargebackService
     webhooks: WebhookService
     ledger: LedgerService
+    reconciliation: ReconciliationService
     api_keys: ApiKeys
     status_links: StatusLinks
     jobs: JobQueue
@@ -77,6 +90,8 @@ class PaymuxRuntime:
     notifiers: list[BuyerNotifier] = field(default_factory=list)
     """The plugins' buyer notifiers (``paymux_add_notifiers``), used by this runtime's
     workers."""
+    alerters: list[ReconciliationAlerter] = field(default_factory=list)
+    """The plugins' reconciliation alerters (``paymux_add_reconciliation_alerters``)."""
 
     def create_worker(self, *, worker_id: str | None = None) -> Worker:
         """A job worker on this runtime's database, providers and breakers."""
@@ -88,12 +103,37 @@ class PaymuxRuntime:
                 ),
                 **refund_job_handlers(self.refunds),
                 **payout_job_handlers(self.payouts),
+                JobKind.SEND_RECONCILIATION_ALERT.value: send_alert_handler(
+                    self.reconciliation, self.alerters
+                ),
+                JobKind.RECONCILE_NIGHTLY.value: reconcile_nightly_handler(
+                    self.reconciliation,
+                    self.providers,
+                    self.jobs,
+                    hour=self.settings.reconciliation_hour,
+                ),
             },
             policies=retry_policies(self.settings),
             breakers=self.breakers,
             worker_id=worker_id,
             lease_seconds=self.settings.worker_lease_seconds,
             batch_size=self.settings.worker_batch_size,
+        )
+
+    async def schedule_nightly_reconciliation(self) -> int:
+        """Queue yesterday's ``reconcile_nightly`` job of every provider that can fetch its
+        settlement report, unless queued before (each run queues the next day's)."""
+        client_id = self.settings.reconciliation_client_id
+        providers = fetching_providers(self.providers, self.reconciliation)
+        if client_id is None:
+            if providers:
+                log.warning(
+                    "nightly reconciliation is off: several API clients and no "
+                    "PAYMUX_RECONCILIATION_CLIENT"
+                )
+            return 0
+        return await schedule_nightly(
+            self.jobs, providers, hour=self.settings.reconciliation_hour, client_id=client_id
         )
 
     @property
@@ -113,6 +153,11 @@ class PaymuxRuntime:
                 await notifier.aclose()
             except Exception:
                 log.exception("closing the buyer notifier %s failed", notifier.name)
+        for alerter in self.alerters:
+            try:
+                await alerter.aclose()
+            except Exception:
+                log.exception("closing the alerter %s failed", alerter.name)
         await self.providers.aclose()
         await self.database.dispose()
 
@@ -212,12 +257,19 @@ def create_runtime(
             chargebacks=chargebacks,
         ),
         ledger=LedgerService(store=store),
+        reconciliation=ReconciliationService(
+            store=store,
+            parsers=collect_settlement_parsers(manager),
+            ledger_entry=ledger_entry,
+            lookback=timedelta(days=settings.reconciliation_lookback_days),
+        ),
         api_keys=ApiKeys(settings.api_keys),
         status_links=links,
         jobs=JobQueue(database),
         breakers=breakers,
         mounts=mounts,
         notifiers=collect_notifiers(manager, settings),
+        alerters=collect_alerters(manager, settings),
     )
 
 

@@ -11,6 +11,8 @@ from paymux.core import hookspecs
 from paymux.core.ledger import default_plugin
 from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
+from paymux.core.reconciliation.alerts import ReconciliationAlerter
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 
 ENTRY_POINT_GROUP = "paymux"
@@ -114,3 +116,30 @@ def collect_notifiers(manager: pluggy.PluginManager, settings: Settings) -> list
                 raise PluginError(f"two plugins offer a buyer notifier named {notifier.name!r}")
             notifiers.append(notifier)
     return notifiers
+
+
+def collect_settlement_parsers(manager: pluggy.PluginManager) -> list[SettlementParser]:
+    """Every settlement parser the plugins offer (two with one provider and format: an error)."""
+    parsers: list[SettlementParser] = []
+    for offered in manager.hook.paymux_add_settlement_parsers():
+        for parser in offered:
+            if any((p.provider, p.format) == (parser.provider, parser.format) for p in parsers):
+                raise PluginError(
+                    f"two plugins offer the settlement format {parser.format!r} of "
+                    f"{parser.provider!r}"
+                )
+            parsers.append(parser)
+    return parsers
+
+
+def collect_alerters(
+    manager: pluggy.PluginManager, settings: Settings
+) -> list[ReconciliationAlerter]:
+    """Every reconciliation alerter the plugins offer (two with one name: an error)."""
+    alerters: list[ReconciliationAlerter] = []
+    for offered in manager.hook.paymux_add_reconciliation_alerters(settings=settings):
+        for alerter in offered:
+            if any(known.name == alerter.name for known in alerters):
+                raise PluginError(f"two plugins offer an alerter named {alerter.name!r}")
+            alerters.append(alerter)
+    return alerters

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     """Retry policy per job kind, over paymux's defaults
     (``PAYMUX_JOB_RETRY__REGISTER_PAYMENT__MAX_ATTEMPTS=5``). Kinds: ``register_payment``,
     ``check_payment``, ``notify_buyer``, ``submit_refund``, ``submit_payout``,
-    ``refund_late_payment``."""
+    ``refund_late_payment``, ``send_reconciliation_alert``, ``reconcile_nightly``."""
 
     circuit_failure_threshold: int = Field(default=5, gt=0)
     """Retryable failures in a row after which a provider's circuit opens."""
@@ -125,6 +125,30 @@ class Settings(BaseSettings):
     """What happens to money a buyer pays after paymux expired the payment (the PSP reports
     success too late): ``refund`` gives it back automatically; ``hold`` keeps it booked as
     owed to the buyer for an operator. Either way an event says so."""
+
+    reconciliation_lookback_days: int = Field(default=90, gt=0, le=3660)
+    """How far back reconciliation reads paymux's payments, refunds and payouts (and the
+    lines of earlier runs) to match a settlement file."""
+
+    reconciliation_client: str | None = None
+    """The API client (marketplace) whose records the nightly reconciliation and
+    ``paymux reconcile`` match against; ``None``: the only client of ``api_keys``."""
+
+    reconciliation_hour: int = Field(default=3, ge=0, le=23)
+    """The UTC hour after which the worker fetches and reconciles the previous day's
+    settlement report of every provider that can fetch one."""
+
+    reconciliation_max_upload_bytes: int = Field(default=1 << 30, gt=0)
+    """The largest settlement file ``POST /v1/reconciliations`` accepts (413 above)."""
+
+    @property
+    def reconciliation_client_id(self) -> str | None:
+        """The client reconciliation runs for (see ``reconciliation_client``); ``None`` when
+        there are several clients and none is set."""
+        clients = set(self.api_keys.values())
+        if self.reconciliation_client is not None:
+            return self.reconciliation_client
+        return next(iter(clients)) if len(clients) == 1 else None
 
     @field_validator("janitor_schedule")
     @classmethod

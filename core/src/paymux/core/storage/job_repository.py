@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -220,6 +220,15 @@ class JobQueue:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+
+    async def enqueue(
+        self, job: NewJob, *, client_id: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """Queue ``job`` on its own unless a job with its key exists; ``True`` if queued."""
+        async with self.database.transaction() as session:
+            return await JobRepository(session, self.database.dialect).enqueue(
+                job, now=now or datetime.now(UTC), client_id=client_id
+            )
 
     async def claim(self, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         """Take up to ``limit`` due jobs for ``worker`` until ``now + lease``.

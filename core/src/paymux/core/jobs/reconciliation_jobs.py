@@ -1,0 +1,193 @@
+"""The reconciliation jobs: the nightly run per provider, and the alert of a run.
+
+``reconcile_nightly`` (one job per provider and day, key ``reconcile_nightly:<provider>:<day>``):
+fetches the provider's settlement report of the day (the provider implements
+:class:`~paymux.core.reconciliation.parsers.SettlementReportFetcher`), reconciles it and
+queues the next day's job. No report yet: asked again in an hour. A report the provider
+cannot be asked for (a network error) is retried like any provider call; a malformed
+report is dead-lettered with its line number (an operator looks at it).
+
+``send_reconciliation_alert``: sends a run's new discrepancies through every alerter;
+remembers in its payload the alerters that delivered, so a retry never alerts twice
+through the same channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from paymux.core.domain.jobs import (
+    Done,
+    GiveUp,
+    Job,
+    JobKind,
+    JobOutcome,
+    NewJob,
+    Retry,
+    RunAgainAt,
+)
+from paymux.core.jobs.worker import JobHandler
+from paymux.core.providers import ProviderRegistry
+from paymux.core.reconciliation.alerts import (
+    DiscrepancySummary,
+    ReconciliationAlert,
+    ReconciliationAlerter,
+)
+from paymux.core.reconciliation.errors import SettlementFileError
+from paymux.core.reconciliation.parsers import SettlementReportFetcher
+from paymux.core.services.reconciliation import ReconciliationService
+from paymux.core.storage.job_repository import JobQueue
+
+log = logging.getLogger(__name__)
+
+DELIVERED = "delivered"
+EXAMPLES = 20
+
+
+def nightly_job(provider: str, day: date, *, hour: int, client_id: str) -> NewJob:
+    """The job that reconciles ``provider``'s report of ``day`` (due the next day at ``hour``)."""
+    return NewJob(
+        kind=JobKind.RECONCILE_NIGHTLY.value,
+        key=f"reconcile_nightly:{provider}:{day.isoformat()}",
+        payload={"provider": provider, "day": day.isoformat(), "client_id": client_id},
+        provider=provider,
+        run_at=datetime.combine(day + timedelta(days=1), time(hour), UTC),
+    )
+
+
+def fetching_providers(
+    providers: ProviderRegistry, reconciliation: ReconciliationService
+) -> list[str]:
+    """Enabled providers that can fetch their report and have a parser for it."""
+    parsable = set(reconciliation.providers())
+    return [
+        name
+        for name in providers.names()
+        if name in parsable and isinstance(providers.get(name), SettlementReportFetcher)
+    ]
+
+
+async def schedule_nightly(
+    jobs: JobQueue,
+    providers: Sequence[str],
+    *,
+    hour: int,
+    client_id: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Queue yesterday's nightly job of each provider unless it exists; how many were new."""
+    yesterday = now().date() - timedelta(days=1)
+    queued = 0
+    for provider in providers:
+        job = nightly_job(provider, yesterday, hour=hour, client_id=client_id)
+        if await jobs.enqueue(job, client_id=client_id):
+            queued += 1
+    return queued
+
+
+def reconcile_nightly_handler(
+    reconciliation: ReconciliationService,
+    providers: ProviderRegistry,
+    jobs: JobQueue,
+    *,
+    hour: int,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> JobHandler:
+    """The handler of ``reconcile_nightly`` jobs (for the client that queued each)."""
+
+    async def run(job: Job) -> JobOutcome:
+        name = str(job.payload["provider"])
+        client_id = str(job.payload["client_id"])
+        day = date.fromisoformat(str(job.payload["day"]))
+        provider = providers.get(name)
+        if not isinstance(provider, SettlementReportFetcher):
+            return GiveUp(f"provider {name} cannot fetch its settlement report")
+        report = await provider.fetch_settlement_report(day)
+        if report is None:
+            return RunAgainAt(now() + timedelta(hours=1), f"no {name} report for {day} yet")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{name}-{day.isoformat()}.settlement"
+            path.write_bytes(report)
+            try:
+                result = await reconciliation.reconcile(
+                    path, provider=name, client_id=client_id, source="nightly",
+                    file_name=path.name,
+                )  # fmt: skip
+            except SettlementFileError as error:
+                return GiveUp(f"the {name} report of {day} was refused: {error}")
+        following = nightly_job(name, day + timedelta(days=1), hour=hour, client_id=client_id)
+        await jobs.enqueue(following, client_id=client_id)
+        return Done(
+            f"run {result.run.id}: {result.run.lines_total} lines, "
+            f"{len(result.opened)} new discrepancies"
+        )
+
+    return run
+
+
+def send_alert_handler(
+    reconciliation: ReconciliationService, alerters: Sequence[ReconciliationAlerter]
+) -> JobHandler:
+    """The handler of ``send_reconciliation_alert`` jobs."""
+
+    async def send(job: Job) -> JobOutcome:
+        run_id = str(job.payload["run_id"])
+        if not alerters:
+            log.warning(
+                "reconciliation run %s found discrepancies; no alerter is installed", run_id
+            )
+            return Done("no alerter installed")
+        alert = await alert_of(reconciliation, run_id)
+        delivered = [str(name) for name in job.payload.get(DELIVERED, ())]
+        failed: dict[str, str] = {}
+        for alerter in alerters:
+            if alerter.name in delivered:
+                continue
+            try:
+                await alerter.alert(alert)
+            except Exception as error:  # any channel failure is retried later
+                failed[alerter.name] = f"{type(error).__name__}: {error}"
+                log.warning("alerter %s failed for run %s: %s", alerter.name, run_id, error)
+            else:
+                delivered.append(alerter.name)
+        payload = {**job.payload, DELIVERED: delivered}
+        if failed:
+            return Retry("; ".join(f"{n}: {r}" for n, r in failed.items()), payload=payload)
+        return Done(f"alerted through {', '.join(delivered)}")
+
+    return send
+
+
+async def alert_of(reconciliation: ReconciliationService, run_id: str) -> ReconciliationAlert:
+    """The alert of a run: its new discrepancies per class and the first of them."""
+    run = await reconciliation.get_run(run_id, client_id=None)
+    found = await reconciliation.run_discrepancies(run_id, client_id=None, limit=100_000)
+    by_kind = Counter(d.kind for d in found)
+    return ReconciliationAlert(
+        run_id=run.id,
+        client_id=run.client_id,
+        provider=run.provider,
+        file_name=run.file_name,
+        period_start=run.period_start,
+        period_end=run.period_end,
+        new_discrepancies=len(found),
+        by_kind=dict(sorted(by_kind.items())),
+        examples=[
+            DiscrepancySummary(
+                id=d.id,
+                kind=d.kind,
+                psp_reference=d.psp_reference,
+                subject_id=d.subject_id,
+                currency=d.currency or d.expected_currency,
+                expected_minor=d.expected_minor,
+                actual_minor=d.actual_minor,
+                line_number=d.line_number,
+            )
+            for d in found[:EXAMPLES]
+        ],
+    )
