@@ -55,6 +55,10 @@ DEFAULT_POLICIES: Mapping[str, RetryPolicy] = {
     "submit_refund": RetryPolicy(max_attempts=10, base_seconds=5.0, cap_seconds=1800.0),
     "submit_payout": RetryPolicy(max_attempts=10, base_seconds=5.0, cap_seconds=1800.0),
     "refund_late_payment": RetryPolicy(max_attempts=10, base_seconds=30.0, cap_seconds=3600.0),
+    "send_reconciliation_alert": RetryPolicy(
+        max_attempts=12, base_seconds=30.0, cap_seconds=3600.0
+    ),
+    "reconcile_nightly": RetryPolicy(max_attempts=12, base_seconds=60.0, cap_seconds=3600.0),
 }
 """paymux's defaults per job kind; ``PAYMUX_JOB_RETRY`` overrides them (see settings)."""
 

@@ -14,7 +14,8 @@ class WrongFormatError(SettlementFileError):
 class MalformedSettlementError(SettlementFileError):
     """A line (or the header, line 1) of a settlement file is malformed.
 
-    ``line_number`` counts from 1, the first line of the file (a CSV's header).
+    ``line_number`` counts from 1, the first line of the file (a CSV's header); 0 means
+    the file as a whole (a JSON or XML document that does not parse).
     """
 
     def __init__(self, line_number: int, message: str) -> None:

@@ -1,0 +1,273 @@
+"""Reconcile a generated 1,000,000-line Adyen settlement file against 1,000,000 payments on
+PostgreSQL; print lines per second and peak memory beside a plain polars read of the file.
+
+Target (issue 6): the whole run (parse, match, store the discrepancies) at no less than
+0.35x the lines per second of ``pl.read_csv`` of the same file, measured in the same run,
+with peak memory under 1 GiB. From the repository root::
+
+    .tools/bin/uv run python bench/bench_reconciliation.py            # 1,000,000 lines
+    .tools/bin/uv run python bench/bench_reconciliation.py --lines 100000
+
+The benchmark creates a ``paymux_bench_<random>`` database, migrates it, loads the payments
+with ``COPY`` (not timed), writes the file into a temporary folder, and drops both at the
+end. The reconciliation runs in a child process, so its peak resident memory is its own.
+Faults are injected so that matching has work to do and the figures are checked: changed
+amounts, lines of unknown payments, duplicated lines and payments the file leaves out;
+the run must find exactly those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import psycopg
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import bench_database, libpq_dsn
+
+FAULTS = 100
+"""Of each kind: changed amounts, unknown references, duplicates, left-out payments."""
+
+ADYEN_COLUMNS = [
+    "Company Account", "Merchant Account", "Psp Reference", "Merchant Reference",
+    "Payment Method", "Creation Date", "TimeZone", "Type", "Modification Reference",
+    "Gross Currency", "Gross Debit (GC)", "Gross Credit (GC)", "Exchange Rate", "Net Currency",
+    "Net Debit (NC)", "Net Credit (NC)", "Commission (NC)", "Markup (NC)", "Scheme Fees (NC)",
+    "Interchange (NC)", "Payment Method Variant", "Modification Merchant Reference",
+    "Batch Number", "Reserved4", "Reserved5", "Reserved6", "Reserved7", "Reserved8",
+    "Reserved9", "Reserved10",
+]  # fmt: skip
+
+
+def payments_frame(count: int) -> pl.DataFrame:
+    """The payments: ids, Adyen pspReferences and amounts (deterministic)."""
+    index = pl.int_range(0, count, eager=True)
+    return pl.DataFrame(
+        {
+            "payment_id": "pe_bench" + index.cast(pl.String).str.zfill(12),
+            "psp": (8800000000000000 + index).cast(pl.String),
+            "amount": 100 + (index * 7919) % 99_900,
+        }
+    )
+
+
+def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
+    """1,000,000 succeeded Adyen payments of client ``dev``, one order each, via COPY."""
+    at = succeeded_at.isoformat()
+    n = payments.height
+    events = payments.select(
+        "payment_id",
+        client_id=pl.lit("dev"), buyer_id=pl.lit("b"), currency=pl.lit("EUR"),
+        country=pl.lit("NL"), payment_method=pl.lit("card"), return_url=pl.lit("https://shop"),
+        provider=pl.lit("adyen"), created_at=pl.lit(at),
+    )  # fmt: skip
+    orders = payments.select(
+        id=pl.col("payment_id").str.replace("pe_", "po_"),
+        payment_event_id="payment_id", seller_id=pl.lit("s1"), currency=pl.lit("EUR"),
+        amount_minor="amount", commission_minor=pl.lit(0), logistics_fee_minor=pl.lit(0),
+        reference=pl.lit("o"), status=pl.lit("succeeded"), created_at=pl.lit(at),
+        updated_at=pl.lit(at), succeeded_at=pl.lit(at),
+    )  # fmt: skip
+    registrations = payments.select(
+        payment_event_id="payment_id", provider=pl.lit("adyen"),
+        psp_idempotency_key=pl.col("payment_id") + "_k", token=pl.col("payment_id") + "_t",
+        created_at=pl.lit(at), updated_at=pl.lit(at), psp_payment_id="psp",
+    )  # fmt: skip
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for table, frame in (
+            ("payment_event", events),
+            ("payment_order", orders),
+            ("psp_registration", registrations),
+        ):
+            buffer = io.BytesIO()
+            frame.write_csv(buffer, include_header=False)
+            columns = ", ".join(frame.columns)
+            with connection.cursor().copy(
+                f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+            ) as copy:
+                copy.write(buffer.getvalue())
+        connection.execute("ANALYZE")
+    del n
+
+
+def write_file(path: Path, payments: pl.DataFrame, day: str) -> dict[str, int]:
+    """The Adyen settlement details report of ``payments`` with the faults; expected counts."""
+    lines = payments.slice(FAULTS)  # the first FAULTS payments are left out
+    changed = lines.head(FAULTS).with_columns(amount=pl.col("amount") + 1)
+    lines = pl.concat([changed, lines.slice(FAULTS)])
+    unknown = pl.DataFrame(
+        {
+            "payment_id": [f"pe_unknown{i}" for i in range(FAULTS)],
+            "psp": [str(9900000000000000 + i) for i in range(FAULTS)],
+            "amount": [1000] * FAULTS,
+        }
+    ).cast(dict(lines.schema))
+    lines = pl.concat([lines, unknown, lines.tail(FAULTS)])  # and FAULTS duplicates
+    fee = (pl.col("amount") * 2) // 100
+    rows = lines.select(
+        pl.lit("Bench").alias("Company Account"),
+        pl.lit("BenchEU").alias("Merchant Account"),
+        pl.col("psp").alias("Psp Reference"),
+        pl.col("payment_id").alias("Merchant Reference"),
+        pl.lit("visa").alias("Payment Method"),
+        pl.lit(f"{day} 10:00:00").alias("Creation Date"),
+        pl.lit("CET").alias("TimeZone"),
+        pl.lit("Settled").alias("Type"),
+        ("c" + pl.col("psp")).alias("Modification Reference"),
+        pl.lit("EUR").alias("Gross Currency"),
+        pl.lit("").alias("Gross Debit (GC)"),
+        _major(pl.col("amount")).alias("Gross Credit (GC)"),
+        pl.lit("1").alias("Exchange Rate"),
+        pl.lit("EUR").alias("Net Currency"),
+        pl.lit("").alias("Net Debit (NC)"),
+        _major(pl.col("amount") - fee).alias("Net Credit (NC)"),
+        _major(fee).alias("Commission (NC)"),
+        *[pl.lit("").alias(name) for name in ADYEN_COLUMNS[17:20]],
+        pl.lit("visacredit").alias("Payment Method Variant"),
+        pl.col("payment_id").alias("Modification Merchant Reference"),
+        pl.lit("7").alias("Batch Number"),
+        *[pl.lit("").alias(name) for name in ADYEN_COLUMNS[23:]],
+    )
+    rows.write_csv(path)
+    return {
+        "amount_mismatch": FAULTS,
+        "unknown_reference": FAULTS,
+        "duplicate_line": FAULTS,
+        "missing_in_settlement": FAULTS,
+        "lines": rows.height,
+    }
+
+
+def _major(minor: pl.Expr) -> pl.Expr:
+    return (minor // 100).cast(pl.String) + "." + (minor % 100).cast(pl.String).str.zfill(2)
+
+
+def child(url: str, path: Path) -> None:
+    """Run one reconciliation; print its figures as JSON (the parent measures memory)."""
+    from paymux.core.plugins import collect_settlement_parsers, create_plugin_manager
+    from paymux.core.services.reconciliation import ReconciliationService
+    from paymux.core.storage.database import Database
+    from paymux.core.storage.unit_of_work import PaymentStore
+
+    parsers = [
+        p for p in collect_settlement_parsers(create_plugin_manager()) if p.provider == "adyen"
+    ]
+
+    async def run() -> dict[str, object]:
+        database = Database(url)
+        service = ReconciliationService(store=PaymentStore(database), parsers=parsers)
+        stages: dict[str, float] = {}
+        start = time.perf_counter()
+
+        def progress(stage: str, _lines: int) -> None:
+            stages.setdefault(stage, time.perf_counter() - start)
+
+        try:
+            result = await service.reconcile(
+                path, provider="adyen", client_id="dev", progress=progress
+            )
+        finally:
+            await database.dispose()
+        seconds = time.perf_counter() - start
+        return {
+            "seconds": seconds,
+            "stages": stages,
+            "lines": result.run.lines_total,
+            "matched": result.run.lines_matched,
+            "found": result.run.summary.get("discrepancies", {}),
+            "bookings": len(result.booked),
+        }
+
+    figures = asyncio.run(run())
+    figures["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(figures))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="payments (and lines)")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(
+            "PAYMUX_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL server to create the throwaway database on",
+    )
+    parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        child(options.child[0], Path(options.child[1]))
+        return 0
+
+    from paymux.core.storage.migrate import upgrade
+
+    with bench_database(make_url(options.database)) as url, tempfile.TemporaryDirectory() as folder:
+        upgrade(url.render_as_string(hide_password=False))
+        payments = payments_frame(options.lines)
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        seed(libpq_dsn(url), payments, now - timedelta(days=5))
+        print(f"seeded {options.lines:,} payments in {time.perf_counter() - started:.1f} s")
+        path = Path(folder) / "settlement_detail_report_batch_7.csv"
+        expected = write_file(path, payments, now.date().isoformat())
+        size = path.stat().st_size
+        print(f"file: {expected['lines']:,} lines, {size / 1e6:.0f} MB")
+
+        reads = []
+        for _ in range(3):
+            start = time.perf_counter()
+            frame = pl.read_csv(path)
+            reads.append(time.perf_counter() - start)
+            del frame
+        polars_seconds = min(reads)
+
+        completed = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                url.render_as_string(hide_password=False),
+                str(path),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        figures = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    lines = int(figures["lines"])
+    polars_rate = lines / polars_seconds
+    run_rate = lines / float(figures["seconds"])
+    ratio = run_rate / polars_rate
+    peak = int(figures["peak_rss_bytes"])
+    found = {k: v for k, v in dict(figures["found"]).items()}
+    wanted = {k: v for k, v in expected.items() if k != "lines"}
+    print(f"polars read_csv:     {polars_seconds:6.2f} s  {polars_rate:12,.0f} lines/s (best of 3)")
+    print(f"reconciliation:      {figures['seconds']:6.2f} s  {run_rate:12,.0f} lines/s")
+    stages = {k: round(v, 2) for k, v in figures["stages"].items()}
+    print(f"  stages (s from start): {json.dumps(stages)}")
+    print(f"ratio:               {ratio:6.2f}x polars (target >= 0.35x)")
+    print(f"peak memory:         {peak / 2**20:6.0f} MiB (target < 1024 MiB)")
+    print(f"matched {figures['matched']:,} of {lines:,} lines; bookings: {figures['bookings']}")
+    print(f"discrepancies found: {found}")
+    if found != wanted:
+        print(f"MISMATCH: expected {wanted}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
