@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from paymux.core.hookspecs import hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux_square.config import SquareConfig
 from paymux_square.fake_psp import FakeSquareServer
 from paymux_square.provider import SquareProvider
+from paymux_square.settlement import SETTLEMENT_PARSER
 
 
 def build_provider(context: ProviderContext) -> PaymentProvider:
@@ -56,3 +58,9 @@ def start_sandbox_fake(config: SquareConfig, *, webhook_url: str) -> FakeSquareS
 def paymux_add_providers() -> Sequence[ProviderSpec]:
     """Offer the ``square`` provider."""
     return [ProviderSpec("square", build_provider, "Square Payment Links (cards)")]
+
+
+@hookimpl
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Read Square's payouts and payout entries (a JSON document, see ``settlement``)."""
+    return [SETTLEMENT_PARSER]

@@ -135,3 +135,24 @@ class SquareSpecValidator:
 def shared_validator() -> SquareSpecValidator:
     """One validator per process (loading the document takes a few seconds)."""
     return SquareSpecValidator()
+
+
+@lru_cache(maxsize=1)
+def _components() -> dict[str, Any]:
+    document = json.loads(find_spec().read_text(encoding="utf-8"))
+    components: dict[str, Any] = document["components"]
+    patch_offline(components)
+    return components
+
+
+def schema_errors(schema: str, value: object) -> list[str]:
+    """What is wrong with ``value`` as an object of ``components/schemas/<schema>`` (an
+    answer's object, such as ``Payout``), according to the spec; ``[]`` when it is valid."""
+    from openapi_schema_validator import OAS30Validator
+
+    validator = OAS30Validator(
+        {"$ref": f"#/components/schemas/{schema}", "components": _components()}
+    )
+    return [
+        f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(value)
+    ]

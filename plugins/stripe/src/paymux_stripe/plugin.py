@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from paymux.core.hookspecs import hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux_stripe.config import StripeConfig
 from paymux_stripe.fake_stripe import FakeStripe, FakeStripeServer
 from paymux_stripe.provider import StripeProvider
+from paymux_stripe.settlement import SETTLEMENT_PARSERS
 
 
 class StripeModeError(ValueError):
@@ -59,3 +61,9 @@ def start_sandbox_stripe(config: StripeConfig, *, webhook_url: str) -> FakeStrip
 def paymux_add_providers() -> Sequence[ProviderSpec]:
     """Offer the ``stripe`` provider."""
     return [ProviderSpec("stripe", build_provider, "Stripe Checkout, refunds, Connect payouts")]
+
+
+@hookimpl
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Read Stripe's itemized balance and payout reconciliation reports."""
+    return list(SETTLEMENT_PARSERS)
