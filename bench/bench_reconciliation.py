@@ -114,7 +114,7 @@ def write_file(path: Path, payments: pl.DataFrame, day: str) -> dict[str, int]:
             "psp": [str(9900000000000000 + i) for i in range(FAULTS)],
             "amount": [1000] * FAULTS,
         }
-    ).cast(dict(lines.schema))
+    ).cast(lines.schema)
     lines = pl.concat([lines, unknown, lines.tail(FAULTS)])  # and FAULTS duplicates
     fee = (pl.col("amount") * 2) // 100
     rows = lines.select(

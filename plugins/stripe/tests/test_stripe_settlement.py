@@ -99,8 +99,8 @@ def test_the_balance_report_gives_exact_lines() -> None:
         # A fee row becomes a pure fee line.
         line(6, T.FEE, "fee_1PcA05", 0, 250, -250, modification_reference="fee_1PcA05",
              line_reference="txn_1PcA05fee", payout_batch="po_1PdPay01"),
-        # A Connect transfer (paymux's seller payout) keeps paymux's payout id.
-        line(7, T.ADJUSTMENT, "tr_1PcA06", -9500, 0, -9500, modification_reference="tr_1PcA06",
+        # A Connect transfer is paymux's seller payout: a payout line with its payout id.
+        line(7, T.PAYOUT, "tr_1PcA06", -9500, 0, -9500, modification_reference="tr_1PcA06",
              merchant_reference="po_01HZSELLER1", line_reference="txn_1PcA06transfer",
              payout_batch="po_1PdPay01"),
         # Presented in USD, settled in EUR: gross in USD, fee and net in EUR.

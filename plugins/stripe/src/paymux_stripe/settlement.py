@@ -90,8 +90,10 @@ CATEGORY_TYPES: dict[str, SettlementLineType] = {
     "dispute_reversal": SettlementLineType.CHARGEBACK_REVERSAL,
     "fee": SettlementLineType.FEE,
     "payout": SettlementLineType.PAYOUT,
+    "transfer": SettlementLineType.PAYOUT,
 }
-"""Stripe ``reporting_category`` → line type; any other category is an adjustment."""
+"""Stripe ``reporting_category`` → line type; any other category is an adjustment. A
+``transfer`` is paymux's payout to a seller's connected account: matched to the payout."""
 
 PAYMENT_CATEGORIES: frozenset[str] = frozenset(
     {
@@ -270,7 +272,7 @@ def stripe_lines(batch: pl.DataFrame) -> pl.DataFrame:
     )
     frame = frame.with_columns(type=line_type)
     is_fee = pl.col("type") == str(SettlementLineType.FEE)
-    is_payout = pl.col("type") == str(SettlementLineType.PAYOUT)
+    is_payout = category == "payout"  # Stripe paying out its balance (not a transfer)
     converted = (
         ~is_fee
         & pl.col("customer_facing_currency").is_not_null()
