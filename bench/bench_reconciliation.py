@@ -78,8 +78,8 @@ def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
         id=pl.col("payment_id").str.replace("pe_", "po_"),
         payment_event_id="payment_id", seller_id=pl.lit("s1"), currency=pl.lit("EUR"),
         amount_minor="amount", commission_minor=pl.lit(0), logistics_fee_minor=pl.lit(0),
-        reference=pl.lit("o"), status=pl.lit("succeeded"), position=pl.lit(0), created_at=pl.lit(at),
-        updated_at=pl.lit(at), succeeded_at=pl.lit(at),
+        reference=pl.lit("o"), status=pl.lit("succeeded"), position=pl.lit(0),
+        created_at=pl.lit(at), updated_at=pl.lit(at), succeeded_at=pl.lit(at),
     )  # fmt: skip
     registrations = payments.select(
         payment_event_id="payment_id", provider=pl.lit("adyen"),

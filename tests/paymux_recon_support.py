@@ -59,7 +59,7 @@ async def seed_from_lines(
         if line.type in (T.REFUND, T.CHARGEBACK, T.CHARGEBACK_REVERSAL):
             payments.setdefault(line.psp_reference, line)
     async with store.begin() as uow:
-        session = uow._session  # noqa: SLF001 - test seeding
+        session = uow._session  # test seeding writes rows directly
         for number, (reference, line) in enumerate(payments.items()):
             payment_id = f"pe_seed{number:06d}"
             seeded.payments[reference] = payment_id
