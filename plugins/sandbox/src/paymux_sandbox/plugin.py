@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from paymux.core.hookspecs import AsgiMount, hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.provider import SandboxProvider
+from paymux_sandbox.settlement import SandboxSettlementParser
 from paymux_sandbox.simulator import SandboxPsp
 
 MOUNT_PATH = "/sandbox-psp"
@@ -29,6 +31,12 @@ def build_provider(context: ProviderContext) -> PaymentProvider:
 def paymux_add_providers() -> Sequence[ProviderSpec]:
     """Offer the ``sandbox`` provider."""
     return [ProviderSpec("sandbox", build_provider, "simulated PSP for tests and development")]
+
+
+@hookimpl
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Read the sandbox PSP's own settlement files ("paymux sandbox settlement v1")."""
+    return [SandboxSettlementParser()]
 
 
 @hookimpl

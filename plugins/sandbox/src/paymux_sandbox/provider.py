@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -120,6 +120,7 @@ class SandboxProvider:
                 "amount": request.amount.minor,
                 "currency": request.amount.currency,
                 "reason": request.reason,
+                "refund_id": request.refund_id,
             },
             headers={"Idempotency-Key": idempotency_key},
         )
@@ -134,6 +135,7 @@ class SandboxProvider:
                 "seller_id": request.seller_id,
                 "amount": request.amount.minor,
                 "currency": request.amount.currency,
+                "payout_id": request.payout_id,
             },
             headers={"Idempotency-Key": idempotency_key},
         )
@@ -181,11 +183,27 @@ class SandboxProvider:
         except (ValueError, KeyError, TypeError, MoneyError) as error:
             raise WebhookVerificationError(f"the webhook body cannot be read: {error}") from None
 
+    async def fetch_settlement_report(self, day: date) -> bytes | None:
+        """``GET /_admin/settlements/{day}``: the sandbox's settlement file (CSV) of the UTC
+        day ``day``, read by :class:`~paymux_sandbox.settlement.SandboxSettlementParser`;
+        ``None`` for a day that has not begun at the sandbox."""
+        response = await self._send("GET", f"/_admin/settlements/{day.isoformat()}")
+        if response.status_code == 404:
+            return None
+        _raise_for_status(response)
+        return response.content
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
 
     async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        response = await self._send(method, path, **options)
+        _raise_for_status(response)
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         try:
             # httpx's timeouts bound each read; this bounds the whole call.
             async with asyncio.timeout(self._config.request_timeout_seconds):
@@ -196,20 +214,24 @@ class SandboxProvider:
             ) from error
         except httpx.HTTPError as error:
             raise ProviderUnavailableError(f"the sandbox PSP is unreachable: {error!r}") from error
-        if response.status_code == 429:
-            raise ProviderRateLimitedError(
-                "the sandbox PSP is rate limiting", retry_after_seconds=_retry_after(response)
-            )
-        if response.status_code >= 500:
-            raise ProviderUnavailableError(f"the sandbox PSP answered {response.status_code}")
-        body: dict[str, Any] = response.json()
-        if response.status_code >= 400:
-            detail = body.get("detail", body)
-            code = detail.get("code", "provider-rejected") if isinstance(detail, dict) else None
-            raise ProviderRejectedError(
-                f"the sandbox PSP refused the request: {detail}", code=code or "provider-rejected"
-            )
-        return body
+        return response
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """Raise the provider error an answer that is not a success stands for."""
+    if response.status_code == 429:
+        raise ProviderRateLimitedError(
+            "the sandbox PSP is rate limiting", retry_after_seconds=_retry_after(response)
+        )
+    if response.status_code >= 500:
+        raise ProviderUnavailableError(f"the sandbox PSP answered {response.status_code}")
+    if response.status_code >= 400:
+        body = response.json()
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        code = detail.get("code", "provider-rejected") if isinstance(detail, dict) else None
+        raise ProviderRejectedError(
+            f"the sandbox PSP refused the request: {detail}", code=code or "provider-rejected"
+        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -4,7 +4,9 @@ It does what a real PSP does for a hosted checkout: registers payments (idempote
 ``Idempotency-Key`` header), serves a hosted payment page per token, answers status queries,
 and sends signed webhooks, with retries, to the URL given at registration. Test cards choose
 the outcome (see :mod:`paymux_sandbox.cards`). Card numbers are never stored or logged: only
-the last four digits are kept.
+the last four digits are kept. Every money movement it processes is booked
+(:mod:`paymux_sandbox.bookings`), and :meth:`SandboxPsp.settlement_file` writes a day's
+settlement file from those bookings (:mod:`paymux_sandbox.settlement_writer`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from html import escape
 from typing import Annotated, Any, Literal
 
@@ -29,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.currencies import Money, format_money
 from paymux_sandbox.admin import admin_router
+from paymux_sandbox.bookings import Booking, BookingType, capture_fee, new_line_id
 from paymux_sandbox.cards import (
     TEST_CARDS,
     TIMEOUT_BUYER_ID,
@@ -39,6 +43,8 @@ from paymux_sandbox.cards import (
 )
 from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.faults import Fault, FaultPlan, WebhookFault, operation_of
+from paymux_sandbox.settlement_faults import SettlementFaults
+from paymux_sandbox.settlement_writer import settlement_file
 from paymux_sandbox.signature import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,8 @@ class RefundIn(BaseModel):
     amount: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
     reason: str | None = None
+    refund_id: str | None = Field(default=None, min_length=1, max_length=255)
+    """paymux's id of the refund, echoed in settlement files."""
 
 
 class PayoutIn(BaseModel):
@@ -74,6 +82,8 @@ class PayoutIn(BaseModel):
     seller_id: str
     amount: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
+    payout_id: str | None = Field(default=None, min_length=1, max_length=255)
+    """paymux's id of the payout, echoed in settlement files."""
 
 
 PAYOUT_FAIL_SELLER = "sandbox-payout-fails"
@@ -201,8 +211,16 @@ class SandboxPsp:
         *,
         public_base: str,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        """When a money movement happens, for its booking (settlement files only: statuses,
+        webhooks and their signatures keep the real time). Tests may replace it."""
+        self.bookings: list[Booking] = []
+        """Every money movement processed, in the order it happened."""
+        self.settlement_faults = SettlementFaults()
+        """Scripted faults of the settlement files (see :mod:`paymux_sandbox.settlement_faults`)."""
         self.public_base = public_base.rstrip("/")
         self.checkouts: dict[str, Checkout] = {}
         self.registration_requests = 0
@@ -291,6 +309,7 @@ class SandboxPsp:
             "status_requests": self.status_requests,
             "refunds": len(self._refunds),
             "payouts": len(self._payouts),
+            "bookings": len(self.bookings),
             "idempotency_keys": len(self._by_key),
             "payments_with_several_keys": sum(
                 1 for keys in self.keys_by_payment.values() if len(keys) > 1
@@ -308,7 +327,7 @@ class SandboxPsp:
     def _checkout_json(self, checkout: Checkout) -> dict[str, Any]:
         return {
             "token": checkout.token,
-            "reference": f"sbxref_{checkout.token[4:16]}",
+            "reference": _reference(checkout),
             "redirect_url": f"{self.public_base}/pay/{checkout.token}",
             "status": checkout.status,
             "failure_code": checkout.failure_code,
@@ -348,6 +367,9 @@ class SandboxPsp:
             checkout.refunded += body.amount
             answer = {"id": f"sbxre_{secrets.token_hex(10)}", "status": "succeeded"}
             self._refunds[idempotency_key] = (fingerprint, answer)
+            self._book(
+                "refund", checkout, -body.amount, modification=answer["id"], merchant=body.refund_id
+            )
             return answer
 
     async def payout(self, body: PayoutIn, idempotency_key: str) -> dict[str, Any]:
@@ -367,6 +389,8 @@ class SandboxPsp:
                 "failure_code": "account_closed" if failed else None,
             }
             self._payouts[idempotency_key] = (fingerprint, answer)
+            if not failed:
+                self._book_payout(body, str(answer["id"]))
             return answer
 
     # -- the hosted page -----------------------------------------------------------------
@@ -414,6 +438,8 @@ class SandboxPsp:
         return checkout
 
     def _settle(self, checkout: Checkout, status: str, failure_code: str | None) -> None:
+        if status == "succeeded" and checkout.status != "succeeded":
+            self._book("capture", checkout, checkout.request.amount)
         checkout.status = status
         checkout.failure_code = failure_code
         checkout.updated_at = time.time()
@@ -436,6 +462,7 @@ class SandboxPsp:
         dispute = Dispute(f"sbxdp_{secrets.token_hex(10)}", checkout.token, amount,
                           checkout.request.currency, body.reason)  # fmt: skip
         self.disputes[dispute.id] = dispute
+        self._book("chargeback", checkout, -amount, modification=dispute.id)
         self._deliver(checkout, [self._dispute_event(dispute)])
         return dispute
 
@@ -447,13 +474,71 @@ class SandboxPsp:
         if dispute.status != "opened":
             raise HTTPException(400, {"code": "dispute_closed", "message": dispute.status})
         dispute.status = outcome
-        self._deliver(self._get(dispute.token), [self._dispute_event(dispute)])
+        checkout = self._get(dispute.token)
+        if outcome == "won":
+            self._book("chargeback_reversal", checkout, dispute.amount, modification=dispute.id)
+        self._deliver(checkout, [self._dispute_event(dispute)])
         return dispute
 
     @staticmethod
     def _dispute_event(dispute: Dispute) -> _DisputeEvent:
         snapshot = Dispute(**vars(dispute))  # the webhook says what was true when it was sent
         return _DisputeEvent(f"evt_{secrets.token_hex(10)}", snapshot, int(time.time()))
+
+    # -- bookings and settlement files ---------------------------------------------------
+
+    def _book(
+        self,
+        kind: BookingType,
+        checkout: Checkout,
+        gross: int,
+        *,
+        modification: str | None = None,
+        merchant: str | None = None,
+    ) -> None:
+        """Book a movement of ``checkout``'s money (``gross`` signed for the PSP's balance).
+
+        The line's merchant reference is paymux's payment id, or for a refund ``merchant``
+        (paymux's refund id, when paymux sent it)."""
+        self.bookings.append(
+            Booking(
+                line_id=new_line_id(),
+                type=kind,
+                payment_reference=_reference(checkout),
+                currency=checkout.request.currency,
+                gross_minor=gross,
+                fee_minor=capture_fee(gross) if kind == "capture" else 0,
+                booked_at=self.now(),
+                modification_reference=modification,
+                merchant_reference=checkout.request.payment_id if kind != "refund" else merchant,
+                token=checkout.token,
+                payment_id=checkout.request.payment_id,
+            )
+        )
+
+    def _book_payout(self, body: PayoutIn, payout_reference: str) -> None:
+        self.bookings.append(
+            Booking(
+                line_id=new_line_id(),
+                type="payout",
+                payment_reference=payout_reference,
+                currency=body.currency,
+                gross_minor=-body.amount,
+                fee_minor=0,
+                booked_at=self.now(),
+                modification_reference=payout_reference,
+                merchant_reference=body.payout_id,
+            )
+        )
+
+    def now(self) -> datetime:
+        """The booking clock's time, in UTC."""
+        return self.clock().astimezone(UTC)
+
+    def settlement_file(self, day: date) -> bytes:
+        """The settlement file (CSV) of the UTC day ``day``, faults included; see
+        :mod:`paymux_sandbox.settlement_writer` and ``docs/providers/sandbox.md``."""
+        return settlement_file(self.bookings, day, self.settlement_faults)
 
     # -- webhooks ------------------------------------------------------------------------
 
@@ -659,6 +744,15 @@ class _FaultMiddleware:
             await asyncio.sleep(self._psp.config.stall_seconds)
             for message in held:
                 await send(message)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _reference(checkout: Checkout) -> str:
+    """The checkout's reference at the sandbox (``sbxref_…``), as registrations return it."""
+    return f"sbxref_{checkout.token[4:16]}"
 
 
 def _route_path(scope: Scope) -> str:
