@@ -51,7 +51,7 @@ def _paid(client: httpx.Client, key: str, seller: str, amount: str) -> dict[str,
 def _sandbox(app: Any) -> SandboxPsp:
     runtime = app.state.paymux
     (mount,) = [m for m in runtime.mounts if m.path == "/sandbox-psp"]
-    psp: SandboxPsp = mount.app.state.psp  # type: ignore[attr-defined]
+    psp: SandboxPsp = mount.app.state.psp
     return psp
 
 
