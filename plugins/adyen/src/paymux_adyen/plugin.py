@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from paymux.core.hookspecs import hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux_adyen.config import AdyenConfig
 from paymux_adyen.fake_psp import DEFAULT_PLATFORM_HMAC_KEY, PLATFORM_BALANCE_ACCOUNT, FakeAdyen
 from paymux_adyen.provider import AdyenProvider
+from paymux_adyen.settlement import AdyenSettlementParser
 
 
 def build_provider(context: ProviderContext) -> PaymentProvider:
@@ -59,3 +61,9 @@ def build_sandbox_provider(config: AdyenConfig, context: ProviderContext) -> Ady
 def paymux_add_providers() -> Sequence[ProviderSpec]:
     """Offer the ``adyen`` provider."""
     return [ProviderSpec("adyen", build_provider, "Adyen payment links, refunds and transfers")]
+
+
+@hookimpl
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Read Adyen's Settlement details report (see :mod:`paymux_adyen.settlement`)."""
+    return [AdyenSettlementParser()]
