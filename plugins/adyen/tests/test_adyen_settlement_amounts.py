@@ -34,14 +34,10 @@ def convert(texts: Sequence[str | None], currency: str) -> pl.DataFrame:
 
 
 @given(
-    st.lists(
-        st.tuples(st.booleans(), st.integers(0, 10**11), st.integers(0, 2)), min_size=1
-    ),
+    st.lists(st.tuples(st.booleans(), st.integers(0, 10**11), st.integers(0, 2)), min_size=1),
     st.sampled_from(["EUR", "JPY", "KWD", "CLF"]),
 )
-def test_valid_amounts_match_to_minor(
-    parts: list[tuple[bool, int, int]], currency: str
-) -> None:
+def test_valid_amounts_match_to_minor(parts: list[tuple[bool, int, int]], currency: str) -> None:
     exponent = {"EUR": 2, "JPY": 0, "KWD": 3, "CLF": 4}[currency]
     texts = []
     for negative, number, trim in parts:

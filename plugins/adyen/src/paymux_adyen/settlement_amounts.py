@@ -88,8 +88,9 @@ def fast_minor(text: pl.Expr, exponent: pl.Expr, divisor: pl.Expr) -> tuple[pl.E
     ``value`` is ``Int64`` minor units (0 where the text is null: read empty fields as
     null); ``bad`` is true where there is text but no number, no currency, more decimals
     than the currency has, or :data:`LIMIT` major units or more. ``divisor`` is
-    :func:`divisor_expr` of ``exponent``; pass both as columns (polars does not share a ``replace_strict``
-    between expressions, so computing it once per report saves a pass per column).
+    :func:`divisor_expr` of ``exponent``; pass both as columns (polars does not share a
+    ``replace_strict`` between expressions, so computing it once per report saves a pass
+    per column).
     """
     scaled = text.cast(DECIMAL, strict=False).to_physical().cast(pl.Int64, strict=False)
     value = scaled // divisor

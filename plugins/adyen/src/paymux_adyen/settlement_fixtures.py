@@ -83,14 +83,15 @@ def write_settlement_report(
 
     ``rows`` holds columns (a ``DataFrame``, or a mapping of lists, tuples, ranges or
     ``Series``; any other value is repeated on every row): ``psp_reference``,
-    ``amount_minor`` (positive, minor units of ``currency``) and ``currency`` are needed; ``type`` (Adyen's Type, default
-    ``"Settled"``), ``merchant_reference``, ``modification_reference`` (default: the psp
-    reference with ``M`` in front), ``commission_minor`` (default 0) and
-    ``creation_date`` (``YYYY-MM-DD HH:MM:SS``) are optional. ``Fee``, ``MiscCosts``,
-    ``PaymentCost``, ``InvoiceDeduction`` and ``MerchantPayout`` rows get no gross
-    columns (their amount goes to Net Debit); a credit type's net is the amount less the
-    commission, a debit type's the amount plus the commission. ``columns`` chooses the
-    header (its order, and which optional columns exist).
+    ``amount_minor`` (positive, minor units of ``currency``) and ``currency`` are
+    needed; ``type`` (Adyen's Type, default ``"Settled"``), ``merchant_reference``,
+    ``modification_reference`` (default: the psp reference with ``M`` in front),
+    ``commission_minor`` (default 0) and ``creation_date`` (``YYYY-MM-DD HH:MM:SS``) are
+    optional. ``Fee``, ``MiscCosts``, ``PaymentCost``, ``InvoiceDeduction`` and
+    ``MerchantPayout`` rows get no gross columns (their amount goes to Net Debit); a
+    credit type's net is the amount less the commission, a debit type's the amount plus
+    the commission. ``columns`` chooses the header (its order, and which optional
+    columns exist).
     """
     frame = _rows_frame(rows)
     height = frame.height
