@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from paymux.core.hookspecs import AsgiMount, hookimpl
 from paymux.core.ports.provider import PaymentProvider
 from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 from paymux_bank_transfer.config import BankTransferConfig
 from paymux_bank_transfer.page import instruction_app
 from paymux_bank_transfer.provider import BankTransferProvider
+from paymux_bank_transfer.settlement import Camt053SettlementParser
 
 NAME = "bank_transfer"
 MOUNT_PATH = "/bank-transfer"
@@ -63,3 +65,9 @@ def paymux_cli_commands(cli: object) -> None:
     if not isinstance(cli, typer.Typer):
         raise TypeError(f"paymux_cli_commands expects a typer.Typer, not {type(cli).__name__}")
     cli.add_typer(create_commands(), name="bank-transfer")
+
+
+@hookimpl
+def paymux_add_settlement_parsers() -> Sequence[SettlementParser]:
+    """Read camt.053 statements (see :mod:`paymux_bank_transfer.settlement`)."""
+    return [Camt053SettlementParser()]
