@@ -16,7 +16,14 @@ from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLine, frame_
 from paymux.core.reconciliation.lines import SettlementLineType as T
 from paymux.core.reconciliation.parsers import HEAD_BYTES, check_batch, choose_parser
 from paymux_adyen import plugin
-from paymux_adyen.settlement import AdyenSettlementParser
+from paymux_adyen.settlement import (
+    BOOKING_DATE,
+    FEE_COLUMNS,
+    REQUIRED_COLUMNS,
+    AdyenSettlementParser,
+    _checked_lines,
+    _read,
+)
 from paymux_adyen.settlement_fixtures import (
     STANDARD_COLUMNS,
     synthetic_rows,
@@ -275,3 +282,15 @@ def test_generated_reports_take_columns_and_a_header_order(tmp_path: Path) -> No
     ]
     assert {x.currency for x in lines} == {"JPY"}
     assert {x.payout_batch for x in lines} == {"9"}
+
+
+def test_the_fast_and_the_checked_path_agree(tmp_path: Path) -> None:
+    columns = [*REQUIRED_COLUMNS, *FEE_COLUMNS, BOOKING_DATE]
+    checked = _checked_lines(_read(FIXTURE, columns), list(FEE_COLUMNS), booking_date=True)
+    assert parse(FIXTURE).equals(checked)
+
+
+def test_a_withdrawn_currency_is_read_on_the_checked_path(tmp_path: Path) -> None:
+    values = {"Gross Currency": "HRK", "Net Currency": "HRK"}
+    (only,) = frame_lines(parse(report(tmp_path, row(**values))))
+    assert (only.currency, only.gross_minor, only.net_minor) == ("HRK", 1000, 970)

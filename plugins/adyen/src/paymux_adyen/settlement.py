@@ -24,6 +24,7 @@ Commission + Markup + Scheme Fees + Interchange`` in the Net Currency.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import polars as pl
 
 from paymux.core.reconciliation.errors import MalformedSettlementError
 from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
+from paymux.currencies import active_currencies
 from paymux_adyen.settlement_amounts import (
     AmountColumn,
     divisor_expr,
@@ -175,10 +177,28 @@ class AdyenSettlementParser:
                 1, f"not an Adyen Settlement details report: no column {', '.join(missing)}"
             )
         fees = [c for c in dict.fromkeys((*FEE_COLUMNS, *self.extra_fee_columns)) if c in header]
-        booking = [BOOKING_DATE] if BOOKING_DATE in header else []
-        raw = _read(path, [*REQUIRED_COLUMNS, *fees, *booking])
-        if raw.height:
-            yield _lines(raw, fees, booking_date=bool(booking))
+        booking = BOOKING_DATE in header
+        columns = [*REQUIRED_COLUMNS, *fees, *([BOOKING_DATE] if booking else [])]
+        plan = _normalized(
+            _prepared(_scan(path, columns), _active_exponents(), fees), fees, booking_date=booking
+        )
+        try:
+            lines = plan.collect(engine="streaming")
+        except pl.exceptions.PolarsError as error:
+            raise _locate(path, error) from None
+        if lines["_suspect"].any():  # a bad or blank line, an unusual currency: look closer
+            raw = _read(path, columns)
+            if raw.height:
+                yield _checked_lines(raw, fees, booking_date=booking)
+            return
+        if lines.height:
+            yield _fill_batch_references(lines)
+
+
+@functools.cache
+def _active_exponents() -> dict[str, int]:
+    """Exponents of every active ISO 4217 currency (others take the checked path)."""
+    return {currency.code: currency.exponent for currency in active_currencies()}
 
 
 def _header_of(first: bytes) -> list[str]:
@@ -187,16 +207,20 @@ def _header_of(first: bytes) -> list[str]:
     return [name.strip() for name in rows[0]] if rows else []
 
 
+def _scan(path: Path, columns: Sequence[str]) -> pl.LazyFrame:
+    """``line_number`` and ``columns`` as text (empty fields null), lazily."""
+    return (
+        pl.scan_csv(path, infer_schema=False, null_values=[""])
+        .select(columns)
+        .with_row_index("line_number", offset=2)
+        .with_columns(pl.col("line_number").cast(pl.Int64))
+    )
+
+
 def _read(path: Path, columns: Sequence[str]) -> pl.DataFrame:
-    """``line_number`` and ``columns`` as text, blank lines dropped."""
+    """:func:`_scan` read, blank lines dropped."""
     try:
-        frame = (
-            pl.scan_csv(path, infer_schema=False, null_values=[""])
-            .select(columns)
-            .with_row_index("line_number", offset=2)
-            .with_columns(pl.col("line_number").cast(pl.Int64))
-            .collect()
-        )
+        frame = _scan(path, columns).collect()
     except pl.exceptions.PolarsError as error:
         raise _locate(path, error) from None
     if frame["Type"].null_count():  # a blank line reads as a row of nulls
@@ -217,20 +241,21 @@ def _locate(path: Path, error: Exception) -> MalformedSettlementError:
     return MalformedSettlementError(1, f"the report cannot be read: {error}")
 
 
-def _lines(raw: pl.DataFrame, fee_columns: Sequence[str], *, booking_date: bool) -> pl.DataFrame:
-    """The batch of ``raw`` (read by :func:`_read`)."""
-    exponents = exponents_of(
-        [*raw["Gross Currency"].unique().to_list(), *raw["Net Currency"].unique().to_list()]
-    )
-    amounts = [AmountColumn(c, "_ge") for c in _GROSS]
-    amounts += [AmountColumn(c, "_ne") for c in (*_NET, *fee_columns)]
+def _amounts(fee_columns: Sequence[str]) -> list[AmountColumn]:
+    """The amount columns in the order ``_v<i>``/``_b<i>`` number them: gross debit and
+    credit (GC), net debit and credit (NC), then the fee columns (NC)."""
+    gross = [AmountColumn(c, "_ge") for c in _GROSS]
+    return gross + [AmountColumn(c, "_ne") for c in (*_NET, *fee_columns)]
+
+
+def _prepared(
+    frame: pl.LazyFrame, exponents: Mapping[str, int], fee_columns: Sequence[str]
+) -> pl.LazyFrame:
+    """``frame`` with ``_kind``, the currencies' exponents and every amount in minor units
+    (``_v<i>``) with its flag (``_b<i>``, see :func:`fast_minor`)."""
     divisors = {"_ge": pl.col("_gd"), "_ne": pl.col("_nd")}
     converted: dict[str, pl.Expr] = {}
-    for index, amount in enumerate(amounts):
-        if raw[amount.column].null_count() == raw.height:  # an empty column counts 0
-            converted[f"_v{index}"] = pl.lit(0, dtype=pl.Int64)
-            converted[f"_b{index}"] = pl.lit(False)
-            continue
+    for index, amount in enumerate(_amounts(fee_columns)):
         value, bad = fast_minor(
             pl.col(amount.column), pl.col(amount.exponent), divisors[amount.exponent]
         )
@@ -241,25 +266,28 @@ def _lines(raw: pl.DataFrame, fee_columns: Sequence[str], *, booking_date: bool)
         default=str(SettlementLineType.ADJUSTMENT),
         return_dtype=pl.String,
     )
-    gc, nc = pl.col("Gross Currency"), pl.col("Net Currency")
-    work = (
-        raw.lazy()
-        .with_columns(
-            _ge=exponent_expr(gc, exponents), _ne=exponent_expr(nc, exponents), _kind=kind
+    return (
+        frame.with_columns(
+            _ge=exponent_expr(pl.col("Gross Currency"), exponents),
+            _ne=exponent_expr(pl.col("Net Currency"), exponents),
+            _kind=kind,
         )
         .with_columns(_gd=divisor_expr(pl.col("_ge")), _nd=divisor_expr(pl.col("_ne")))
         .with_columns(**converted)
-        .collect()
     )
-    error = first_bad_amount(work, amounts, [f"_b{i}" for i in range(len(amounts))])
-    if error is not None:
-        raise error
 
+
+def _normalized(
+    frame: pl.LazyFrame, fee_columns: Sequence[str], *, booking_date: bool
+) -> pl.LazyFrame:
+    """The lines of a :func:`_prepared` frame, with ``_suspect``: a flagged amount, no
+    booking date, or no Type (a blank line)."""
+    count = len(_amounts(fee_columns))
     fee_kind = pl.col("_kind") == _FEE_KIND
     payout_kind = pl.col("_kind") == _PAYOUT_KIND
     net = pl.col("_v3") - pl.col("_v2")
     fees = pl.sum_horizontal(
-        pl.lit(0, dtype=pl.Int64), *[pl.col(f"_v{i}") for i in range(4, len(amounts))]
+        pl.lit(0, dtype=pl.Int64), *[pl.col(f"_v{i}") for i in range(4, count)]
     )
     fee = pl.when(fee_kind).then(-net).when(payout_kind).then(0).otherwise(fees)
     gross_given = pl.col(_GROSS[0]).is_not_null() | pl.col(_GROSS[1]).is_not_null()
@@ -272,15 +300,18 @@ def _lines(raw: pl.DataFrame, fee_columns: Sequence[str], *, booking_date: bool)
         .then(pl.col("_v1") - pl.col("_v0"))
         .otherwise(net + fees)
     )
+    gc, nc = pl.col("Gross Currency"), pl.col("Net Currency")
     currency = (
         pl.when(fee_kind | payout_kind).then(pl.coalesce(nc, gc)).otherwise(pl.coalesce(gc, nc))
     )
     date_text = pl.col("Creation Date").str.slice(0, 10)
     if booking_date:
         date_text = pl.coalesce(pl.col(BOOKING_DATE).str.slice(0, 10), date_text)
+    booked = date_text.str.to_date("%Y-%m-%d", strict=False)
     psp = pl.col("Psp Reference")
     modification = pl.col("Modification Reference")
-    lines = work.select(
+    flags = [pl.col(f"_b{i}") for i in range(count)]
+    return frame.select(
         provider=pl.lit(PROVIDER),
         line_number=pl.col("line_number"),
         type=pl.col("_kind"),
@@ -289,13 +320,30 @@ def _lines(raw: pl.DataFrame, fee_columns: Sequence[str], *, booking_date: bool)
         fee_minor=fee,
         net_minor=net,
         currency=currency,
-        booking_date=date_text.str.to_date("%Y-%m-%d", strict=False),
+        booking_date=booked,
         settlement_currency=pl.when(nc != currency).then(nc),
         modification_reference=modification,
         merchant_reference=pl.col("Merchant Reference"),
         line_reference=pl.when(psp.is_not_null()).then(modification),
         payout_batch=pl.col("Batch Number"),
+        _suspect=pl.any_horizontal(*flags, booked.is_null(), pl.col("Type").is_null()),
     )
+
+
+def _checked_lines(
+    raw: pl.DataFrame, fee_columns: Sequence[str], *, booking_date: bool
+) -> pl.DataFrame:
+    """The batch of ``raw`` (read by :func:`_read`), every line checked: the first bad
+    amount or date is an error naming its line."""
+    exponents = exponents_of(
+        [*raw["Gross Currency"].unique().to_list(), *raw["Net Currency"].unique().to_list()]
+    )
+    amounts = _amounts(fee_columns)
+    work = _prepared(raw.lazy(), exponents, fee_columns).collect()
+    error = first_bad_amount(work, amounts, [f"_b{i}" for i in range(len(amounts))])
+    if error is not None:
+        raise error
+    lines = _normalized(work.lazy(), fee_columns, booking_date=booking_date).collect()
     if lines["booking_date"].null_count():
         line = lines.filter(pl.col("booking_date").is_null())["line_number"][0]
         shown = work.filter(pl.col("line_number") == line).row(0, named=True)
