@@ -228,8 +228,9 @@ def test_a_line_shifted_by_an_unquoted_comma_names_its_line(tmp_path: Path) -> N
 def test_an_unreadable_file_is_an_error(tmp_path: Path) -> None:
     path = report(tmp_path, row())
     path.write_bytes(path.read_bytes() + b"\xff\xfe,\xff\n")
-    with pytest.raises(MalformedSettlementError):
+    with pytest.raises(MalformedSettlementError, match="cannot be read") as caught:
         parse(path)
+    assert caught.value.line_number == 0  # the file as a whole
 
 
 def test_quoted_fields_and_quoted_empties(tmp_path: Path) -> None:

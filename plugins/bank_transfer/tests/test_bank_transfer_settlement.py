@@ -103,11 +103,19 @@ def test_a_csv_file_is_refused_as_the_wrong_format(tmp_path: Path) -> None:
     assert choose_parser([PARSER], "bank_transfer", FIXTURE) is PARSER
 
 
-def test_a_broken_document_is_an_error_on_line_1(tmp_path: Path) -> None:
-    path = write(tmp_path, FIXTURE.read_bytes()[:2000])
+@pytest.mark.parametrize(
+    "document",
+    [
+        FIXTURE.read_bytes()[:2000],
+        FIXTURE.read_bytes().replace(b"camt.053.001.02", b"camt.053.001.06"),
+    ],
+)
+def test_a_document_that_cannot_be_read_is_an_error_of_the_whole_file(
+    tmp_path: Path, document: bytes
+) -> None:
     with pytest.raises(MalformedSettlementError) as caught:
-        parse(path)
-    assert caught.value.line_number == 1
+        parse(write(tmp_path, document))
+    assert caught.value.line_number == 0
 
 
 @pytest.mark.parametrize(

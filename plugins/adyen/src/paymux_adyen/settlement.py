@@ -238,7 +238,7 @@ def _locate(path: Path, error: Exception) -> MalformedSettlementError:
                 return MalformedSettlementError(
                     reader.line_num, f"{len(row)} fields where the header has {width}"
                 )
-    return MalformedSettlementError(1, f"the report cannot be read: {error}")
+    return MalformedSettlementError(0, f"the report cannot be read: {error}")  # the file
 
 
 def _amounts(fee_columns: Sequence[str]) -> list[AmountColumn]:

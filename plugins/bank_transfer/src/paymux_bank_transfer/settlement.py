@@ -93,7 +93,7 @@ class Camt053SettlementParser:
         try:
             transactions = parse_statement(path.read_bytes())
         except StatementError as error:
-            raise MalformedSettlementError(1, str(error)) from None
+            raise MalformedSettlementError(0, str(error)) from None  # the whole document
         entry_counts = Counter(tx.entry_reference for tx in transactions if tx.entry_reference)
         lines = []
         for number, transaction in enumerate(transactions, start=1):
