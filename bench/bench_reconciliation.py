@@ -69,7 +69,7 @@ def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
     at = succeeded_at.isoformat()
     n = payments.height
     events = payments.select(
-        "payment_id",
+        id="payment_id",
         client_id=pl.lit("dev"), buyer_id=pl.lit("b"), currency=pl.lit("EUR"),
         country=pl.lit("NL"), payment_method=pl.lit("card"), return_url=pl.lit("https://shop"),
         provider=pl.lit("adyen"), created_at=pl.lit(at),
@@ -170,10 +170,12 @@ def child(url: str, path: Path) -> None:
         database = Database(url)
         service = ReconciliationService(store=PaymentStore(database), parsers=parsers)
         stages: dict[str, float] = {}
+        peaks: dict[str, int] = {}
         start = time.perf_counter()
 
         def progress(stage: str, _lines: int) -> None:
             stages.setdefault(stage, time.perf_counter() - start)
+            peaks.setdefault(stage, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
         try:
             result = await service.reconcile(
@@ -185,6 +187,7 @@ def child(url: str, path: Path) -> None:
         return {
             "seconds": seconds,
             "stages": stages,
+            "peak_mib_by_stage": peaks,
             "lines": result.run.lines_total,
             "matched": result.run.lines_matched,
             "found": result.run.summary.get("discrepancies", {}),
@@ -259,6 +262,7 @@ def main() -> int:
     print(f"reconciliation:      {figures['seconds']:6.2f} s  {run_rate:12,.0f} lines/s")
     stages = {k: round(v, 2) for k, v in figures["stages"].items()}
     print(f"  stages (s from start): {json.dumps(stages)}")
+    print(f"  peak MiB when each stage began: {json.dumps(figures['peak_mib_by_stage'])}")
     print(f"ratio:               {ratio:6.2f}x polars (target >= 0.35x)")
     print(f"peak memory:         {peak / 2**20:6.0f} MiB (target < 1024 MiB)")
     print(f"matched {figures['matched']:,} of {lines:,} lines; bookings: {figures['bookings']}")

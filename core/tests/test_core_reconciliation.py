@@ -238,3 +238,48 @@ async def test_a_file_of_another_format_or_with_a_bad_amount_is_refused_before_a
 
 def test_days_are_dates() -> None:
     assert date.fromisoformat(today()) == datetime.now(UTC).date()
+
+
+class FetchingProvider(FakeProvider):
+    """The fake provider with a settlement report to fetch (``None``: not there yet)."""
+
+    report: bytes | None = None
+
+    async def fetch_settlement_report(self, day: date) -> bytes | None:
+        return self.report
+
+
+async def test_the_nightly_job_waits_for_the_report_dead_letters_a_bad_one_and_goes_on(
+    world: World,
+) -> None:
+    from paymux.core.domain.jobs import GiveUp, Job, JobState, RunAgainAt
+    from paymux.core.jobs.reconciliation_jobs import nightly_job, reconcile_nightly_handler
+    from paymux.core.storage.job_repository import JobQueue
+
+    provider = FetchingProvider()
+    jobs = JobQueue(world.store.database)
+    handler = reconcile_nightly_handler(
+        world.reconciliation, ProviderRegistry([provider]), jobs, hour=3
+    )
+    day = datetime.now(UTC).date()
+    queued = nightly_job("fake", day, hour=3, client_id="c1")
+    now = datetime.now(UTC)
+    job = Job(
+        "job_1", queued.kind, queued.key, queued.payload, "fake", JobState.RUNNING, 0, 1,
+        now, None, None, None, now, now, None, 0,
+    )  # fmt: skip
+    waiting = await handler(job)
+    assert isinstance(waiting, RunAgainAt)
+    provider.report = b"not,a,settlement,file\n"
+    refused = await handler(job)
+    assert isinstance(refused, GiveUp)
+    assert "refused" in refused.reason
+    tomorrow = nightly_job("fake", day + timedelta(days=1), hour=3, client_id="c1")
+    async with world.store.begin() as uow:
+        following = await uow.jobs.get_by_key(tomorrow.key)
+    assert following is not None  # the chain goes on after a refused report
+    provider.report = f"{HEADER}\ncapture,l1,nobody,,EUR,1.00,0.00,{day},b1\n".encode()
+    done = await handler(job)
+    assert "1 new discrepancies" in str(getattr(done, "note", ""))
+    (run,) = await world.reconciliation.list_runs("c1")
+    assert (run.source, run.new_discrepancies) == ("nightly", 1)

@@ -104,9 +104,14 @@ def reconcile_nightly_handler(
         name = str(job.payload["provider"])
         client_id = str(job.payload["client_id"])
         day = date.fromisoformat(str(job.payload["day"]))
+        if name not in providers:
+            return GiveUp(f"provider {name} is not enabled any more; no more nightly runs")
         provider = providers.get(name)
         if not isinstance(provider, SettlementReportFetcher):
             return GiveUp(f"provider {name} cannot fetch its settlement report")
+        # The chain goes on whatever happens to this day (a refused report is dead-lettered).
+        following = nightly_job(name, day + timedelta(days=1), hour=hour, client_id=client_id)
+        await jobs.enqueue(following, client_id=client_id)
         report = await provider.fetch_settlement_report(day)
         if report is None:
             return RunAgainAt(now() + timedelta(hours=1), f"no {name} report for {day} yet")
@@ -120,8 +125,6 @@ def reconcile_nightly_handler(
                 )  # fmt: skip
             except SettlementFileError as error:
                 return GiveUp(f"the {name} report of {day} was refused: {error}")
-        following = nightly_job(name, day + timedelta(days=1), hour=hour, client_id=client_id)
-        await jobs.enqueue(following, client_id=client_id)
         return Done(
             f"run {result.run.id}: {result.run.lines_total} lines, "
             f"{len(result.opened)} new discrepancies"

@@ -26,7 +26,7 @@ FINDING_COLUMNS = [
 
 def findings(result: MatchResult) -> pl.DataFrame:
     """Every discrepancy the match shows, once per ``key``, in file order."""
-    lines = result.lines.filter(pl.col("kind").is_not_null())
+    lines = result.lines.filter(pl.col("kind").is_not_null()).sort("line_number")
     line_key = pl.coalesce("line_reference", "modification_reference", pl.lit(""))
     from_lines = lines.select(
         "kind",

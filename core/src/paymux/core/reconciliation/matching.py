@@ -125,9 +125,95 @@ def _keys(frame: pl.DataFrame, id_column: str, columns: list[str]) -> pl.DataFra
 
 
 def _lookup(lines: pl.DataFrame, keys: pl.DataFrame, on: str, name: str) -> pl.DataFrame:
-    return lines.join(
-        keys.rename({"ref": on, "id": name}), on=on, how="left", maintain_order="left"
+    return lines.join(keys.rename({"ref": on, "id": name}), on=on, how="left")
+
+
+_FACTS = {
+    "p_currency": "currency",
+    "p_amount": "amount_minor",
+    "p_status": "status",
+    "p_chargeback": "has_chargeback",
+}
+
+
+def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``payment_id`` and the payment's facts (``p_*``).
+
+    Most lines name the payment by the PSP's own id: one join on it does the bulk. The few
+    lines it leaves unresolved are looked up by every other reference (token, registration
+    reference, paymux's id as merchant reference) among the payments that carry one of
+    their references, a small set.
+    """
+    facts = [pl.col(column).alias(alias) for alias, column in _FACTS.items()]
+    by_psp_id = payments.with_row_index("_payment_row").select(
+        pl.col("psp_payment_id").alias("psp_reference"), "payment_id", "_payment_row", *facts
     )
+    joined = frame.join(by_psp_id, on="psp_reference", how="left")
+    if joined.height != frame.height:  # two payments with one PSP id: take either, once
+        by_psp_id = by_psp_id.unique(subset="psp_reference", keep="any")
+        joined = frame.join(by_psp_id, on="psp_reference", how="left")
+    unresolved = joined.filter(pl.col("payment_id").is_null())
+    if unresolved.height == 0:
+        return joined
+    wanted = (
+        pl.concat(
+            [unresolved.get_column("psp_reference"), unresolved.get_column("merchant_reference")]
+        )
+        .drop_nulls()
+        .unique()
+        .implode()
+    )
+    candidates = payments.with_row_index("_payment_row").filter(
+        pl.col("token").is_in(wanted)
+        | pl.col("psp_reference").is_in(wanted)
+        | pl.col("payment_id").is_in(wanted)
+    )
+    keys = _keys(candidates, "payment_id", ["token", "psp_reference"])
+    rest = unresolved.drop("payment_id", "_payment_row", *_FACTS)
+    rest = _lookup(rest, keys, "psp_reference", "_pay_psp")
+    rest = _lookup(rest, keys, "merchant_reference", "_pay_merchant")
+    rest = rest.with_columns(payment_id=pl.coalesce("_pay_psp", "_pay_merchant")).drop(
+        "_pay_psp", "_pay_merchant"
+    )
+    rest = rest.join(
+        candidates.select("payment_id", "_payment_row", *facts), on="payment_id", how="left"
+    ).select(joined.columns)
+    return pl.concat([joined.filter(pl.col("payment_id").is_not_null()), rest])
+
+
+def _with_refunds_and_payouts(frame: pl.DataFrame, records: Records) -> pl.DataFrame:
+    """Refund lines with ``refund_id`` and ``r_*``, payout lines with ``payout_id`` and
+    ``po_*`` (by the modification or PSP reference, or paymux's id)."""
+    refunds, payouts = records.refunds, records.payouts
+    refund_keys = _keys(refunds, "refund_id", ["psp_reference"])
+    frame = _lookup(frame, refund_keys, "modification_reference", "_ref_mod")
+    frame = _lookup(frame, refund_keys, "merchant_reference", "_ref_merchant")
+    frame = frame.with_columns(
+        refund_id=pl.when(pl.col("type") == SettlementLineType.REFUND.value).then(
+            pl.coalesce("_ref_mod", "_ref_merchant")
+        )
+    ).join(
+        refunds.select(
+            "refund_id", r_currency="currency", r_amount="amount_minor", r_status="status"
+        ),
+        on="refund_id",
+        how="left",
+    )
+    payout_keys = _keys(payouts, "payout_id", ["psp_reference"])
+    frame = _lookup(frame, payout_keys, "psp_reference", "_po_psp")
+    frame = _lookup(frame, payout_keys, "merchant_reference", "_po_merchant")
+    frame = frame.with_columns(
+        payout_id=pl.when(pl.col("type") == SettlementLineType.PAYOUT.value).then(
+            pl.coalesce("_po_psp", "_po_merchant")
+        )
+    ).join(
+        payouts.select(
+            "payout_id", po_currency="currency", po_amount="amount_minor", po_status="status"
+        ),
+        on="payout_id",
+        how="left",
+    )
+    return frame.drop("_ref_mod", "_ref_merchant", "_po_psp", "_po_merchant")
 
 
 def match(
@@ -142,73 +228,31 @@ def match(
 
     ``seen`` are the lines of earlier runs (:data:`SEEN_SCHEMA`); succeeded payments with
     ``due_after < succeeded_at <= due_until`` that no capture line of this file or an
-    earlier one names are missing in the settlement.
+    earlier one names are missing in the settlement. The result's lines are not in file
+    order (``line_number`` says where each was).
     """
     seen = seen if seen is not None else pl.DataFrame(schema=SEEN_SCHEMA)
-    payments, refunds, payouts = records.payments, records.refunds, records.payouts
     t = pl.col("type")
-
+    has_id = pl.col("line_reference").is_not_null()
     frame = lines.with_columns(
-        _first=pl.int_range(pl.len()).over(["type", "line_reference"]) == 0,
+        duplicate=has_id & ~pl.struct("type", "line_reference").is_first_distinct()
     )
-    earlier = (
-        seen.filter(~pl.col("same_file") & pl.col("line_reference").is_not_null())
-        .select("type", "line_reference", _earlier=pl.lit(True))
-        .unique(subset=["type", "line_reference"])
-    )
-    frame = frame.join(earlier, on=["type", "line_reference"], how="left", maintain_order="left")
-    frame = frame.with_columns(
-        duplicate=pl.col("line_reference").is_not_null()
-        & (~pl.col("_first") | pl.col("_earlier").fill_null(False))
-    )
+    earlier = seen.filter(~pl.col("same_file") & pl.col("line_reference").is_not_null())
+    if earlier.height:
+        before = earlier.select("type", "line_reference").unique().with_columns(_earlier=True)
+        frame = frame.join(before, on=["type", "line_reference"], how="left")
+        frame = frame.with_columns(
+            duplicate=pl.col("duplicate") | pl.col("_earlier").fill_null(False)
+        ).drop("_earlier")
 
-    pay_keys = _keys(payments, "payment_id", ["token", "psp_reference", "psp_payment_id"])
-    frame = _lookup(frame, pay_keys, "psp_reference", "_pay_psp")
-    frame = _lookup(frame, pay_keys, "merchant_reference", "_pay_merchant")
-    frame = frame.with_columns(payment_id=pl.coalesce("_pay_psp", "_pay_merchant"))
-    frame = frame.join(
-        payments.select(
-            "payment_id",
-            p_currency="currency",
-            p_amount="amount_minor",
-            p_status="status",
-            p_chargeback="has_chargeback",
-        ),
-        on="payment_id",
-        how="left",
-        maintain_order="left",
-    )
-
-    refund_keys = _keys(refunds, "refund_id", ["psp_reference"])
-    frame = _lookup(frame, refund_keys, "modification_reference", "_ref_mod")
-    frame = _lookup(frame, refund_keys, "merchant_reference", "_ref_merchant")
-    frame = frame.with_columns(
-        refund_id=pl.when(t == SettlementLineType.REFUND.value).then(
-            pl.coalesce("_ref_mod", "_ref_merchant")
-        )
-    ).join(
-        refunds.select(
-            "refund_id", r_currency="currency", r_amount="amount_minor", r_status="status"
-        ),
-        on="refund_id",
-        how="left",
-        maintain_order="left",
-    )
-
-    payout_keys = _keys(payouts, "payout_id", ["psp_reference"])
-    frame = _lookup(frame, payout_keys, "psp_reference", "_po_psp")
-    frame = _lookup(frame, payout_keys, "merchant_reference", "_po_merchant")
-    frame = frame.with_columns(
-        payout_id=pl.when(t == SettlementLineType.PAYOUT.value).then(
-            pl.coalesce("_po_psp", "_po_merchant")
-        )
-    ).join(
-        payouts.select(
-            "payout_id", po_currency="currency", po_amount="amount_minor", po_status="status"
-        ),
-        on="payout_id",
-        how="left",
-        maintain_order="left",
+    frame = _with_payments(frame, records.payments)
+    special = t.is_in([SettlementLineType.REFUND.value, SettlementLineType.PAYOUT.value])
+    frame = pl.concat(
+        [
+            frame.filter(~special),
+            _with_refunds_and_payouts(frame.filter(special), records),
+        ],
+        how="diagonal",
     )
 
     frame = frame.with_columns(_classify()).with_columns(_expectations())
@@ -225,8 +269,10 @@ def match(
             | pl.col("settlement_payout")
         )
     )
-    frame = frame.drop([c for c in frame.columns if c.startswith("_")])
-    return MatchResult(frame, _missing(frame, payments, seen, due_after, due_until))
+    missing = _missing(frame, records.payments, seen, due_after, due_until)
+    drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
+    frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
+    return MatchResult(frame, missing)
 
 
 def _classify() -> pl.Expr:
@@ -316,22 +362,24 @@ def _missing(
     columns = ["payment_id", "currency", "amount_minor", "psp_reference", "succeeded_at"]
     if due_until is None:
         return payments.select(columns).clear()
-    due = payments.filter(
-        (pl.col("status") == "succeeded")
-        & pl.col("succeeded_at").is_not_null()
-        & (pl.col("succeeded_at") <= due_until)
-    )
+    captured = frame.filter(
+        (pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate")
+    ).get_column("_payment_row")
+    due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
     if due_after is not None:
-        due = due.filter(pl.col("succeeded_at") > due_after)
-    captured = pl.concat(
-        [
-            frame.filter(
-                (pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate")
-            ).select("payment_id"),
-            seen.filter(pl.col("type") == SettlementLineType.CAPTURE.value).select("payment_id"),
-        ]
-    ).drop_nulls()
-    missing = due.join(captured, on="payment_id", how="anti")
+        due = due & (pl.col("succeeded_at") > due_after)
+    missing = (
+        payments.with_row_index("_payment_row")
+        .filter(
+            due
+            & (pl.col("status") == "succeeded")
+            & ~pl.col("_payment_row").is_in(captured.drop_nulls().unique().implode())
+        )
+        .drop("_payment_row")
+    )
+    settled_before = seen.filter(pl.col("type") == SettlementLineType.CAPTURE.value)
+    if missing.height and settled_before.height:
+        missing = missing.join(settled_before.select("payment_id"), on="payment_id", how="anti")
     return missing.with_columns(
         psp_reference=pl.coalesce("psp_payment_id", "psp_reference", "token", "payment_id")
     ).select(columns)

@@ -107,18 +107,17 @@ class ReconciliationService:
         parser = choose_parser(self._parsers, provider, path)
         since = started - self._lookback
         database = self._store.database
-        if database.dialect == "postgresql":
-            records_task = asyncio.create_task(
+        if database.dialect == "postgresql":  # read the records on their own connection
+            reading = asyncio.create_task(
                 asyncio.to_thread(read_records_postgresql, database.url, client_id, provider, since)
             )
-        else:
-            records_task = asyncio.create_task(self._read_records(client_id, provider, since))
-        try:
+            try:
+                digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
+            finally:  # a refused file: let the read finish (a thread cannot be cancelled)
+                records = await reading
+        else:  # SQLite: one writer at a time, read once the file is known to be good
             digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
-            records = await records_task
-        except BaseException:
-            records_task.cancel()
-            raise
+            records = await self._read_records(client_id, provider, since)
         report("matching", lines.height)
         period_start, period_end = _period(lines)
         async with self._store.begin() as uow:
@@ -260,8 +259,16 @@ def _period(lines: pl.DataFrame) -> tuple[date | None, date | None]:
     return first, last
 
 
+_KEPT = [
+    "line_number", "type", "psp_reference", "line_reference", "gross_minor", "currency",
+    "payment_id", "refund_id", "payout_id", "kind", "duplicate",
+]  # fmt: skip
+"""What a run keeps of its lines: what later runs read (the line ids and the payments they
+settled) and enough to find a line in the file again."""
+
+
 def _parquet(lines: pl.DataFrame) -> bytes:
-    keep = [*LINE_SCHEMA, "payment_id", "refund_id", "payout_id", "kind", "duplicate"]
+    keep = _KEPT
     buffer = io.BytesIO()
     lines.select(keep).write_parquet(buffer, compression="zstd", compression_level=1)
     return buffer.getvalue()

@@ -42,16 +42,17 @@ _lines = table_of(ReconciliationRunLinesRow)
 _disc = table_of(ReconciliationDiscrepancyRow)
 
 _PAYMENTS_SQL = """
-SELECT e.id AS payment_id, e.currency, SUM(o.amount_minor) AS amount_minor,
-       MIN(o.status) AS status, MIN(o.succeeded_at) AS succeeded_at,
+SELECT e.id AS payment_id, e.currency, o.amount_minor, o.status, o.succeeded_at,
        r.token, r.psp_reference, r.psp_payment_id,
-       EXISTS (SELECT 1 FROM chargeback c WHERE c.payment_event_id = e.id) AS has_chargeback
+       c.payment_event_id IS NOT NULL AS has_chargeback
 FROM payment_event e
-JOIN payment_order o ON o.payment_event_id = e.id
+JOIN (SELECT payment_event_id, SUM(amount_minor) AS amount_minor, MIN(status) AS status,
+             MIN(succeeded_at) AS succeeded_at
+      FROM payment_order GROUP BY payment_event_id) o ON o.payment_event_id = e.id
 LEFT JOIN psp_registration r ON r.payment_event_id = e.id
+LEFT JOIN (SELECT DISTINCT payment_event_id FROM chargeback) c ON c.payment_event_id = e.id
 WHERE e.client_id = {client} AND COALESCE(r.provider, e.provider) = {provider}
   AND e.created_at >= {since}
-GROUP BY e.id, e.currency, r.token, r.psp_reference, r.psp_payment_id
 """
 
 _REFUNDS_SQL = """
