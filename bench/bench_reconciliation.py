@@ -192,6 +192,7 @@ def child(url: str, path: Path) -> None:
             "matched": result.run.lines_matched,
             "found": result.run.summary.get("discrepancies", {}),
             "bookings": len(result.booked),
+            "run_seconds": result.run.summary.get("seconds", {}),
         }
 
     figures = asyncio.run(run())
@@ -263,6 +264,7 @@ def main() -> int:
     stages = {k: round(v, 2) for k, v in figures["stages"].items()}
     print(f"  stages (s from start): {json.dumps(stages)}")
     print(f"  peak MiB when each stage began: {json.dumps(figures['peak_mib_by_stage'])}")
+    print(f"  the run's own timings (s): {json.dumps(figures['run_seconds'])}")
     print(f"ratio:               {ratio:6.2f}x polars (target >= 0.35x)")
     print(f"peak memory:         {peak / 2**20:6.0f} MiB (target < 1024 MiB)")
     print(f"matched {figures['matched']:,} of {lines:,} lines; bookings: {figures['bookings']}")

@@ -63,7 +63,16 @@ def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> p
     """The open discrepancies (``id``, ``kind``, ``line_type``, ``subject_id``,
     ``psp_reference``) this run resolves: their subject was in the file again and showed
     no discrepancy of their kind. Duplicate lines stay open (a past fact)."""
-    lines = result.lines.filter(~pl.col("duplicate"))
+    candidates = open_.filter(pl.col("kind") != DiscrepancyKind.DUPLICATE_LINE.value).with_columns(
+        subject=pl.coalesce("subject_id", "psp_reference")
+    )
+    if candidates.height == 0:
+        return candidates.select("id")
+    subjects = candidates.get_column("subject").unique().implode()
+    lines = result.lines.filter(
+        ~pl.col("duplicate")
+        & (pl.col("subject_id").is_in(subjects) | pl.col("psp_reference").is_in(subjects))
+    )
     evaluated = (
         pl.concat(
             [
@@ -87,9 +96,6 @@ def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> p
         )
         .drop_nulls()
         .unique()
-    )
-    candidates = open_.filter(pl.col("kind") != DiscrepancyKind.DUPLICATE_LINE.value).with_columns(
-        subject=pl.coalesce("subject_id", "psp_reference")
     )
     # A payment missing in the settlement is resolved by any capture line of it.
     seen = candidates.join(evaluated, on=["line_type", "subject"], how="semi")

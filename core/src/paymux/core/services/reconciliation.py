@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 
 import polars as pl
 
@@ -104,6 +105,7 @@ class ReconciliationService:
         """
         report = progress or (lambda _stage, _lines: None)
         started = self._clock()
+        started_clock = perf_counter()
         parser = choose_parser(self._parsers, provider, path)
         since = started - self._lookback
         database = self._store.database
@@ -119,6 +121,8 @@ class ReconciliationService:
             digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
             records = await self._read_records(client_id, provider, since)
         report("matching", lines.height)
+        clock = perf_counter
+        timings = {"read": clock() - started_clock}
         period_start, period_end = _period(lines)
         async with self._store.begin() as uow:
             seen = await uow.reconciliation.seen_lines(
@@ -131,11 +135,14 @@ class ReconciliationService:
             else datetime.combine(period_end + timedelta(days=1), time(), UTC)
             - parser.settlement_delay
         )
+        timings["earlier_runs"] = clock() - started_clock - timings["read"]
         result = await asyncio.to_thread(match, lines, records, seen=seen, due_until=due_until)
+        timings["match"] = clock() - started_clock - sum(timings.values())
         found = findings(result)
         found = found.join(open_.select("key"), on="key", how="anti")
         closing = resolved(open_, result, findings(result))
         booked = bookings(result, fallback_batch=f"file-{digest[:16]}")
+        timings["classify"] = clock() - started_clock - sum(timings.values())
         report("storing", lines.height)
         blob = _parquet(result.lines)
         now = self._clock()
@@ -157,6 +164,7 @@ class ReconciliationService:
                 for b in booked
             ],
             "settlement_delay_seconds": int(parser.settlement_delay.total_seconds()),
+            "seconds": {name: round(value, 3) for name, value in timings.items()},
         }
         closing_ids = closing.get_column("id").to_list()
         run = StoredRun(

@@ -135,23 +135,41 @@ def _literal(connection: psycopg.Connection[Any], value: str) -> str:
     return psycopg.sql.Literal(value).as_string(connection)
 
 
+_CHUNK_BYTES = 8 << 20
+"""Rows are turned into frames every 8 MiB of ``COPY`` output, so the text never piles up."""
+
+
 def _copy(
     connection: psycopg.Connection[Any], query: str, schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
+    text_schema = {name: pl.String() for name in schema}
+    frames: list[pl.DataFrame] = []
     buffer = bytearray()
+
+    def flush() -> None:
+        if buffer:
+            frames.append(
+                pl.read_csv(
+                    io.BytesIO(buffer),
+                    has_header=False,
+                    new_columns=list(schema),
+                    schema=text_schema,
+                ).with_columns(_cast(name, dtype) for name, dtype in schema.items())
+            )
+            buffer.clear()
+
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
     ):
-        while chunk := copy.read():
-            buffer += chunk
-    if not buffer:
+        while row := copy.read():  # psycopg hands over whole rows
+            buffer += row
+            if len(buffer) >= _CHUNK_BYTES:
+                flush()
+    flush()
+    if not frames:
         return pl.DataFrame(schema=schema)
-    text_schema = {name: pl.String() for name in schema}
-    frame = pl.read_csv(
-        bytes(buffer), has_header=False, new_columns=list(schema), schema=text_schema
-    )
-    return frame.with_columns(_cast(name, dtype) for name, dtype in schema.items())
+    return pl.concat(frames, rechunk=False)
 
 
 def _text(value: object) -> str | None:
