@@ -1,8 +1,8 @@
 """Reconciling a provider's settlement file: parse it whole, match it, store the run.
 
 1. The file's hash; the provider's parser that accepts the file (else it is refused).
-2. In parallel: the whole file parsed and checked (nothing is written before it is), and
-   paymux's records of the provider read in bulk.
+2. The whole file parsed and checked (nothing is written before it is), then paymux's
+   records of the provider read in bulk.
 3. The lines matched (:mod:`paymux.core.reconciliation.matching`), against the records and
    the lines of earlier runs (duplicates across files; payments never settled).
 4. One database transaction: the run and its lines appended; discrepancies whose key is
@@ -108,17 +108,15 @@ class ReconciliationService:
         started_clock = perf_counter()
         parser = choose_parser(self._parsers, provider, path)
         since = started - self._lookback
+        # The file first (nothing is read from the database for a refused file), then the
+        # records: side by side they would only share the cores and add their peaks.
+        digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
         database = self._store.database
-        if database.dialect == "postgresql":  # read the records on their own connection
-            reading = asyncio.create_task(
-                asyncio.to_thread(read_records_postgresql, database.url, client_id, provider, since)
+        if database.dialect == "postgresql":  # streamed with COPY on its own connection
+            records = await asyncio.to_thread(
+                read_records_postgresql, database.url, client_id, provider, since
             )
-            try:
-                digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
-            finally:  # a refused file: let the read finish (a thread cannot be cancelled)
-                records = await reading
-        else:  # SQLite: one writer at a time, read once the file is known to be good
-            digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
+        else:
             records = await self._read_records(client_id, provider, since)
         report("matching", lines.height)
         clock = perf_counter
