@@ -145,13 +145,21 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     their references, a small set.
     """
     facts = [pl.col(column).alias(alias) for alias, column in _FACTS.items()]
-    by_psp_id = payments.with_row_index("_payment_row").select(
-        pl.col("psp_payment_id").alias("psp_reference"), "payment_id", "_payment_row", *facts
+    keys = payments.select(pl.col("psp_payment_id").alias("psp_reference")).with_row_index(
+        "_payment_row"
     )
-    joined = frame.join(by_psp_id, on="psp_reference", how="left")
-    if joined.height != frame.height:  # two payments with one PSP id: take either, once
-        by_psp_id = by_psp_id.unique(subset="psp_reference", keep="any")
-        joined = frame.join(by_psp_id, on="psp_reference", how="left")
+    probe = frame.select("psp_reference").join(
+        keys, on="psp_reference", how="left", maintain_order="left"
+    )
+    if probe.height != frame.height:  # two payments with one PSP id: take either, once
+        keys = keys.unique(subset="psp_reference", keep="any")
+        probe = frame.select("psp_reference").join(
+            keys, on="psp_reference", how="left", maintain_order="left"
+        )
+    rows = probe.get_column("_payment_row")
+    # Only the keys went through the join; the facts are gathered by row, once.
+    gathered = payments.select("payment_id", *facts).gather(rows)
+    joined = frame.hstack([*gathered.get_columns(), rows])
     unresolved = joined.filter(pl.col("payment_id").is_null())
     if unresolved.height == 0:
         return joined
