@@ -189,39 +189,46 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([joined.filter(pl.col("payment_id").is_not_null()), rest])
 
 
+def _with_subject(
+    frame: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    id_column: str,
+    line_type: SettlementLineType,
+    reference: str,
+    prefix: str,
+) -> pl.DataFrame:
+    """Lines of ``line_type`` with the ``id_column`` of the record whose id or PSP reference
+    is their ``reference`` column or their merchant reference, and its facts (``prefix*``)."""
+    keys = _keys(records, id_column, ["psp_reference"])
+    frame = _lookup(frame, keys, reference, "_by_reference")
+    frame = _lookup(frame, keys, "merchant_reference", "_by_merchant")
+    frame = frame.with_columns(
+        pl.when(pl.col("type") == line_type.value)
+        .then(pl.coalesce("_by_reference", "_by_merchant"))
+        .alias(id_column)
+    ).drop("_by_reference", "_by_merchant")
+    facts = records.select(
+        id_column,
+        pl.col("currency").alias(f"{prefix}currency"),
+        pl.col("amount_minor").alias(f"{prefix}amount"),
+        pl.col("status").alias(f"{prefix}status"),
+    )
+    return frame.join(facts, on=id_column, how="left")
+
+
 def _with_refunds_and_payouts(frame: pl.DataFrame, records: Records) -> pl.DataFrame:
-    """Refund lines with ``refund_id`` and ``r_*``, payout lines with ``payout_id`` and
-    ``po_*`` (by the modification or PSP reference, or paymux's id)."""
-    refunds, payouts = records.refunds, records.payouts
-    refund_keys = _keys(refunds, "refund_id", ["psp_reference"])
-    frame = _lookup(frame, refund_keys, "modification_reference", "_ref_mod")
-    frame = _lookup(frame, refund_keys, "merchant_reference", "_ref_merchant")
-    frame = frame.with_columns(
-        refund_id=pl.when(pl.col("type") == SettlementLineType.REFUND.value).then(
-            pl.coalesce("_ref_mod", "_ref_merchant")
-        )
-    ).join(
-        refunds.select(
-            "refund_id", r_currency="currency", r_amount="amount_minor", r_status="status"
-        ),
-        on="refund_id",
-        how="left",
-    )
-    payout_keys = _keys(payouts, "payout_id", ["psp_reference"])
-    frame = _lookup(frame, payout_keys, "psp_reference", "_po_psp")
-    frame = _lookup(frame, payout_keys, "merchant_reference", "_po_merchant")
-    frame = frame.with_columns(
-        payout_id=pl.when(pl.col("type") == SettlementLineType.PAYOUT.value).then(
-            pl.coalesce("_po_psp", "_po_merchant")
-        )
-    ).join(
-        payouts.select(
-            "payout_id", po_currency="currency", po_amount="amount_minor", po_status="status"
-        ),
-        on="payout_id",
-        how="left",
-    )
-    return frame.drop("_ref_mod", "_ref_merchant", "_po_psp", "_po_merchant")
+    """Refund lines with ``refund_id`` and ``r_*`` (by the refund's reference at the
+    provider, the line's modification reference), payout lines with ``payout_id`` and
+    ``po_*`` (by the payout's reference, the line's PSP reference); or by paymux's id."""
+    frame = _with_subject(
+        frame, records.refunds, id_column="refund_id", line_type=SettlementLineType.REFUND,
+        reference="modification_reference", prefix="r_",
+    )  # fmt: skip
+    return _with_subject(
+        frame, records.payouts, id_column="payout_id", line_type=SettlementLineType.PAYOUT,
+        reference="psp_reference", prefix="po_",
+    )  # fmt: skip
 
 
 def match(

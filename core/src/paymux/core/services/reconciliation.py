@@ -31,10 +31,9 @@ from paymux.core.domain.models import OutboxMessage
 from paymux.core.identifiers import new_id
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent, PspFeeCharged, SettlementPaidOut, default_entry
-from paymux.core.reconciliation.errors import SettlementFileError
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
-from paymux.core.reconciliation.matching import Records, match
+from paymux.core.reconciliation.matching import MatchResult, Records, match
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
 from paymux.core.storage.reconciliation_repository import (
     StoredDiscrepancy,
@@ -136,9 +135,9 @@ class ReconciliationService:
         timings["earlier_runs"] = clock() - started_clock - timings["read"]
         result = await asyncio.to_thread(match, lines, records, seen=seen, due_until=due_until)
         timings["match"] = clock() - started_clock - sum(timings.values())
-        found = findings(result)
-        found = found.join(open_.select("key"), on="key", how="anti")
-        closing = resolved(open_, result, findings(result))
+        every = findings(result)
+        found = every.join(open_.select("key"), on="key", how="anti")  # each key once
+        closing = resolved(open_, result, every)
         booked = bookings(result, fallback_batch=f"file-{digest[:16]}")
         timings["classify"] = clock() - started_clock - sum(timings.values())
         report("storing", lines.height)
@@ -146,24 +145,7 @@ class ReconciliationService:
         now = self._clock()
         run_id = new_id("rr")
         matched = int(result.lines.get_column("matched").sum())
-        details = {
-            **summary(result),
-            "discrepancies": {
-                row["kind"]: int(row["len"])
-                for row in found.group_by("kind").len().sort("kind").iter_rows(named=True)
-            },
-            "bookings": [
-                {
-                    "kind": b.kind,
-                    "batch": b.batch,
-                    "currency": b.currency,
-                    "amount_minor": b.amount_minor,
-                }
-                for b in booked
-            ],
-            "settlement_delay_seconds": int(parser.settlement_delay.total_seconds()),
-            "seconds": {name: round(value, 3) for name, value in timings.items()},
-        }
+        details = _run_summary(result, found, booked, parser, timings)
         closing_ids = closing.get_column("id").to_list()
         run = StoredRun(
             id=run_id,
@@ -219,13 +201,10 @@ class ReconciliationService:
                 digest.update(chunk)
         batches: list[pl.DataFrame] = []
         total = 0
-        try:
-            for batch in parser.parse(path):
-                batches.append(check_batch(batch, provider))
-                total += batch.height
-                report("parsing", total)
-        except SettlementFileError:
-            raise
+        for batch in parser.parse(path):
+            batches.append(check_batch(batch, provider))
+            total += batch.height
+            report("parsing", total)
         lines = pl.concat(batches) if batches else empty_lines()
         return digest.hexdigest(), lines.select(list(LINE_SCHEMA))
 
@@ -253,6 +232,34 @@ class ReconciliationService:
         await self.get_run(run_id, client_id=client_id)
         async with self._store.begin() as uow:
             return await uow.reconciliation.run_discrepancies(run_id, after=after, limit=limit)
+
+
+def _run_summary(
+    result: MatchResult,
+    found: pl.DataFrame,
+    booked: Sequence[Booking],
+    parser: SettlementParser,
+    timings: dict[str, float],
+) -> dict[str, object]:
+    """What a run keeps as its summary (see ``docs/api/reconciliations.md``)."""
+    return {
+        **summary(result),
+        "discrepancies": {
+            row["kind"]: int(row["len"])
+            for row in found.group_by("kind").len().sort("kind").iter_rows(named=True)
+        },
+        "bookings": [
+            {
+                "kind": b.kind,
+                "batch": b.batch,
+                "currency": b.currency,
+                "amount_minor": b.amount_minor,
+            }
+            for b in booked
+        ],
+        "settlement_delay_seconds": int(parser.settlement_delay.total_seconds()),
+        "seconds": {name: round(value, 3) for name, value in timings.items()},
+    }
 
 
 def _period(lines: pl.DataFrame) -> tuple[date | None, date | None]:
