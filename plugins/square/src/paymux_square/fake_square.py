@@ -1,5 +1,8 @@
 """A fake Square API: payment links, orders, payments and refunds, held in memory.
 
+It also lists payouts and payout entries of what it processed
+(:mod:`paymux_square.fake_payouts`), :attr:`FakeSquare.page_size` objects a page.
+
 It answers what the plugin calls, the way Square does (shapes from Square's OpenAPI
 document), and lets tests and sandbox users act where only Square or the buyer can: pay or
 decline on the hosted page, settle refunds, open disputes, and script faults. Every request
@@ -27,6 +30,7 @@ from html import escape
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from paymux_square.fake_payouts import FakePayouts, build_payouts
 from paymux_square.spec_validation import SpecRequest
 
 FaultKind = Literal["decline", "conflict", "rate_limited", "server_error", "timeout", "reset"]
@@ -113,6 +117,9 @@ class FakeSquare:
         self.refunds: dict[str, JSON] = {}
         self.disputes: dict[str, JSON] = {}
         self.events: list[JSON] = []
+        self.page_size = 100
+        """How many payouts or payout entries one page holds at most (Square's ``limit``
+        caps it further; Square's default and maximum is 100)."""
         """Every webhook event Square would have sent, oldest first."""
         self.on_event: Callable[[JSON], None] | None = None
         self._idempotency: dict[tuple[str, str], tuple[str, Answer]] = {}
@@ -297,7 +304,7 @@ class FakeSquare:
             fault = self._take_fault(path)
             if fault is not None and fault.kind not in ("timeout", "reset"):
                 return _fault_answer(fault, path)
-            answer = self._route(method, path, body)
+            answer = self._route(method, path, query, body)
         if fault is not None:  # acted on, but the answer is lost or late
             return Answer(answer.status, answer.body, answer.headers, action=_ACTIONS[fault.kind])
         return answer
@@ -311,7 +318,7 @@ class FakeSquare:
                 return fault
         return None
 
-    def _route(self, method: str, path: str, body: bytes) -> Answer:
+    def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Answer:
         parts = path.strip("/").split("/")
         try:
             payload = json.loads(body) if body else {}
@@ -330,12 +337,46 @@ class FakeSquare:
                 return self._idempotent(path, payload, self._refund)
             case "GET", ["v2", "refunds", refund_id]:
                 return self._get("refund", self.refunds, refund_id)
+            case "GET", ["v2", "payouts"]:
+                return self._list_payouts(query)
+            case "GET", ["v2", "payouts", payout_id, "payout-entries"]:
+                return self._list_payout_entries(payout_id, query)
         return Answer(404, square_error("INVALID_REQUEST_ERROR", "NOT_FOUND", f"no {path}"))
 
     def _get(self, name: str, table: dict[str, JSON], key: str) -> Answer:
         if key not in table:
             return Answer(404, square_error("INVALID_REQUEST_ERROR", "NOT_FOUND", f"no {name}"))
         return Answer(200, {name: json.loads(json.dumps(table[key]))})
+
+    def _list_payouts(self, query: dict[str, str]) -> Answer:
+        try:
+            begin, end = (_moment(query.get(name)) for name in ("begin_time", "end_time"))
+        except ValueError:
+            return Answer(400, square_error("INVALID_REQUEST_ERROR", "INVALID_TIME", "time"))
+        payouts = self._payouts().listed(query.get("location_id"), begin, end)
+        return self._page("payouts", payouts, query)
+
+    def _list_payout_entries(self, payout_id: str, query: dict[str, str]) -> Answer:
+        payouts = self._payouts()
+        if not any(payout["id"] == payout_id for payout in payouts.payouts):
+            return Answer(404, square_error("INVALID_REQUEST_ERROR", "NOT_FOUND", "no payout"))
+        return self._page("payout_entries", payouts.entries_of(payout_id), query)
+
+    def _payouts(self) -> FakePayouts:
+        return build_payouts(self.payments.values(), self.refunds.values())
+
+    def _page(self, name: str, items: list[JSON], query: dict[str, str]) -> Answer:
+        """One page of ``items``; the cursor is the offset of the next page."""
+        cursor = query.get("cursor") or "0"
+        if not cursor.isdigit() or int(cursor) > len(items):
+            return Answer(400, square_error("INVALID_REQUEST_ERROR", "INVALID_CURSOR", cursor))
+        limit = int(query.get("limit") or 100)
+        size = min(self.page_size, limit if 0 < limit <= 100 else 100)
+        start = int(cursor)
+        body: JSON = {name: json.loads(json.dumps(items[start : start + size]))}
+        if start + size < len(items):
+            body["cursor"] = str(start + size)
+        return Answer(200, body)
 
     def _idempotent(self, path: str, payload: JSON, act: Callable[[JSON], Answer]) -> Answer:
         key = payload.get("idempotency_key")
@@ -488,6 +529,14 @@ class FakeSquare:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An RFC 3339 query parameter (``None`` when absent); ``ValueError`` if malformed."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _ACTIONS: dict[FaultKind, Action] = {"timeout": "stall", "reset": "reset"}

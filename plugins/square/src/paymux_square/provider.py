@@ -13,6 +13,8 @@ Design (see docs/providers/square.md):
   tenders (``GET /v2/payments/{id}``) and combines them (:func:`checkout_status`).
 * ``refund`` refunds the order's completed payment (``POST /v2/refunds``).
 * Square has no marketplace payouts: ``payout`` refuses with ``payouts-not-supported``.
+* ``fetch_settlement_report`` lists the payouts Square created that UTC day and their
+  entries (:mod:`paymux_square.settlement_fetch`), for the nightly reconciliation.
 
 Every SDK call passes ``request_options={"max_retries": 0, ...}`` (the SDK retries twice by
 default and has no client-wide switch) and runs under a timeout.
@@ -24,7 +26,7 @@ import asyncio
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -49,6 +51,7 @@ from paymux.core.ports.provider import (
 from paymux_square.amounts import SQUARE_COUNTRIES, SQUARE_EXPONENTS, to_square
 from paymux_square.config import SquareConfig
 from paymux_square.errors import from_api_error, from_transport_error, slug
+from paymux_square.settlement_fetch import fetch_payouts_document
 from paymux_square.statuses import UnknownSquareStatusError, checkout_status, refund_status
 from paymux_square.webhooks import parse_events, payment_failure_code, verify
 
@@ -106,6 +109,7 @@ class SquareProvider:
             self._square.orders,
             self._square.payments,
             self._square.refunds,
+            self._square.payouts,
         )
         self._options: RequestOptions = {
             "max_retries": 0,
@@ -214,6 +218,16 @@ class SquareProvider:
             "Square does not pay out to marketplace sellers; configure another provider "
             "for payouts",
             code="payouts-not-supported",
+        )
+
+    async def fetch_settlement_report(self, day: date) -> bytes | None:
+        """The payouts Square created on the UTC ``day`` at the configured location, with
+        their entries, as the JSON document :mod:`paymux_square.settlement` reads; ``None``
+        when Square created none (yet): the nightly job asks again an hour later.
+
+        Raises the plugin's ``ProviderError``\\s (a 5xx or no answer: retried)."""
+        return await fetch_payouts_document(
+            self._square.payouts, self._call, location_id=self._config.location_id, day=day
         )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:

@@ -39,6 +39,8 @@ _USED_PATHS = (
     "/v2/payments/{payment_id}",
     "/v2/refunds",
     "/v2/refunds/{refund_id}",
+    "/v2/payouts",
+    "/v2/payouts/{payout_id}/payout-entries",
 )
 
 
