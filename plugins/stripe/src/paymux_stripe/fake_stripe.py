@@ -1,4 +1,4 @@
-"""A fake Stripe API for tests and sandboxes: Checkout Sessions, refunds, transfers.
+"""A fake Stripe API for tests and sandboxes: Checkout Sessions, refunds, transfers, reports.
 
 It records every request and validates it against Stripe's OpenAPI spec (when given one:
 :mod:`paymux_stripe.spec_validation`), answers with spec-shaped objects (Stripe's own
@@ -8,6 +8,8 @@ idempotency rules (same ``Idempotency-Key`` and body: the same answer; another b
 Stripe does, and fails on demand (:meth:`FakeStripe.fail_next`). Given a ``webhook_url``, it
 delivers the events of a checkout paid or declined on its hosted page there, signed, from a
 background thread, retrying non-2xx answers (:mod:`paymux_stripe.webhook_delivery`).
+Report runs of ``balance_change_from_activity.itemized.3`` list what it processed
+(:mod:`paymux_stripe.fake_reports`); their file is served at ``/v1/files/{id}/contents``.
 
 :class:`FakeStripe` is the state and logic, independent of any server;
 :class:`FakeStripeServer` serves it over HTTP on 127.0.0.1 in a thread (stdlib only).
@@ -35,6 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import stripe
 
 from paymux.core.domain.status import PaymentStatus
+from paymux_stripe import fake_reports
 from paymux_stripe.amounts import THREE_DECIMAL, TWO_DECIMAL_OVERRIDES
 from paymux_stripe.spec_validation import FormError, StripeSpec, as_lists, parse_form
 from paymux_stripe.webhook_delivery import WebhookSender
@@ -55,6 +58,7 @@ StripeFault = Literal[
 (400) and ``authentication`` (401)."""
 
 API_VERSION = "2026-10-28.endive"
+BALANCE_REPORT_TYPE = "balance_change_from_activity.itemized.3"
 Action = Literal["respond", "stall", "reset"]
 JsonObject = dict[str, Any]
 
@@ -147,6 +151,16 @@ class FakeStripe:
         self.transfers: dict[str, JsonObject] = {}
         self.events: list[JsonObject] = []
         self._intent_data: dict[str, JsonObject] = {}
+        self.report_runs: dict[str, JsonObject] = {}
+        self.files: dict[str, bytes] = {}
+        self._pending_polls: dict[str, int] = {}
+        self.report_polls_to_finish = 0
+        """At which retrieval a new report run finishes (0: it is created finished; 1: it
+        is created ``pending`` and the first poll finds it done)."""
+        self.report_run_error: str | None = None
+        """When set, report runs fail with this error instead of succeeding."""
+        self.report_data_available_end: int | None = None
+        """``data_available_end`` of the report type; ``None``: the end of today (UTC)."""
         self.webhooks: WebhookSender | None = (
             WebhookSender(
                 webhook_url,
@@ -264,6 +278,8 @@ class FakeStripe:
             return self._hosted_page(method, path.removeprefix("/pay/"), text)
         if not path.startswith("/v1/"):
             return Reply(404, b"not found", {"Content-Type": "text/plain"})
+        if method == "GET" and path.startswith("/v1/files/") and path.endswith("/contents"):
+            return self._file_contents(path, query, headers)
         errors: list[str] = []
         try:
             form = parse_form(text)
@@ -376,6 +392,12 @@ class FakeStripe:
                     return _json(200, self._create_refund(as_lists(form)))
                 case "POST", ["v1", "transfers"]:
                     return _json(200, self._create_transfer(as_lists(form)))
+                case "GET", ["v1", "reporting", "report_types", report_type]:
+                    return _json(200, self._report_type(report_type))
+                case "POST", ["v1", "reporting", "report_runs"]:
+                    return _json(200, self._create_report_run(as_lists(form)))
+                case "GET", ["v1", "reporting", "report_runs", run_id]:
+                    return _json(200, self._poll_report_run(run_id))
         raise StripeApiError(
             404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})."
         )
@@ -640,6 +662,139 @@ class FakeStripe:
         self.transfers[transfer_id] = transfer
         self._emit("transfer.created", copy.deepcopy(transfer))
         return copy.deepcopy(transfer)
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def _report_type(self, report_type: str) -> JsonObject:
+        if report_type != BALANCE_REPORT_TYPE:
+            raise StripeApiError(
+                404,
+                "invalid_request_error",
+                f"No such report type: '{report_type}' (the fake has {BALANCE_REPORT_TYPE})",
+                code="resource_missing",
+            )
+        end = self.report_data_available_end
+        if end is None:
+            end = (int(time.time()) // 86400 + 1) * 86400
+        template = self._template("reporting.report_type")
+        template.update(
+            {
+                "id": report_type,
+                "object": "reporting.report_type",
+                "name": "Itemized balance change from activity",
+                "data_available_start": 0,
+                "data_available_end": end,
+                "default_columns": sorted(fake_reports.BASE_COLUMNS),
+                "livemode": False,
+                "updated": int(time.time()),
+                "version": 3,
+            }
+        )
+        return template
+
+    def _create_report_run(self, params: JsonObject) -> JsonObject:
+        report_type = str(params.get("report_type"))
+        self._report_type(report_type)
+        parameters = dict(params.get("parameters") or {})
+        columns = [str(c) for c in parameters.get("columns") or sorted(fake_reports.BASE_COLUMNS)]
+        unknown = fake_reports.unknown_columns(columns)
+        if unknown:
+            raise StripeApiError(
+                400,
+                "invalid_request_error",
+                f"Invalid columns for {report_type}: {', '.join(unknown)}",
+                param="parameters[columns]",
+            )
+        if "interval_start" not in parameters or "interval_end" not in parameters:
+            raise StripeApiError(
+                400, "invalid_request_error", "interval_start and interval_end are required"
+            )
+        for name in ("interval_start", "interval_end"):
+            parameters[name] = int(parameters[name])
+        parameters["columns"] = columns
+        run = self._template("reporting.report_run")
+        run.update(
+            {
+                "id": _new_id("frr"),
+                "object": "reporting.report_run",
+                "created": int(time.time()),
+                "error": None,
+                "livemode": False,
+                "parameters": parameters,
+                "report_type": report_type,
+                "result": None,
+                "status": "pending",
+                "succeeded_at": None,
+            }
+        )
+        self.report_runs[run["id"]] = run
+        self._pending_polls[run["id"]] = self.report_polls_to_finish
+        if self.report_polls_to_finish == 0:
+            self._finish_report_run(run)
+        return copy.deepcopy(run)
+
+    def _poll_report_run(self, run_id: str) -> JsonObject:
+        run = self.report_runs.get(run_id)
+        if run is None:
+            return self._get(self.report_runs, run_id, "reporting.report_run")
+        if run["status"] == "pending":
+            left = self._pending_polls.get(run_id, 0) - 1
+            self._pending_polls[run_id] = left
+            if left <= 0:
+                self._finish_report_run(run)
+        return copy.deepcopy(run)
+
+    def _finish_report_run(self, run: JsonObject) -> None:
+        if self.report_run_error is not None:
+            run.update({"status": "failed", "error": self.report_run_error})
+            return
+        parameters = run["parameters"]
+        rows = fake_reports.balance_rows(self.charges, self.refunds, self.transfers)
+        content = fake_reports.report_csv(
+            rows, parameters["interval_start"], parameters["interval_end"], parameters["columns"]
+        )
+        file_id = _new_id("file")
+        self.files[file_id] = content
+        now = int(time.time())
+        result = self._template("file")
+        result.pop("links", None)
+        result.update(
+            {
+                "id": file_id,
+                "object": "file",
+                "created": now,
+                "expires_at": now + 7 * 86400,
+                "filename": f"{run['id']}.csv",
+                "purpose": "finance_report_run",
+                "size": len(content),
+                "title": None,
+                "type": "csv",
+                "url": f"{self.public_url}/v1/files/{file_id}/contents",
+            }
+        )
+        run.update({"status": "succeeded", "result": result, "succeeded_at": now})
+
+    def _file_contents(self, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        """``GET /v1/files/{id}/contents`` (files.stripe.com; not an operation of the spec)."""
+        with self._lock:
+            self.requests.append(RecordedRequest("GET", path, query, dict(headers), "", {}, ()))
+        try:
+            self._authenticate(headers)
+            with self._lock:
+                fault = self._faults.popleft() if self._faults else None
+                content = self.files.get(path.split("/")[3])
+            if fault is not None and fault.kind not in ("timeout", "reset"):
+                raise _fault_error(fault)
+            if content is None:
+                raise StripeApiError(
+                    404, "invalid_request_error", "No such file", code="resource_missing"
+                )
+        except StripeApiError as error:
+            return _json(error.status, {"error": error.payload}, error.headers)
+        action: Action = (
+            "respond" if fault is None else "stall" if fault.kind == "timeout" else "reset"
+        )
+        return Reply(200, content, {"Content-Type": "text/csv"}, action)
 
     def _emit(self, kind: str, obj: Mapping[str, Any]) -> JsonObject:
         event = self.event(kind, obj)

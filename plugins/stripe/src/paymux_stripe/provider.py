@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import stripe
@@ -33,6 +33,7 @@ from paymux.core.ports.provider import (
 from paymux_stripe.amounts import encode_amount, supported_currencies
 from paymux_stripe.config import StripeConfig
 from paymux_stripe.errors import classify, slug
+from paymux_stripe.report_runs import ReportRunFetcher
 from paymux_stripe.statuses import payment_status, refund_status
 from paymux_stripe.webhooks import (
     PAYMENT_ID_KEY,
@@ -79,6 +80,9 @@ class StripeProvider:
             base_addresses=addresses,
             max_network_retries=0,
             http_client=self._http,
+        )
+        self._reports = ReportRunFetcher(
+            self._client, self._http, api_key=config.api_key, files_base=base, call=self._call
         )
 
     @property
@@ -247,6 +251,12 @@ class StripeProvider:
             tolerance=self._config.webhook_tolerance_seconds,
         )
         return normalize(event)
+
+    async def fetch_settlement_report(self, day: date) -> bytes | None:
+        """The ``balance_change_from_activity.itemized.3`` CSV of the UTC ``day`` through a
+        Stripe report run, or ``None`` while Stripe has not produced it yet (never waits:
+        :mod:`paymux_stripe.report_runs`). A failed run raises a retryable provider error."""
+        return await self._reports.fetch(day)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client, then run ``on_close`` (in a thread). Idempotent."""
