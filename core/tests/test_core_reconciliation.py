@@ -270,6 +270,11 @@ async def test_the_nightly_job_waits_for_the_report_dead_letters_a_bad_one_and_g
     )  # fmt: skip
     waiting = await handler(job)
     assert isinstance(waiting, RunAgainAt)
+    later = reconcile_nightly_handler(
+        world.reconciliation, ProviderRegistry([provider]), jobs, hour=3,
+        now=lambda: now + timedelta(days=8),
+    )  # fmt: skip
+    assert "no fake report" in str(getattr(await later(job), "note", ""))  # gives up quietly
     provider.report = b"not,a,settlement,file\n"
     refused = await handler(job)
     assert isinstance(refused, GiveUp)

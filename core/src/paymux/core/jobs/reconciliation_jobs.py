@@ -3,7 +3,7 @@
 ``reconcile_nightly`` (one job per provider and day, key ``reconcile_nightly:<provider>:<day>``):
 fetches the provider's settlement report of the day (the provider implements
 :class:`~paymux.core.reconciliation.parsers.SettlementReportFetcher`), reconciles it and
-queues the next day's job. No report yet: asked again in an hour. A report the provider
+queues the next day's job. No report yet: asked again in an hour, for a week. A report the provider
 cannot be asked for (a network error) is retried like any provider call; a malformed
 report is dead-lettered with its line number (an operator looks at it).
 
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 DELIVERED = "delivered"
 EXAMPLES = 20
+WAIT_FOR_REPORT = timedelta(days=7)
+"""How long after its day a report that has not come is asked for (hourly) before the
+job gives up quietly: a provider that settled nothing that day may never write one."""
 
 
 def nightly_job(provider: str, day: date, *, hour: int, client_id: str) -> NewJob:
@@ -114,6 +117,8 @@ def reconcile_nightly_handler(
         await jobs.enqueue(following, client_id=client_id)
         report = await provider.fetch_settlement_report(day)
         if report is None:
+            if now() - datetime.combine(day, time(), UTC) > WAIT_FOR_REPORT:
+                return Done(f"no {name} report for {day} came within {WAIT_FOR_REPORT.days} days")
             return RunAgainAt(now() + timedelta(hours=1), f"no {name} report for {day} yet")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"{name}-{day.isoformat()}.settlement"
