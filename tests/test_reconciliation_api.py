@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -42,11 +43,23 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def upload(client: TestClient, body: bytes, provider: str = "sandbox", **headers: str) -> dict:  # type: ignore[type-arg]
+KEYS = iter(range(1_000_000))
+
+
+def upload(
+    client: TestClient, body: bytes, provider: str = "sandbox", key: str | None = None
+) -> dict[str, Any]:
     response = client.post(
-        "/v1/reconciliations", params={"provider": provider}, content=body, headers=headers
+        "/v1/reconciliations",
+        params={"provider": provider},
+        content=body,
+        headers={"Idempotency-Key": key or f"k{next(KEYS)}"},
     )
-    return {"status": response.status_code, **response.json()}
+    return {
+        "status": response.status_code,
+        "replayed": response.headers.get("Idempotent-Replayed") == "true",
+        **response.json(),
+    }
 
 
 def test_an_upload_is_a_run_whose_discrepancies_only_its_client_sees(client: TestClient) -> None:
@@ -80,6 +93,23 @@ def test_an_upload_is_a_run_whose_discrepancies_only_its_client_sees(client: Tes
         PROBLEM + "reconciliation-not-found",
     )
     assert client.get("/v1/reconciliations", headers=other).json()["reconciliations"] == []
+
+
+def test_an_upload_is_idempotent_per_key(client: TestClient) -> None:
+    first = upload(client, UNKNOWN, key="night-1")
+    again = upload(client, UNKNOWN, key="night-1")
+    assert (again["status"], again["id"], again["replayed"]) == (201, first["id"], True)
+    other_file = upload(client, UNKNOWN + b"\n", key="night-1")
+    assert (other_file["status"], other_file["type"]) == (422, PROBLEM + "idempotency-key-reused")
+    new_key = upload(client, UNKNOWN, key="night-2")  # a new run, nothing new in it
+    assert (new_key["status"], new_key["new_discrepancies"]) == (201, 0)
+    assert new_key["id"] != first["id"]
+    missing = client.post("/v1/reconciliations", params={"provider": "sandbox"}, content=UNKNOWN)
+    assert (missing.status_code, missing.json()["type"]) == (
+        400,
+        PROBLEM + "idempotency-key-missing",
+    )
+    assert len(client.get("/v1/reconciliations").json()["reconciliations"]) == 2
 
 
 def test_refused_files_name_the_problem_and_write_nothing(client: TestClient) -> None:

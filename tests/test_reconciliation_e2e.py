@@ -178,7 +178,7 @@ def test_a_day_with_one_fault_of_each_kind_is_reconciled_end_to_end(
                 "/v1/reconciliations",
                 params={"provider": "sandbox", "file_name": "again.csv"},
                 content=day_file.content,
-                headers={"Content-Type": "text/csv"},
+                headers={"Content-Type": "text/csv", "Idempotency-Key": "again"},
             )
             assert again.status_code == 201, again.text
             assert (again.json()["new_discrepancies"], again.json()["resolved_discrepancies"]) == (
@@ -197,6 +197,7 @@ def test_a_day_with_one_fault_of_each_kind_is_reconciled_end_to_end(
                 "/v1/reconciliations",
                 params={"provider": "sandbox"},
                 content=next_file.content,
+                headers={"Idempotency-Key": "next-day"},
             )
             assert following.status_code == 201, following.text
             assert (

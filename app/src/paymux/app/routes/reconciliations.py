@@ -3,12 +3,14 @@
 No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
 """
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from paymux.app.idempotency import fingerprint, idempotency_key
 from paymux.app.problems import Problem, ProblemRoute
 from paymux.app.reconciliation_schemas import (
     DiscrepancyListOut,
@@ -16,16 +18,24 @@ from paymux.app.reconciliation_schemas import (
     ReconciliationListOut,
     ReconciliationOut,
 )
-from paymux.app.routes.common import problem_responses
+from paymux.app.routes.common import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    problem_responses,
+    stored_response,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
+from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.reconciliation import UnknownRunError
 
 _NOT_FOUND = problem_responses({404: "No such reconciliation run for this client"})
 _UPLOAD_ERRORS = problem_responses(
     {
+        400: "No or a malformed Idempotency-Key",
+        409: "A request with this Idempotency-Key is running",
         413: "The file is larger than PAYMUX_RECONCILIATION_MAX_UPLOAD_BYTES",
-        422: "Not a settlement file of this provider, or a malformed line (its number is given)",
+        422: "Not a settlement file of this provider, a malformed line (its number is given), "
+        "or the Idempotency-Key was used with another file",
     }
 )
 
@@ -48,21 +58,26 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                     "text/csv": {"schema": {"type": "string"}},
                 },
-            }
+            },
+            "parameters": [IDEMPOTENCY_KEY_PARAMETER],
         },
     )
     async def upload(
         request: Request,
         client_id: Client,
+        key: Annotated[str, Depends(idempotency_key)],
         provider: Annotated[str, Query(min_length=1, max_length=32)],
         file_name: Annotated[str | None, Query(max_length=255)] = None,
-    ) -> ReconciliationOut:
+    ) -> Response:
         """Reconcile a settlement file sent as the request body (the file as it is: CSV,
         JSON or XML), for ``provider``. The whole file is read and checked before anything
-        is written; the same file again opens nothing new."""
+        is written. The same ``Idempotency-Key`` again replays the first answer; the same
+        file under a new key is a new run that opens nothing new."""
+        name = file_name or f"{provider}-upload"
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "settlement"
             size = 0
+            digest = hashlib.sha256()
             with path.open("wb") as file:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -70,14 +85,20 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
                         raise Problem(
                             "payload-too-large", f"the file is larger than {limit_bytes} bytes"
                         )
+                    digest.update(chunk)
                     file.write(chunk)
+            sent = {"provider": provider, "file_name": name, "sha256": digest.hexdigest()}
             try:
-                result = await runtime.reconciliation.reconcile(
+                stored = await runtime.reconciliation.upload(
                     path,
+                    IdempotentRequest(
+                        client_id=client_id,
+                        key=key,
+                        fingerprint=fingerprint("POST", "/v1/reconciliations", sent),
+                    ),
                     provider=provider,
-                    client_id=client_id,
-                    source="upload",
-                    file_name=file_name or f"{provider}-upload",
+                    file_name=name,
+                    render=lambda run: ReconciliationOut.of(run).model_dump_json(),
                 )
             except MalformedSettlementError as error:
                 raise Problem(
@@ -85,7 +106,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
                 ) from None
             except WrongFormatError as error:
                 raise Problem("settlement-file-refused", str(error)) from None
-        return ReconciliationOut.of(result.run)
+        return stored_response(stored)
 
     @router.get("/reconciliations", response_model=ReconciliationListOut)
     async def list_reconciliations(

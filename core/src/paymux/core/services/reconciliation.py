@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from time import perf_counter
 
 import polars as pl
 
+from paymux.core.domain.errors import IdempotencyKeyInUseError
 from paymux.core.domain.jobs import JobKind, NewJob
 from paymux.core.domain.models import OutboxMessage
 from paymux.core.identifiers import new_id
@@ -35,12 +36,13 @@ from paymux.core.reconciliation.findings import Booking, bookings, findings, res
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
 from paymux.core.reconciliation.matching import MatchResult, Records, match
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
+from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
 from paymux.core.storage.reconciliation_repository import (
     StoredDiscrepancy,
     StoredRun,
     read_records_postgresql,
 )
-from paymux.core.storage.unit_of_work import PaymentStore
+from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 """``progress(stage, lines)``: called as a run goes (``parsing`` with the lines read so
 far, then ``matching``, ``storing``, ``done``)."""
+
+
+class _KeyTakenError(Exception):
+    """Another request stored a run under the idempotency key first (rolls this one back)."""
 
 
 class UnknownRunError(LookupError):
@@ -96,11 +102,13 @@ class ReconciliationService:
         source: str = "cli",
         file_name: str | None = None,
         progress: Progress | None = None,
+        before_commit: Callable[[UnitOfWork, StoredRun], Awaitable[None]] | None = None,
     ) -> RunResult:
         """Reconcile the settlement file at ``path`` for ``provider`` and ``client_id``.
 
         Raises :class:`~paymux.core.reconciliation.errors.SettlementFileError` (wrong
-        format, malformed line) before anything is written.
+        format, malformed line) before anything is written. ``before_commit`` runs in the
+        run's own database transaction, last (if it raises, nothing of the run is stored).
         """
         report = progress or (lambda _stage, _lines: None)
         started = self._clock()
@@ -180,6 +188,8 @@ class ReconciliationService:
             await uow.add_outbox([completed_message(run, len(opened), len(closing_ids))], now=now)
             if opened:
                 await uow.jobs.enqueue(alert_job(run_id), now=now, client_id=client_id)
+            if before_commit is not None:
+                await before_commit(uow, run)
         report("done", lines.height)
         log.info(
             "reconciled %s file %s: %d lines, %d matched, %d new discrepancies, %d resolved",
@@ -191,6 +201,64 @@ class ReconciliationService:
             len(closing_ids),
         )
         return RunResult(run=run, opened=opened, resolved=len(closing_ids), booked=booked)
+
+    async def upload(
+        self,
+        path: Path,
+        request: IdempotentRequest,
+        *,
+        provider: str,
+        file_name: str,
+        render: Callable[[StoredRun], str],
+    ) -> StoredResponse:
+        """Reconcile an uploaded file once per idempotency key: the same key again replays
+        the first run's response (another file or provider with it: refused).
+
+        The key is stored with the run, in its transaction. Two requests with the same key
+        at once both do the work; the second to commit replays the first's response.
+        """
+        async with self._store.begin() as uow:
+            record = await uow.find_idempotency_key(request.client_id, request.key)
+        if record is not None:
+            replay = replay_if_done(record, request)
+            if replay is None:
+                raise IdempotencyKeyInUseError("a request with this idempotency key is running")
+            return replay
+        response: list[StoredResponse] = []
+
+        async def keep_key(uow: UnitOfWork, run: StoredRun) -> None:
+            record_id = await uow.insert_idempotency_key(
+                client_id=request.client_id,
+                key=request.key,
+                fingerprint=request.fingerprint,
+                resource_id=run.id,
+                now=run.finished_at,
+            )
+            if record_id is None:
+                raise _KeyTakenError
+            body = render(run)
+            await uow.complete_idempotency_key(record_id, status=201, body=body)
+            response.append(StoredResponse(201, body))
+
+        try:
+            await self.reconcile(
+                path,
+                provider=provider,
+                client_id=request.client_id,
+                source="upload",
+                file_name=file_name,
+                before_commit=keep_key,
+            )
+        except _KeyTakenError:
+            async with self._store.begin() as uow:
+                record = await uow.find_idempotency_key(request.client_id, request.key)
+            replay = None if record is None else replay_if_done(record, request)
+            if replay is None:
+                raise IdempotencyKeyInUseError(
+                    "a request with this idempotency key is running"
+                ) from None
+            return replay
+        return response[0]
 
     def _parse(
         self, parser: SettlementParser, path: Path, provider: str, report: Progress
