@@ -10,19 +10,6 @@ import polars as pl
 from paymux.core.reconciliation.lines import SettlementLineType
 from paymux.core.reconciliation.matching import DiscrepancyKind, MatchResult
 
-FINDING_COLUMNS = [
-    "kind",
-    "key",
-    "psp_reference",
-    "subject_id",
-    "line_type",
-    "currency",
-    "expected_currency",
-    "expected_minor",
-    "actual_minor",
-    "line_number",
-]
-
 
 def findings(result: MatchResult) -> pl.DataFrame:
     """Every discrepancy the match shows, once per ``key``, in file order."""
