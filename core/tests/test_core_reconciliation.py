@@ -183,6 +183,12 @@ async def test_each_discrepancy_is_found_once_and_fees_and_payouts_are_booked_on
     assert kinds == {}
     assert resolved == 1
     assert await world.platform(Purpose.PSP_FEES) == 220
+
+    # A line of the first file in another file is a duplicate, and books nothing.
+    third = world.file("day3.csv", f"capture,l3,{refunded},,EUR,40.00,0.30,{day},b3")
+    kinds, resolved, _ = await world.run(third)
+    assert (kinds, resolved) == ({"duplicate_line": [refunded]}, 0)
+    assert await world.platform(Purpose.PSP_FEES) == 220
     del ok_id, dropped_id, refunded_id
 
 

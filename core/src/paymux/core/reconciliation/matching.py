@@ -241,9 +241,10 @@ def match(
 ) -> MatchResult:
     """Match ``lines`` (the whole file) to ``records``.
 
-    ``seen`` are the lines of earlier runs (:data:`SEEN_SCHEMA`); succeeded payments with
-    ``due_after < succeeded_at <= due_until`` that no capture line of this file or an
-    earlier one names are missing in the settlement. The result's lines are not in file
+    ``seen`` are lines of earlier runs (:data:`SEEN_SCHEMA`) with the line ids of this file
+    (for duplicates across files). Succeeded payments with ``due_after < succeeded_at <=
+    due_until`` that no capture line of this file names are ``missing``: the caller drops
+    those an earlier file settled (:func:`settled_earlier`). The result's lines are not in file
     order (``line_number`` says where each was).
     """
     seen = seen if seen is not None else pl.DataFrame(schema=SEEN_SCHEMA)
@@ -284,7 +285,7 @@ def match(
             | pl.col("settlement_payout")
         )
     )
-    missing = _missing(frame, records.payments, seen, due_after, due_until)
+    missing = _missing(frame, records.payments, due_after, due_until)
     drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
     frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
     return MatchResult(frame, missing)
@@ -370,7 +371,6 @@ def _expectations() -> list[pl.Expr]:
 def _missing(
     frame: pl.DataFrame,
     payments: pl.DataFrame,
-    seen: pl.DataFrame,
     due_after: datetime | None,
     due_until: datetime | None,
 ) -> pl.DataFrame:
@@ -392,9 +392,15 @@ def _missing(
         )
         .drop("_payment_row")
     )
-    settled_before = seen.filter(pl.col("type") == SettlementLineType.CAPTURE.value)
-    if missing.height and settled_before.height:
-        missing = missing.join(settled_before.select("payment_id"), on="payment_id", how="anti")
     return missing.with_columns(
         psp_reference=pl.coalesce("psp_payment_id", "psp_reference", "token", "payment_id")
     ).select(columns)
+
+
+def settled_earlier(result: MatchResult, settled: pl.Series) -> MatchResult:
+    """``result`` without the missing payments an earlier file settled (``settled``: their
+    ids)."""
+    if result.missing.height == 0 or settled.len() == 0:
+        return result
+    missing = result.missing.filter(~pl.col("payment_id").is_in(settled.unique().implode()))
+    return MatchResult(result.lines, missing)

@@ -34,7 +34,7 @@ from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent, PspFeeCharged, SettlementPaidOut, default_entry
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
-from paymux.core.reconciliation.matching import MatchResult, Records, match
+from paymux.core.reconciliation.matching import MatchResult, Records, match, settled_earlier
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, replay_if_done
 from paymux.core.storage.reconciliation_repository import (
@@ -131,7 +131,11 @@ class ReconciliationService:
         period_start, period_end = _period(lines)
         async with self._store.begin() as uow:
             seen = await uow.reconciliation.seen_lines(
-                client_id, provider, since=since.date(), file_sha256=digest
+                client_id,
+                provider,
+                since=since.date(),
+                file_sha256=digest,
+                line_references=lines.get_column("line_reference"),
             )
             open_ = await uow.reconciliation.open_discrepancies(client_id, provider)
         due_until = (
@@ -142,6 +146,16 @@ class ReconciliationService:
         )
         timings["earlier_runs"] = clock() - started_clock - timings["read"]
         result = await asyncio.to_thread(match, lines, records, seen=seen, due_until=due_until)
+        del records, seen
+        if result.missing.height:  # a payment an earlier file settled is not missing
+            async with self._store.begin() as uow:
+                settled = await uow.reconciliation.settled_payments(
+                    client_id,
+                    provider,
+                    since=since.date(),
+                    payment_ids=result.missing.get_column("payment_id"),
+                )
+            result = settled_earlier(result, settled)
         timings["match"] = clock() - started_clock - sum(timings.values())
         every = findings(result)
         found = every.join(open_.select("key"), on="key", how="anti")  # each key once

@@ -232,11 +232,9 @@ class ReconciliationRepository:
             frames.append(frame.with_columns(_cast(n, t) for n, t in schema.items()))
         return Records(*frames)
 
-    async def seen_lines(
-        self, client_id: str, provider: str, *, since: date, file_sha256: str
-    ) -> pl.DataFrame:
-        """Type, line id and payment of the lines of earlier runs whose period ends on or
-        after ``since`` (:data:`~paymux.core.reconciliation.matching.SEEN_SCHEMA`)."""
+    async def _earlier_lines(
+        self, client_id: str, provider: str, since: date
+    ) -> list[tuple[str, bytes]]:
         rows = await self._execute(
             sa.select(_lines.c.file_sha256, _lines.c.lines).where(
                 _lines.c.client_id == client_id,
@@ -244,15 +242,51 @@ class ReconciliationRepository:
                 sa.or_(_lines.c.period_end.is_(None), _lines.c.period_end >= since),
             )
         )
-        frames = [
-            pl.read_parquet(
-                io.BytesIO(row.lines), columns=["type", "line_reference", "payment_id"]
-            ).with_columns(same_file=pl.lit(row.file_sha256 == file_sha256))
-            for row in rows
-        ]
+        return [(row.file_sha256, row.lines) for row in rows]
+
+    async def seen_lines(
+        self,
+        client_id: str,
+        provider: str,
+        *,
+        since: date,
+        file_sha256: str,
+        line_references: pl.Series,
+    ) -> pl.DataFrame:
+        """The lines of earlier runs (whose period ends on or after ``since``) with one of
+        ``line_references`` (:data:`~paymux.core.reconciliation.matching.SEEN_SCHEMA`).
+
+        One run's document at a time, filtered as it is read: memory stays bounded by the
+        largest file, not by the history."""
+        wanted = line_references.drop_nulls().unique().implode()
+        frames = []
+        for sha256, document in await self._earlier_lines(client_id, provider, since):
+            frame = pl.read_parquet(
+                io.BytesIO(document), columns=["type", "line_reference", "payment_id"]
+            )
+            frames.append(
+                frame.filter(pl.col("line_reference").is_in(wanted)).with_columns(
+                    same_file=pl.lit(sha256 == file_sha256)
+                )
+            )
         if not frames:
             return pl.DataFrame(schema=SEEN_SCHEMA)
         return pl.concat(frames).select(list(SEEN_SCHEMA))
+
+    async def settled_payments(
+        self, client_id: str, provider: str, *, since: date, payment_ids: pl.Series
+    ) -> pl.Series:
+        """Those of ``payment_ids`` that a capture line of an earlier run settled."""
+        wanted = payment_ids.unique().implode()
+        found: list[pl.Series] = []
+        for _sha256, document in await self._earlier_lines(client_id, provider, since):
+            frame = pl.read_parquet(io.BytesIO(document), columns=["type", "payment_id"])
+            found.append(
+                frame.filter(
+                    (pl.col("type") == "capture") & pl.col("payment_id").is_in(wanted)
+                ).get_column("payment_id")
+            )
+        return pl.concat(found) if found else pl.Series("payment_id", [], dtype=pl.String)
 
     async def open_discrepancies(self, client_id: str, provider: str) -> pl.DataFrame:
         """``id``, ``kind``, ``line_type``, ``subject_id``, ``psp_reference`` of the open ones."""
