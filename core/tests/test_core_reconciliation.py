@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -294,3 +294,53 @@ async def test_the_nightly_job_waits_for_the_report_dead_letters_a_bad_one_and_g
     assert "1 new discrepancies" in str(getattr(done, "note", ""))
     (run,) = await world.reconciliation.list_runs("c1")
     assert (run.source, run.new_discrepancies) == ("nightly", 1)
+
+
+@dataclass
+class RecordingAlerter:
+    """An alerter that fails ``failures`` times before it delivers."""
+
+    name: str
+    failures: int = 0
+    alerts: list[object] = field(default_factory=list)
+
+    async def alert(self, alert: object) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("channel down")
+        self.alerts.append(alert)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_alert_is_retried_only_through_the_alerters_that_failed(world: World) -> None:
+    from paymux.core.domain.jobs import Done, Job, JobState, Retry
+    from paymux.core.jobs.reconciliation_jobs import send_alert_handler
+    from paymux.core.reconciliation.alerts import ReconciliationAlert
+    from paymux.core.services.reconciliation import alert_job
+
+    path = world.file("day.csv", f"capture,l1,nobody,,EUR,1.00,0.00,{today()},b1")
+    run = await world.reconciliation.reconcile(path, provider="fake", client_id="c1")
+    steady, flaky = RecordingAlerter("mail"), RecordingAlerter("chat", failures=1)
+    handler = send_alert_handler(world.reconciliation, [steady, flaky])
+    queued = alert_job(run.run.id)
+    now = datetime.now(UTC)
+
+    def job(payload: dict[str, object]) -> Job:
+        return Job(
+            "job_a", queued.kind, queued.key, payload, None, JobState.RUNNING, 0, 1, now, None,
+            None, None, now, now, None, 0,
+        )  # fmt: skip
+
+    first = await handler(job(dict(queued.payload)))
+    assert isinstance(first, Retry)
+    assert "chat" in first.reason
+    assert first.payload is not None
+    second = await handler(job(dict(first.payload)))
+    assert isinstance(second, Done)
+    assert (len(steady.alerts), len(flaky.alerts)) == (1, 1)  # nobody alerted twice
+    alert = steady.alerts[0]
+    assert isinstance(alert, ReconciliationAlert)
+    assert (alert.new_discrepancies, alert.by_kind) == (1, {"unknown_reference": 1})
+    assert alert.examples[0].psp_reference == "nobody"
