@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,10 @@ from paymux.core.plugins import PluginError
 from paymux.core.reconciliation.errors import SettlementFileError
 from paymux.core.settings import Settings
 from paymux.currencies import format_amount
+
+if TYPE_CHECKING:  # the command line loads polars and the services only when it runs
+    from paymux.core.services.reconciliation import RunResult
+    from paymux.core.storage.reconciliation_repository import StoredRun
 
 
 def reconcile(
@@ -91,18 +95,13 @@ def reconcile(
     raise typer.Exit(asyncio.run(run()))
 
 
-def _run_json(run: object) -> dict[str, object]:
+def _run_json(run: StoredRun) -> dict[str, object]:
     from paymux.app.reconciliation_schemas import ReconciliationOut
-    from paymux.core.storage.reconciliation_repository import StoredRun
 
-    assert isinstance(run, StoredRun)
     return ReconciliationOut.of(run).model_dump(mode="json")
 
 
-def _print_summary(console: Console, run_id: str, name: str, size: int, result: object) -> None:
-    from paymux.core.services.reconciliation import RunResult
-
-    assert isinstance(result, RunResult)
+def _print_summary(console: Console, run_id: str, name: str, size: int, result: RunResult) -> None:
     run = result.run
     console.print(
         f"[bold]{run.provider}[/bold] {name} ({size:,} bytes, {run.format}): run {run_id}, "
