@@ -242,10 +242,6 @@ async def test_a_file_of_another_format_or_with_a_bad_amount_is_refused_before_a
     assert await world.platform(Purpose.PSP_FEES) == 0
 
 
-def test_days_are_dates() -> None:
-    assert date.fromisoformat(today()) == datetime.now(UTC).date()
-
-
 class FetchingProvider(FakeProvider):
     """The fake provider with a settlement report to fetch (``None``: not there yet)."""
 

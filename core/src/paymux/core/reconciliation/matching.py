@@ -70,11 +70,10 @@ PAYOUT_INDEX_SCHEMA: dict[str, pl.DataType] = {
 SEEN_SCHEMA: dict[str, pl.DataType] = {
     "type": pl.String(),
     "line_reference": pl.String(),
-    "payment_id": pl.String(),
     "same_file": pl.Boolean(),
 }
-"""Lines earlier runs saw: their type, line id, matched payment, and whether that run read
-the same file (a file read again is not a duplicate of itself)."""
+"""Lines earlier runs saw: their type, line id, and whether that run read the same file (a
+file read again is not a duplicate of itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +83,6 @@ class Records:
     payments: pl.DataFrame
     refunds: pl.DataFrame
     payouts: pl.DataFrame
-
-    @classmethod
-    def empty(cls) -> Records:
-        """No records at all."""
-        return cls(
-            pl.DataFrame(schema=PAYMENT_INDEX_SCHEMA),
-            pl.DataFrame(schema=REFUND_INDEX_SCHEMA),
-            pl.DataFrame(schema=PAYOUT_INDEX_SCHEMA),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,13 +226,12 @@ def match(
     records: Records,
     *,
     seen: pl.DataFrame | None = None,
-    due_after: datetime | None = None,
     due_until: datetime | None = None,
 ) -> MatchResult:
     """Match ``lines`` (the whole file) to ``records``.
 
     ``seen`` are lines of earlier runs (:data:`SEEN_SCHEMA`) with the line ids of this file
-    (for duplicates across files). Succeeded payments with ``due_after < succeeded_at <=
+    (for duplicates across files). Succeeded payments with ``succeeded_at <=
     due_until`` that no capture line of this file names are ``missing``: the caller drops
     those an earlier file settled (:func:`settled_earlier`). The result's lines are not in file
     order (``line_number`` says where each was).
@@ -285,7 +274,7 @@ def match(
             | pl.col("settlement_payout")
         )
     )
-    missing = _missing(frame, records.payments, due_after, due_until)
+    missing = _missing(frame, records.payments, due_until)
     drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
     frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
     return MatchResult(frame, missing)
@@ -371,7 +360,6 @@ def _expectations() -> list[pl.Expr]:
 def _missing(
     frame: pl.DataFrame,
     payments: pl.DataFrame,
-    due_after: datetime | None,
     due_until: datetime | None,
 ) -> pl.DataFrame:
     columns = ["payment_id", "currency", "amount_minor", "psp_reference", "succeeded_at"]
@@ -381,8 +369,6 @@ def _missing(
         (pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate")
     ).get_column("_payment_row")
     due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
-    if due_after is not None:
-        due = due & (pl.col("succeeded_at") > due_after)
     missing = (
         payments.with_row_index("_payment_row")
         .filter(

@@ -261,9 +261,7 @@ class ReconciliationRepository:
         wanted = line_references.drop_nulls().unique().implode()
         frames = []
         for sha256, document in await self._earlier_lines(client_id, provider, since):
-            frame = pl.read_parquet(
-                io.BytesIO(document), columns=["type", "line_reference", "payment_id"]
-            )
+            frame = pl.read_parquet(io.BytesIO(document), columns=["type", "line_reference"])
             frames.append(
                 frame.filter(pl.col("line_reference").is_in(wanted)).with_columns(
                     same_file=pl.lit(sha256 == file_sha256)
@@ -432,25 +430,6 @@ class ReconciliationRepository:
         if after is not None:
             query = query.where(_disc.c.id > after)
         rows = await self._execute(query.order_by(_disc.c.id).limit(limit))
-        return [_stored_discrepancy(row) for row in rows]
-
-    async def discrepancies(
-        self,
-        client_id: str,
-        *,
-        provider: str | None = None,
-        open_only: bool = True,
-        limit: int = 100,
-    ) -> list[StoredDiscrepancy]:
-        """The client's discrepancies (open ones by default), newest first."""
-        query = sa.select(_disc).where(_disc.c.client_id == client_id)
-        if provider is not None:
-            query = query.where(_disc.c.provider == provider)
-        if open_only:
-            query = query.where(_disc.c.resolved_at.is_(None))
-        rows = await self._execute(
-            query.order_by(_disc.c.opened_at.desc(), _disc.c.id).limit(limit)
-        )
         return [_stored_discrepancy(row) for row in rows]
 
 
