@@ -196,7 +196,9 @@ def create_runtime(
         else CapabilityRouter(providers, availability=availability)
     )
     links = StatusLinks(
-        public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
+        public_url=settings.public_url,
+        secret=settings.secret_key.get_secret_value(),
+        ttl_seconds=settings.status_link_ttl_seconds,
     )
 
     def notify(change: OrderStatusChange) -> None:

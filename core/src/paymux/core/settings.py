@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     """Signs the links of buyer status pages."""
 
+    status_link_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    """How long a buyer's status page link stays valid (30 days); after that it answers 410."""
+
     idempotency_lock_seconds: float = Field(default=60.0, gt=0)
     """How long a request holds its idempotency key before another may take over."""
 
