@@ -7,11 +7,12 @@ Adyen serves a report at the URL the notification gives in ``reason`` (for examp
 with the *Merchant Report Download* role (``report_api_key``, default ``api_key``). The
 URL is checked again against the configured reports origin before any credential is sent,
 redirects are not followed, and the body is streamed to disk (a report may hold millions of
-lines).
+lines, written from a thread so the worker's other jobs go on).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -67,9 +68,12 @@ class ReportDownloads:
             ):
                 if answer.status_code != 200:
                     raise _refusal(report.report_name, answer)
-                with destination.open("wb") as file:
+                file = await asyncio.to_thread(destination.open, "wb")
+                try:
                     async for chunk in answer.aiter_bytes(CHUNK_BYTES):
-                        file.write(chunk)
+                        await asyncio.to_thread(file.write, chunk)
+                finally:
+                    await asyncio.to_thread(file.close)
         except httpx.TimeoutException as error:
             raise ProviderTimeoutError(
                 f"Adyen did not serve report {report.report_name} in time: {error!r}"
