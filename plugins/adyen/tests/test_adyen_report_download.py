@@ -16,9 +16,11 @@ from paymux.core.ports.provider import (
     SettlementReportAvailable,
     WebhookVerificationError,
 )
+from paymux.core.providers import ProviderContext
 from paymux.core.reconciliation.parsers import SettlementReportDownloader
+from paymux_adyen import plugin
 from paymux_adyen.config import AdyenConfig
-from paymux_adyen.fake_psp import REPORTS
+from paymux_adyen.fake_psp import DEFAULT_HMAC_KEY, REPORTS
 from paymux_adyen.harness import AdyenHarness
 from paymux_adyen.provider import AdyenProvider
 from paymux_adyen.signatures import sign_notification_item
@@ -210,3 +212,24 @@ def test_the_spec_example_is_not_a_settlement_report(
     item["merchantAccountCode"] = harness.fake.merchant_account
     item["additionalData"]["hmacSignature"] = sign_notification_item(item, harness.fake.hmac_key)
     assert harness.provider.parse_webhook({}, json.dumps(document).encode()) == []
+
+
+async def test_in_sandbox_mode_the_fake_lets_the_api_key_download(tmp_path: Path) -> None:
+    context = ProviderContext(
+        name="adyen",
+        mode="sandbox",
+        public_url="http://127.0.0.1:9",
+        webhook_url="http://127.0.0.1:9/v1/webhooks/adyen",
+        config={"api_key": "x", "merchant_account": "Shop", "hmac_key": DEFAULT_HMAC_KEY},
+        sandbox=True,
+    )
+    provider = plugin.build_provider(context)
+    assert isinstance(provider, AdyenProvider)
+    try:
+        url = f"{provider.base_url}{REPORTS}/Shop/{NAME}"
+        report = SettlementReportAvailable("e1", NAME, url)
+        with pytest.raises(ProviderRejectedError) as missing:
+            await provider.download_settlement_report(report, tmp_path / "r.csv")
+        assert missing.value.code == "adyen-report-not-found"  # authenticated, no such file
+    finally:
+        await provider.aclose()
