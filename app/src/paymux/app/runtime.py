@@ -23,6 +23,7 @@ from paymux.core.jobs.payment_jobs import (
 )
 from paymux.core.jobs.reconciliation_jobs import (
     fetching_providers,
+    reconcile_announced_handler,
     reconcile_nightly_handler,
     schedule_nightly,
     send_alert_handler,
@@ -111,6 +112,11 @@ class PaymuxRuntime:
                     self.providers,
                     self.jobs,
                     hour=self.settings.reconciliation_hour,
+                ),
+                JobKind.RECONCILE_ANNOUNCED_REPORT.value: reconcile_announced_handler(
+                    self.reconciliation,
+                    self.providers,
+                    client_id=self.settings.reconciliation_client_id,
                 ),
             },
             policies=retry_policies(self.settings),
@@ -257,6 +263,7 @@ def create_runtime(
             refunds=refunds,
             payouts=payouts,
             chargebacks=chargebacks,
+            reconciliation_client=settings.reconciliation_client_id,
         ),
         ledger=LedgerService(store=store),
         reconciliation=ReconciliationService(

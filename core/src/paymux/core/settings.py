@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     """Retry policy per job kind, over paymux's defaults
     (``PAYMUX_JOB_RETRY__REGISTER_PAYMENT__MAX_ATTEMPTS=5``). Kinds: ``register_payment``,
     ``check_payment``, ``notify_buyer``, ``submit_refund``, ``submit_payout``,
-    ``refund_late_payment``, ``send_reconciliation_alert``, ``reconcile_nightly``."""
+    ``refund_late_payment``, ``send_reconciliation_alert``, ``reconcile_nightly``,
+    ``reconcile_announced_report``."""
 
     circuit_failure_threshold: int = Field(default=5, gt=0)
     """Retryable failures in a row after which a provider's circuit opens."""

@@ -20,7 +20,8 @@ def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
 
         No API key and no Idempotency-Key: the signature authenticates, and events are
         deduplicated on the provider's event id. Payment statuses, chargebacks (disputes)
-        and refund and payout updates are applied. A duplicate or late event answers 200
+        and refund and payout updates are applied; an announced settlement report is queued
+        for a worker to download and reconcile. A duplicate or late event answers 200
         and changes nothing. A forged one answers 400 and changes nothing. An event naming
         a payment, refund or payout paymux does not know (yet) answers 404, so the provider
         delivers it again.

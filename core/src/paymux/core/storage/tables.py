@@ -330,7 +330,8 @@ class ReconciliationRunRow(SQLModel, table=True):
     provider: str = Field(max_length=32)
     format: str = Field(max_length=64)
     source: str = Field(max_length=16)
-    """``upload`` (API), ``cli`` or ``nightly`` (the worker)."""
+    """``upload`` (API), ``cli``, ``nightly`` (the worker) or ``webhook`` (a report the provider
+    announced, fetched by the worker)."""
     file_name: str = Field(max_length=255)
     file_sha256: str = Field(max_length=64, index=True)
     period_start: date | None = None
