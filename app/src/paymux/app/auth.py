@@ -20,7 +20,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from paymux.app.problems import Problem
-from paymux.core.domain.api_keys import DIGEST_PREFIX, ApiKey, Scope, digest, granted, same_digest
+from paymux.core.domain.api_keys import (
+    DIGEST_PREFIX,
+    TOKEN_PREFIX,
+    ApiKey,
+    Scope,
+    digest,
+    granted,
+    same_digest,
+)
 from paymux.core.identifiers import utc_now
 from paymux.core.settings import ConfiguredApiKey
 from paymux.core.storage.api_key_repository import ApiKeyStore
@@ -83,7 +91,7 @@ class ApiKeys:
         for key_digest, principal in self._configured:  # every one: no early exit
             if same_digest(key_digest, wanted):
                 found = principal
-        if found is None and self.store is not None:
+        if found is None and self.store is not None and token.startswith(TOKEN_PREFIX):
             stored = await self._stored(token, wanted)
             if stored is not None and stored.valid_at(self._now()):
                 found = Principal(stored.client_id, stored.scopes, stored.id)
