@@ -95,6 +95,13 @@ def test_a_missing_scope_is_403_on_every_route_and_writes_nothing(database_url: 
             if "security" in operation
         ]
         assert len(operations) >= 20
+        unauthenticated = {
+            (method.upper(), path)
+            for path, methods in service.app.openapi()["paths"].items()
+            for method, operation in methods.items()
+            if "security" not in operation
+        }
+        assert unauthenticated == {("POST", "/v1/webhooks/{provider}"), ("GET", "/healthz")}
         before = quiet_snapshot(database_url)
         refused = 0
         for method, path, security in operations:
