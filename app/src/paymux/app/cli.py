@@ -1,6 +1,6 @@
 """The ``paymux`` command: ``serve``, ``migrate``, ``relay``, ``worker``,
-``dlq list|replay``, ``payouts run``, ``markets check``, and the commands plugins add through
-the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
+``dlq list|replay``, ``keys create|list|revoke``, ``payouts run``, ``markets check``, and the
+commands plugins add through the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from paymux.app.cli_jobs import dlq_cli, worker
+from paymux.app.cli_keys import keys_cli
 from paymux.app.cli_reconcile import reconcile
 from paymux.core.markets_config import MarketsConfigError
 from paymux.core.plugins import PluginError
@@ -211,6 +212,7 @@ def relay(
 cli.command()(worker)
 cli.command()(reconcile)
 cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(keys_cli, name="keys")
 
 markets_cli = typer.Typer(help="The markets file: providers and routing.", no_args_is_help=True)
 cli.add_typer(markets_cli, name="markets")

@@ -61,6 +61,14 @@ def problem_responses(answers: dict[int, str]) -> dict[int | str, dict[str, Any]
     }
 
 
+AUTH_ERRORS = problem_responses(
+    {
+        401: "Missing, unknown, expired or revoked API key",
+        403: "The API key lacks the scope this operation needs (`insufficient-scope`)",
+    }
+)
+"""The ``responses`` of every router whose routes take an API key."""
+
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": HEADER,
     "in": "header",

@@ -1,15 +1,16 @@
 """``POST /v1/payment-orders/{id}/shipment``: the seller shipped; release the order's money.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
 from paymux.app.problems import Problem, ProblemRoute
 from paymux.app.routes.common import (
+    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
     json_body,
     problem_responses,
@@ -17,14 +18,20 @@ from paymux.app.routes.common import (
 )
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import ShipmentOut
+from paymux.core.domain.api_keys import Scope
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.shipments import Shipment
 
 
 def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The shipment endpoint, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payment-orders", tags=["shipments"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = APIRouter(
+        prefix="/v1/payment-orders",
+        tags=["shipments"],
+        route_class=ProblemRoute,
+        responses=AUTH_ERRORS,
+    )
+    Writer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_WRITE])]  # noqa: N806
 
     def render(shipment: Shipment) -> str:
         return ShipmentOut.of(shipment).model_dump_json()
@@ -46,7 +53,7 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
     async def confirm_shipment(
         order_id: str,
         request: Request,
-        client_id: Client,
+        client_id: Writer,
         key: Annotated[str, Depends(idempotency_key)],
     ) -> Response:
         """The seller shipped this order: release its amount minus commission and logistics fee.

@@ -400,6 +400,23 @@ class ReconciliationDiscrepancyRow(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class ApiKeyRow(SQLModel, table=True):
+    """An API key of a client: its SHA-256 digest and scopes, never the key itself."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(index=True, max_length=64)
+    key_digest: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    scopes: str = Field(max_length=255)
+    """Space-separated scope names."""
+    label: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=_TZ)
+    expires_at: datetime | None = Field(default=None, sa_type=_TZ)
+    revoked_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The SQLAlchemy ``Table`` behind a table model."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
