@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -328,16 +328,26 @@ async def test_an_announced_report_is_reconciled_with_its_job_finished_in_the_ru
             now, "w1", now + timedelta(minutes=1), None, now, now, None, 0,
         )  # fmt: skip
 
+    def client(found: str | None) -> Callable[[], Awaitable[str | None]]:
+        async def resolve() -> str | None:
+            return found
+
+        return resolve
+
     job = running(queued)
-    nobody = reconcile_announced_handler(world.reconciliation, registry, client_id=None)
+    nobody = reconcile_announced_handler(
+        world.reconciliation, registry, resolve_client=client(None)
+    )
     no_client = await nobody(job)
     assert isinstance(no_client, GiveUp)
     assert "PAYMUX_RECONCILIATION_CLIENT" in no_client.reason
     other = reconcile_announced_handler(
-        world.reconciliation, ProviderRegistry([FakeProvider()]), client_id="c1"
+        world.reconciliation, ProviderRegistry([FakeProvider()]), resolve_client=client("c1")
     )
     assert "cannot download" in getattr(await other(job), "reason", "")
-    handler = reconcile_announced_handler(world.reconciliation, registry, client_id="c1")
+    handler = reconcile_announced_handler(
+        world.reconciliation, registry, resolve_client=client("c1")
+    )
     provider.report = b"not,a,settlement,file\n"
     refused = await handler(job)
     assert isinstance(refused, GiveUp)

@@ -117,7 +117,7 @@ class PaymuxRuntime:
                 JobKind.RECONCILE_ANNOUNCED_REPORT.value: reconcile_announced_handler(
                     self.reconciliation,
                     self.providers,
-                    client_id=self.settings.reconciliation_client_id,
+                    resolve_client=self.reconciliation_client_id,
                 ),
             },
             policies=retry_policies(self.settings),

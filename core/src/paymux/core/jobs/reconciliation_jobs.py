@@ -28,7 +28,7 @@ import hashlib
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -208,16 +208,17 @@ def reconcile_announced_handler(
     reconciliation: ReconciliationService,
     providers: ProviderRegistry,
     *,
-    client_id: str | None,
+    resolve_client: Callable[[], Awaitable[str | None]],
     now: Callable[[], datetime] = utc_now,
 ) -> JobHandler:
-    """The handler of ``reconcile_announced_report`` jobs. ``client_id``: whose records a
-    job queued without one is matched against (the settings' reconciliation client)."""
+    """The handler of ``reconcile_announced_report`` jobs. ``resolve_client``: whose records
+    a job queued without a client is matched against (the reconciliation client, asked when
+    the job runs, so that a client configured or given a key since then counts)."""
 
     async def run(job: Job) -> JobOutcome:
         name = str(job.payload["provider"])
         report = announced_report(job)
-        client = job.payload.get("client_id") or client_id
+        client = job.payload.get("client_id") or await resolve_client()
         if client is None:
             return GiveUp(
                 f"the {name} report {report.report_name} names no API client to reconcile "
