@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     """Signs the links of buyer status pages."""
 
+    metrics_token: SecretStr | None = None
+    """When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (``None``:
+    open, as on the sandbox; in production set it or keep ``/metrics`` off the internet)."""
+
     idempotency_lock_seconds: float = Field(default=60.0, gt=0)
     """How long a request holds its idempotency key before another may take over."""
 
