@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from paymux.app.dispute_schemas import ChargebackListOut, ChargebackOut
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import problem_responses
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 
 _ERRORS = problem_responses({404: "No such chargeback or payment for this client"})
@@ -18,7 +17,7 @@ _ERRORS = problem_responses({404: "No such chargeback or payment for this client
 
 def chargebacks_router(runtime: PaymuxRuntime) -> APIRouter:
     """The chargeback endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["chargebacks"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1", tags=["chargebacks"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     @router.get("/chargebacks/{chargeback_id}", response_model=ChargebackOut, responses=_ERRORS)

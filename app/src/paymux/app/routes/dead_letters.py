@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from paymux.app.job_schemas import DeadLetterListOut, JobOut
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.identifiers import utc_now
 
@@ -20,7 +20,7 @@ _ERRORS = problem_responses(
 
 def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
     """The dead-letter endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["dead letters"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1", tags=["dead letters"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     @router.get("/dead-letters", response_model=DeadLetterListOut)

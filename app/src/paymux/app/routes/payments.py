@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -38,7 +39,7 @@ _ERRORS = problem_responses(
 
 def payments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payments endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payments", tags=["payments"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1/payments", tags=["payments"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     def render(payment: PaymentEvent, pending: PendingWork | None = None) -> str:

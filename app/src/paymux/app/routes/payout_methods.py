@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from paymux.app.dispute_schemas import PayoutMethodIn, PayoutMethodOut
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import json_body, parse_body, problem_responses
+from paymux.app.routes.common import api_router, json_body, parse_body, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import inline_schema
 
@@ -25,7 +24,7 @@ SellerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x
 
 def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout-method endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/sellers", tags=["payouts"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1/sellers", tags=["payouts"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     @router.put(

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import ProblemRoute
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -34,7 +34,7 @@ _ERRORS = problem_responses(
 
 def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payouts", tags=["payouts"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1/payouts", tags=["payouts"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     def render(payout: Payout) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.problems import Problem
 from paymux.app.reconciliation_schemas import (
     DiscrepancyListOut,
     DiscrepancyOut,
@@ -20,6 +20,7 @@ from paymux.app.reconciliation_schemas import (
 )
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     problem_responses,
     stored_response,
 )
@@ -42,7 +43,7 @@ _UPLOAD_ERRORS = problem_responses(
 
 def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     """The reconciliation endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["reconciliation"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1", tags=["reconciliation"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
     limit_bytes = runtime.settings.reconciliation_max_upload_bytes
 

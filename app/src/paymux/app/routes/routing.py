@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.routing_schemas import ExplanationOut
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.routing import MarketRouter, NoRouteError
@@ -25,7 +25,7 @@ _ERRORS = problem_responses(
 
 def routing_router(runtime: PaymuxRuntime) -> APIRouter:
     """The routing endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/routing", tags=["routing"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1/routing", tags=["routing"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     @router.get("/explain", response_model=ExplanationOut, responses=_ERRORS)

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     problem_responses,
     stored_response,
@@ -23,7 +24,7 @@ from paymux.core.services.shipments import Shipment
 
 def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The shipment endpoint, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payment-orders", tags=["shipments"], route_class=ProblemRoute)
+    router = api_router(prefix="/v1/payment-orders", tags=["shipments"])
     Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
 
     def render(shipment: Shipment) -> str:
