@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.openapi_links import PAYMENT_LINKS
 from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
@@ -52,7 +53,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PaymentOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYMENT_LINKS},
         summary="Create a payment",
         openapi_extra={
             "requestBody": {

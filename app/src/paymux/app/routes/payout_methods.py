@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from paymux.app.dispute_schemas import PayoutMethodIn, PayoutMethodOut
+from paymux.app.openapi_links import PAYOUT_METHOD_LINKS
 from paymux.app.routes.common import api_router, json_body, parse_body, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import inline_schema
@@ -30,7 +31,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
     @router.put(
         "/{seller_id}/payout-method",
         response_model=PayoutMethodOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 200: PAYOUT_METHOD_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

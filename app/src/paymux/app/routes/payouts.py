@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.openapi_links import PAYOUT_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
@@ -44,7 +45,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PayoutOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYOUT_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.openapi_links import RECONCILIATION_LINKS
 from paymux.app.problems import Problem
 from paymux.app.reconciliation_schemas import (
     DiscrepancyListOut,
@@ -51,7 +52,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
         "/reconciliations",
         status_code=201,
         response_model=ReconciliationOut,
-        responses=_UPLOAD_ERRORS,
+        responses={**_UPLOAD_ERRORS, 201: RECONCILIATION_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

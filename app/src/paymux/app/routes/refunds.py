@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.openapi_links import REFUND_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
@@ -45,7 +46,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         "/payments/{payment_id}/refunds",
         status_code=201,
         response_model=RefundOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: REFUND_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": False,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.openapi_links import SHIPMENT_LINKS
 from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
@@ -34,14 +35,17 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
         "/{order_id}/shipment",
         status_code=201,
         response_model=ShipmentOut,
-        responses=problem_responses(
-            {
-                400: "Missing Idempotency-Key",
-                404: "No such payment order for this client",
-                409: "The order has not succeeded, or shipped before, or the key is in use",
-                422: "A body other than {} or the key was used with another request",
-            }
-        ),
+        responses={
+            **problem_responses(
+                {
+                    400: "Missing Idempotency-Key",
+                    404: "No such payment order for this client",
+                    409: "The order has not succeeded, or shipped before, or the key is in use",
+                    422: "A body other than {} or the key was used with another request",
+                }
+            ),
+            201: SHIPMENT_LINKS,
+        },
         openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
     )
     async def confirm_shipment(
