@@ -3,6 +3,7 @@ scenarios that follow the OpenAPI links; no 5xx, every answer as the schema says
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +40,8 @@ CONFIG = {
         }
     },
 }
-EXAMPLES = 30
+EXAMPLES = int(os.environ.get("PAYMUX_FUZZ_EXAMPLES", "30"))
+"""Cases per operation and mode, and scenarios (more for a deeper run by hand)."""
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
