@@ -70,12 +70,18 @@ def create_payment(client: httpx.Client, key: str) -> dict[str, Any]:
 
 
 async def queue_jobs(settings: Settings) -> None:
-    """A dead letter (a kind no worker handles), one job due now, one due in an hour."""
+    """A dead letter (a kind no worker handles), one job held by a worker, one due now,
+    one due in an hour."""
     runtime = create_runtime(settings)
     try:
         now = datetime.now(UTC)
         await runtime.jobs.enqueue(NewJob("no_such_kind", "metrics-dead"), client_id="dev")
         await runtime.create_worker(worker_id="metrics-test").drain()
+        await runtime.jobs.enqueue(NewJob("metrics_held", "metrics-held"), now=now)
+        [held] = await runtime.jobs.claim(
+            worker="metrics-test", now=now, lease=timedelta(minutes=5), limit=1
+        )
+        assert held.kind == "metrics_held"
         await runtime.jobs.enqueue(NewJob("metrics_ready", "metrics-ready"), now=now)
         await runtime.jobs.enqueue(
             NewJob("metrics_later", "metrics-later", run_at=now + timedelta(hours=1)), now=now
@@ -118,6 +124,8 @@ def test_a_scrape_counts_payments_jobs_dead_letters_and_discrepancies(database_u
     assert value(samples, "paymux_jobs", kind="metrics_ready", state="scheduled") == 0
     assert value(samples, "paymux_jobs", kind="metrics_later", state="scheduled") == 1
     assert value(samples, "paymux_jobs", kind="metrics_later", state="ready") == 0
+    assert value(samples, "paymux_jobs", kind="metrics_held", state="running") == 1
+    assert value(samples, "paymux_jobs", kind="metrics_held", state="ready") == 0
     assert (
         value(
             samples,
