@@ -11,10 +11,12 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paymux.app.metrics import RequestMetricsMiddleware, create_metrics
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.dead_letters import dead_letters_router
 from paymux.app.routes.ledger import ledger_router
+from paymux.app.routes.metrics import metrics_router
 from paymux.app.routes.payments import payments_router
 from paymux.app.routes.payout_methods import payout_methods_router
 from paymux.app.routes.payouts import payouts_router
@@ -28,7 +30,7 @@ from paymux.app.runtime import PaymuxRuntime, create_runtime
 from paymux.core.jobs.worker import default_worker_id
 from paymux.core.settings import Settings
 
-_RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz")
+_RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz", "/metrics")
 
 
 def create_router(runtime: PaymuxRuntime) -> APIRouter:
@@ -101,6 +103,10 @@ def create_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    metrics = create_metrics()
+    app.state.metrics = metrics
+    app.include_router(metrics_router(runtime, metrics))
+
     for mount in runtime.mounts:
         if not mount.path.startswith("/") or mount.path.startswith(_RESERVED):
             raise ValueError(f"plugin mount path {mount.path!r} is not allowed")
@@ -112,4 +118,6 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, http_error)
     app.add_exception_handler(Problem, http_error)
+    # the last one added is the outermost: the latency counts every other middleware's time
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     status_link_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
     """How long a buyer's status page link stays valid (30 days); after that it answers 410."""
 
+    metrics_token: SecretStr | None = None
+    """When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (``None``:
+    open, as on the sandbox; in production set it or keep ``/metrics`` off the internet)."""
+
     idempotency_lock_seconds: float = Field(default=60.0, gt=0)
     """How long a request holds its idempotency key before another may take over."""
 

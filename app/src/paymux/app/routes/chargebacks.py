@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Security
 
 from paymux.app.dispute_schemas import ChargebackListOut, ChargebackOut
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import AUTH_ERRORS, problem_responses
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.api_keys import Scope
 
@@ -19,9 +18,7 @@ _ERRORS = problem_responses({404: "No such chargeback or payment for this client
 
 def chargebacks_router(runtime: PaymuxRuntime) -> APIRouter:
     """The chargeback endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1", tags=["chargebacks"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1", tags=["chargebacks"])
     Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
     @router.get("/chargebacks/{chargeback_id}", response_model=ChargebackOut, responses=_ERRORS)

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Security
 
 from paymux.app.job_schemas import DeadLetterListOut, JobOut
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import AUTH_ERRORS, problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.api_keys import Scope
 from paymux.core.identifiers import utc_now
@@ -21,9 +21,7 @@ _ERRORS = problem_responses(
 
 def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
     """The dead-letter endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1", tags=["dead letters"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1", tags=["dead letters"])
     Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
 
     @router.get("/dead-letters", response_model=DeadLetterListOut)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Security
 
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import AUTH_ERRORS
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import (
     AccountOut,
@@ -20,12 +19,12 @@ from paymux.app.schemas import (
 )
 from paymux.core.domain.api_keys import Scope
 
+_NOT_FOUND = problem_responses({404: "No such ledger account or transaction for this client"})
+
 
 def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
     """The wallet and ledger endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1", tags=["ledger"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1", tags=["ledger"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
     Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
 
@@ -48,12 +47,14 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
             ],
         )
 
-    @router.get("/ledger/accounts/{account_id}", response_model=AccountOut)
+    @router.get("/ledger/accounts/{account_id}", response_model=AccountOut, responses=_NOT_FOUND)
     async def account(account_id: str, client_id: Admin) -> AccountOut:
         """One ledger account and its balance."""
         return AccountOut.of(await runtime.ledger.account(client_id, account_id))
 
-    @router.get("/ledger/accounts/{account_id}/entries", response_model=EntriesPage)
+    @router.get(
+        "/ledger/accounts/{account_id}/entries", response_model=EntriesPage, responses=_NOT_FOUND
+    )
     async def entries(
         account_id: str,
         client_id: Admin,
@@ -74,7 +75,11 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
             next_after=page[-1].id if len(rows) > limit else None,
         )
 
-    @router.get("/ledger/transactions/{transaction_id}", response_model=LedgerTransactionOut)
+    @router.get(
+        "/ledger/transactions/{transaction_id}",
+        response_model=LedgerTransactionOut,
+        responses=_NOT_FOUND,
+    )
     async def transaction(transaction_id: str, client_id: Admin) -> LedgerTransactionOut:
         """One journal transaction with every posting."""
         return LedgerTransactionOut.of(await runtime.ledger.transaction(client_id, transaction_id))

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.openapi_links import PAYMENT_LINKS
+from paymux.app.problems import Problem
 from paymux.app.routes.common import (
-    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -40,9 +41,7 @@ _ERRORS = problem_responses(
 
 def payments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payments endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1/payments", tags=["payments"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1/payments", tags=["payments"])
     Writer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_WRITE])]  # noqa: N806
     Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
@@ -56,7 +55,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PaymentOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYMENT_LINKS},
         summary="Create a payment",
         openapi_extra={
             "requestBody": {

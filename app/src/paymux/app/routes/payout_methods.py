@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Security
 
 from paymux.app.dispute_schemas import PayoutMethodIn, PayoutMethodOut
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import AUTH_ERRORS, json_body, parse_body, problem_responses
+from paymux.app.openapi_links import PAYOUT_METHOD_LINKS
+from paymux.app.routes.common import api_router, json_body, parse_body, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import inline_schema
 from paymux.core.domain.api_keys import Scope
@@ -26,15 +26,13 @@ SellerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x
 
 def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout-method endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1/sellers", tags=["payouts"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1/sellers", tags=["payouts"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
 
     @router.put(
         "/{seller_id}/payout-method",
         response_model=PayoutMethodOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 200: PAYOUT_METHOD_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import ProblemRoute
+from paymux.app.openapi_links import PAYOUT_LINKS
 from paymux.app.routes.common import (
-    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -36,9 +36,7 @@ _ERRORS = problem_responses(
 
 def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1/payouts", tags=["payouts"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1/payouts", tags=["payouts"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
 
     def render(payout: Payout) -> str:
@@ -48,7 +46,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PayoutOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYOUT_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

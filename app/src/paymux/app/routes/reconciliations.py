@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.openapi_links import RECONCILIATION_LINKS
+from paymux.app.problems import Problem
 from paymux.app.reconciliation_schemas import (
     DiscrepancyListOut,
     DiscrepancyOut,
@@ -19,8 +20,8 @@ from paymux.app.reconciliation_schemas import (
     ReconciliationOut,
 )
 from paymux.app.routes.common import (
-    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     problem_responses,
     stored_response,
 )
@@ -44,9 +45,7 @@ _UPLOAD_ERRORS = problem_responses(
 
 def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     """The reconciliation endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1", tags=["reconciliation"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1", tags=["reconciliation"])
     Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
     limit_bytes = runtime.settings.reconciliation_max_upload_bytes
 
@@ -54,7 +53,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
         "/reconciliations",
         status_code=201,
         response_model=ReconciliationOut,
-        responses=_UPLOAD_ERRORS,
+        responses={**_UPLOAD_ERRORS, 201: RECONCILIATION_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,

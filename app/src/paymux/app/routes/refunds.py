@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import ProblemRoute
+from paymux.app.openapi_links import REFUND_LINKS
 from paymux.app.routes.common import (
-    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -37,9 +37,7 @@ _ERRORS = problem_responses(
 
 def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
     """The refund endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1", tags=["refunds"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1", tags=["refunds"])
     Refunder = Annotated[str, Security(runtime.api_keys, scopes=[Scope.REFUNDS])]  # noqa: N806
 
     def render(refund: Refund) -> str:
@@ -49,7 +47,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         "/payments/{payment_id}/refunds",
         status_code=201,
         response_model=RefundOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: REFUND_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": False,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Security
 
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import AUTH_ERRORS, problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.routing_schemas import ExplanationOut
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.api_keys import Scope
@@ -26,9 +26,7 @@ _ERRORS = problem_responses(
 
 def routing_router(runtime: PaymuxRuntime) -> APIRouter:
     """The routing endpoints, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1/routing", tags=["routing"], route_class=ProblemRoute, responses=AUTH_ERRORS
-    )
+    router = api_router(prefix="/v1/routing", tags=["routing"])
     Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
     @router.get("/explain", response_model=ExplanationOut, responses=_ERRORS)

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.openapi_links import SHIPMENT_LINKS
+from paymux.app.problems import Problem
 from paymux.app.routes.common import (
-    AUTH_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     problem_responses,
     stored_response,
@@ -25,12 +26,7 @@ from paymux.core.services.shipments import Shipment
 
 def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The shipment endpoint, bound to ``runtime``."""
-    router = APIRouter(
-        prefix="/v1/payment-orders",
-        tags=["shipments"],
-        route_class=ProblemRoute,
-        responses=AUTH_ERRORS,
-    )
+    router = api_router(prefix="/v1/payment-orders", tags=["shipments"])
     Writer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_WRITE])]  # noqa: N806
 
     def render(shipment: Shipment) -> str:
@@ -40,14 +36,17 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
         "/{order_id}/shipment",
         status_code=201,
         response_model=ShipmentOut,
-        responses=problem_responses(
-            {
-                400: "Missing Idempotency-Key",
-                404: "No such payment order for this client",
-                409: "The order has not succeeded, or shipped before, or the key is in use",
-                422: "A body other than {} or the key was used with another request",
-            }
-        ),
+        responses={
+            **problem_responses(
+                {
+                    400: "Missing Idempotency-Key",
+                    404: "No such payment order for this client",
+                    409: "The order has not succeeded, or shipped before, or the key is in use",
+                    422: "A body other than {} or the key was used with another request",
+                }
+            ),
+            201: SHIPMENT_LINKS,
+        },
         openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
     )
     async def confirm_shipment(

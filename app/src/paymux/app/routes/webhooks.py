@@ -5,16 +5,26 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.routes.common import problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import WebhookAck
 from paymux.core.ports.provider import WebhookVerificationError
+
+_ERRORS = problem_responses(
+    {
+        400: "The signature did not verify, or the body is not the provider's format",
+        404: "No such enabled provider, or the event names a payment, refund or payout "
+        "paymux does not know (yet): the provider delivers it again",
+        422: "The event is not applicable to what it names",
+    }
+)
 
 
 def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
     """The webhook endpoint, bound to ``runtime``."""
     router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=ProblemRoute)
 
-    @router.post("/{provider}", response_model=WebhookAck)
+    @router.post("/{provider}", response_model=WebhookAck, responses=_ERRORS)
     async def receive(provider: str, request: Request) -> WebhookAck:
         """Verify the signature with the provider's own scheme, then apply each event once.
 
