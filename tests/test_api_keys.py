@@ -101,7 +101,12 @@ def test_a_missing_scope_is_403_on_every_route_and_writes_nothing(database_url: 
             for method, operation in methods.items()
             if "security" not in operation
         }
-        assert unauthenticated == {("POST", "/v1/webhooks/{provider}"), ("GET", "/healthz")}
+        # webhooks are signed by the provider; /metrics has its own token (PAYMUX_METRICS_TOKEN)
+        assert unauthenticated == {
+            ("POST", "/v1/webhooks/{provider}"),
+            ("GET", "/healthz"),
+            ("GET", "/metrics"),
+        }
         before = quiet_snapshot(database_url)
         refused = 0
         for method, path, security in operations:
