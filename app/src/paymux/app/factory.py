@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paymux.app.hardening import add_hardening
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.dead_letters import dead_letters_router
@@ -95,6 +96,7 @@ def create_app(
     )
     app.state.paymux = runtime
     app.include_router(create_router(runtime))
+    add_hardening(app, settings, runtime.providers)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
