@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +18,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from paymux.app.factory import create_app
-from paymux.app.rate_limiting import key_digest
+from paymux.app.rate_limiting import (
+    Bucket,
+    Decision,
+    Limiter,
+    key_digest,
+)
 from paymux_broker_support import broker_url, closed_port
 from paymux_test_support import API_KEY, OTHER_API_KEY, auth, make_settings
 
@@ -73,6 +80,7 @@ async def test_a_burst_of_1000_from_one_key_is_cut_to_the_limit(
         rate_limit_storage_url=storage_url,
         rate_limit_key_prefix=prefix,
     )
+    allowed_at = record_allowed_hits(app, kind="key")
     async with client_of(app) as client:
         started = time.monotonic()
         burst = await asyncio.gather(
@@ -83,16 +91,42 @@ async def test_a_burst_of_1000_from_one_key_is_cut_to_the_limit(
 
     accepted = [r for r in burst if r.status_code != 429]
     refused = [r for r in burst if r.status_code == 429]
+    busiest = busiest_second(allowed_at[: len(accepted)])
+    print(f"{len(accepted)} of 1000 accepted in {elapsed:.2f} s; busiest second: {busiest}")
     assert {r.status_code for r in accepted} == {404}
-    # A moving window lets at most 100 through in any second: one more window for each
-    # further second the burst took on a slow machine (at most twice the limit in all).
-    windows = 1 + int(elapsed)
-    assert 100 <= len(accepted) <= min(200, 100 * windows), (len(accepted), elapsed)
-    print(f"{len(accepted)} of 1000 accepted in {elapsed:.2f} s")
-    assert len(refused) == 1000 - len(accepted)
+    # In any one second at most the limit passes, at most twice it as seen from outside
+    # (a hit is timed when the storage has answered). A machine slower than 1,000
+    # requests a second lets the limit through again in each further second.
+    assert 100 <= busiest <= 200
+    assert 100 <= len(accepted) <= 100 * (1 + math.ceil(elapsed))
+    assert len(refused) == 1000 - len(accepted) >= 1000 - 100 * (1 + math.ceil(elapsed))
     for response in refused:
         assert_rate_limited(response)
     assert other.status_code == 200, other.text  # the second key is served normally
+
+
+def record_allowed_hits(app: FastAPI, *, kind: str) -> list[float]:
+    """When the app's limiter let a request of ``kind`` through (filled as it runs)."""
+    limiters = [m.kwargs["limiter"] for m in app.user_middleware if "limiter" in m.kwargs]
+    limiter = limiters[0]
+    assert isinstance(limiter, Limiter)
+    times: list[float] = []
+    hit = limiter.hit
+
+    async def recording_hit(bucket: Bucket) -> Decision:
+        decision = await hit(bucket)
+        if decision.allowed and bucket.kind == kind:
+            times.append(time.monotonic())
+        return decision
+
+    limiter.hit = recording_hit  # type: ignore[method-assign]
+    return times
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most of ``times`` within any one second."""
+    ordered = sorted(times)
+    return max(bisect.bisect_left(ordered, t + 1.0) - i for i, t in enumerate(ordered))
 
 
 @pytest.mark.brokers
@@ -238,3 +272,27 @@ def test_an_empty_limit_turns_it_off(sqlite_url: str) -> None:
                 yield client.get(MISSING_PAYMENT, headers=auth()).status_code
 
     assert list(codes()) == [404] * 5
+
+
+async def test_made_up_keys_do_not_each_get_a_fresh_budget(
+    sqlite_url: str, storage_url: str, prefix: str
+) -> None:
+    app = limited_app(
+        sqlite_url,
+        rate_limit_anonymous="3/minute",
+        rate_limit_storage_url=storage_url,
+        rate_limit_key_prefix=prefix,
+    )
+    async with (
+        client_of(app, ip="198.51.100.5") as guesser,
+        client_of(app, "198.51.100.6") as other,
+    ):
+        guesses = [
+            await guesser.get(MISSING_PAYMENT, headers=auth(f"pmx_guess_{n}")) for n in range(4)
+        ]
+        valid_from_there = await guesser.get(MISSING_PAYMENT, headers=auth())
+        valid_elsewhere = await other.get(MISSING_PAYMENT, headers=auth())
+    assert [r.status_code for r in guesses] == [401, 401, 401, 429]
+    assert "refused API key" in guesses[-1].json()["detail"]
+    assert_rate_limited(valid_from_there)  # the address is refused until its window passes
+    assert valid_elsewhere.status_code == 404

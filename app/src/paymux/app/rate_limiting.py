@@ -5,7 +5,9 @@ Which counter a request counts against (:func:`bucket_for`):
 * ``/v1/webhooks/{provider}``: the provider and the client IP (``rate_limit_webhooks``);
 * any other ``/v1/...`` request with ``Authorization: Bearer <key>``: a SHA-256 digest of the
   key (``rate_limit``). The key itself is never stored; the limit does not depend on how
-  keys are checked, so a refused key is limited like any other;
+  keys are checked. Requests answered 401 (a wrong key) also count against their client
+  IP (``rate_limit_anonymous``), and an IP over that budget is refused before its key is
+  looked at: made-up keys do not each get a fresh budget;
 * ``/v1/...`` without a key and the buyer status pages (``/checkout/...``): the client IP
   (``rate_limit_anonymous``);
 * everything else (``/healthz``, ``/docs``, ``/openapi.json``, plugins' mounted apps): no
@@ -19,6 +21,7 @@ counts in this process's memory until the storage answers again (checked every
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -26,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import redis.asyncio
@@ -39,7 +43,7 @@ from limits.aio.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 from limits.errors import StorageError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.app.problems import Problem, problem_response
 from paymux.core.settings import Settings
@@ -105,6 +109,11 @@ class BucketRules:
         self.per_key = parse_limits(settings.rate_limit, "rate_limit")
         self.anonymous = parse_limits(settings.rate_limit_anonymous, "rate_limit_anonymous")
         self.webhooks = parse_limits(settings.rate_limit_webhooks, "rate_limit_webhooks")
+
+    def refused_keys_bucket(self, scope: Scope) -> Bucket | None:
+        """The client IP's bucket of requests whose key was refused (401)."""
+        client = scope.get("client")
+        return _bucket("refused-key", str(client[0]) if client else "unknown", self.anonymous)
 
     def bucket_for(self, scope: Scope) -> Bucket | None:
         """The bucket of an HTTP request; ``None`` for a path paymux does not limit."""
@@ -179,11 +188,18 @@ class Limiter:
 
     async def hit(self, bucket: Bucket) -> Decision:
         """Count one request against every limit of ``bucket``."""
+        return await self._decide(bucket, count=True)
+
+    async def test(self, bucket: Bucket) -> Decision:
+        """Whether ``bucket`` has room for one more request, without counting it."""
+        return await self._decide(bucket, count=False)
+
+    async def _decide(self, bucket: Bucket, *, count: bool) -> Decision:
         limiter = self._shared if self._shared is not None else self._local
         if limiter is self._shared and time.monotonic() < self._down_until:
             limiter = self._unavailable()
         try:
-            return await self._hit(limiter, bucket)
+            return await self._hit(limiter, bucket, count=count)
         except (StorageError, OSError, redis.RedisError) as error:
             self._down_until = time.monotonic() + STORAGE_RETRY_SECONDS
             log.warning(
@@ -192,17 +208,18 @@ class Limiter:
                 "refusing requests" if self._fail_closed else "counting in this process",
                 STORAGE_RETRY_SECONDS,
             )
-            return await self._hit(self._unavailable(), bucket)
+            return await self._hit(self._unavailable(), bucket, count=count)
 
     def _unavailable(self) -> RateLimiter:
         if self._fail_closed:
             raise RateLimitUnavailableError
         return self._local
 
-    async def _hit(self, limiter: RateLimiter, bucket: Bucket) -> Decision:
+    async def _hit(self, limiter: RateLimiter, bucket: Bucket, *, count: bool) -> Decision:
         ids = (self._prefix, bucket.kind, bucket.identity)
         for item in bucket.limits:
-            if not await limiter.hit(item, *ids):
+            allowed = await (limiter.hit if count else limiter.test)(item, *ids)
+            if not allowed:
                 stats = await limiter.get_window_stats(item, *ids)
                 wait = max(1, math.ceil(stats.reset_time - time.time()))
                 return Decision(False, item, wait)
@@ -229,8 +246,16 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
+        refused_keys = self.rules.refused_keys_bucket(scope) if bucket.kind == "key" else None
+        what = "requests"
         try:
-            decision = await self.limiter.hit(bucket)
+            decision = Decision(True)
+            if refused_keys is not None:
+                decision = await self.limiter.test(refused_keys)
+                what = "requests with a refused API key from this address"
+            if decision.allowed:
+                what = "requests"
+                decision = await self.limiter.hit(bucket)
         except RateLimitUnavailableError:
             problem = Problem(
                 "rate-limit-unavailable",
@@ -239,15 +264,18 @@ class RateLimitMiddleware:
             )
             await problem_response(problem, instance=path)(scope, receive, send)
             return
-        if decision.allowed:
+        if decision.allowed and refused_keys is None:
             await self.app(scope, receive, send)
+            return
+        if decision.allowed and refused_keys is not None:
+            await self._pass_counting_refused_keys(scope, receive, send, refused_keys)
             return
         assert decision.limit is not None
         limit = decision.limit
         window = limit.get_expiry()
         problem = Problem(
             "rate-limited",
-            f"more than {limit.amount} requests per {limit.multiples} {limit.GRANULARITY.name}"
+            f"more than {limit.amount} {what} per {limit.multiples} {limit.GRANULARITY.name}"
             f"{'' if limit.multiples == 1 else 's'}; retry in {decision.retry_after_seconds} s",
             headers={
                 "Retry-After": str(decision.retry_after_seconds),
@@ -259,6 +287,22 @@ class RateLimitMiddleware:
             limit=str(limit),
         )
         await problem_response(problem, instance=path)(scope, receive, send)
+
+    async def _pass_counting_refused_keys(
+        self, scope: Scope, receive: Receive, send: Send, refused_keys: Bucket
+    ) -> None:
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status == HTTPStatus.UNAUTHORIZED:
+            with contextlib.suppress(RateLimitUnavailableError):
+                await self.limiter.hit(refused_keys)
 
 
 def add_rate_limits(app: FastAPI, settings: Settings) -> Limiter:
