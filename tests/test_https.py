@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from paymux.app.factory import create_app
 from paymux.app.https import uvicorn_options
-from paymux_test_support import free_socket, make_settings
+from paymux_test_support import auth, free_socket, make_settings
 
 PAYMUX = str(Path(sys.executable).with_name("paymux"))
 HSTS = "strict-transport-security"
@@ -105,16 +105,26 @@ def paymux_serve(
 def test_serve_over_https_sends_hsts(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     args = ("--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
-    with paymux_serve(tmp_path / "tls.db", *args, verify=cert) as url:
+    small = {"PAYMUX_MAX_BODY_BYTES": "4096"}
+    with paymux_serve(tmp_path / "tls.db", *args, env=small, verify=cert) as url:
         assert url.startswith("https://")
         health = httpx.get(f"{url}/healthz", verify=trusting(cert))
         missing = httpx.get(f"{url}/v1/payments/pay_missing", verify=trusting(cert))
+        chunked = httpx.post(  # no Content-Length: counted while read, refused at 4 KiB
+            f"{url}/v1/payments",
+            content=(b" " * 1024 for _ in range(64)),
+            headers={**auth(idempotency_key="big"), "Content-Type": "application/json"},
+            verify=trusting(cert),
+        )
         with pytest.raises(httpx.TransportError):
             httpx.get(url.replace("https://", "http://") + "/healthz")  # no plain HTTP there
     assert health.status_code == 200
     assert health.headers[HSTS] == "max-age=31536000"
     assert missing.status_code == 401
     assert missing.headers[HSTS] == "max-age=31536000"  # on problems too
+    assert chunked.status_code == 413
+    assert chunked.json()["type"] == "https://paymux.dev/problems/payload-too-large"
+    assert chunked.request.headers.get("transfer-encoding") == "chunked"
 
 
 def test_proxy_headers_count_only_from_trusted_proxies(tmp_path: Path) -> None:
