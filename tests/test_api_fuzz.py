@@ -57,9 +57,9 @@ def fuzz_app(postgres_url: str) -> Iterator[FastAPI]:
     database, served on a real port (providers are called over HTTP, and the PSP's webhooks
     reach paymux there)."""
     with live_service(postgres_url, settings={"embedded_worker": "never"}) as psp:
-        yield create_app(
-            make_settings(postgres_url, psp.url, settings={"embedded_worker": "never"})
-        )
+        # No rate limits here: the fuzzer's bursts would be 429s, not what is tested.
+        unlimited = {"embedded_worker": "never", "rate_limit": "", "rate_limit_anonymous": ""}
+        yield create_app(make_settings(postgres_url, psp.url, settings=unlimited))
 
 
 @pytest.fixture

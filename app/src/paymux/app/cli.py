@@ -40,17 +40,33 @@ def _settings(**overrides: object) -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM)")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="The certificate's key (PEM)")] = None,
 ) -> None:
-    """Run the API. On SQLite the database is migrated first; on PostgreSQL run `migrate`."""
+    """Run the API. On SQLite the database is migrated first; on PostgreSQL run `migrate`.
+
+    HTTPS with --ssl-certfile and --ssl-keyfile (or PAYMUX_SSL_CERTFILE/_KEYFILE); proxy
+    headers are believed only from PAYMUX_TRUSTED_PROXIES.
+    """
     import os
 
     import uvicorn
 
     from paymux.app.factory import create_app
+    from paymux.app.https import uvicorn_options
 
     overrides: dict[str, object] = {}
+    settings = _settings()
+    try:
+        options = uvicorn_options(settings, certfile=ssl_certfile, keyfile=ssl_keyfile)
+    except ValueError as error:
+        typer.echo(f"paymux: {error}", err=True)
+        raise typer.Exit(2) from None
     if "PAYMUX_PUBLIC_URL" not in os.environ:
-        overrides["public_url"] = f"http://{host}:{port}"
+        scheme = "https" if "ssl_certfile" in options else "http"
+        overrides["public_url"] = f"{scheme}://{host}:{port}"
     settings = _settings(**overrides)
     try:
         app = create_app(settings)
@@ -67,7 +83,7 @@ def serve(
     typer.echo(f"  database:  {make_url(settings.database_url).render_as_string()}")
     if DEVELOPMENT_API_KEY in settings.api_keys:
         typer.echo(f"  API key:   {DEVELOPMENT_API_KEY}  (development only)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", **options)
 
 
 @cli.command()

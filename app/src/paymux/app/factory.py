@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paymux.app.hardening import add_hardening
 from paymux.app.metrics import RequestMetricsMiddleware, create_metrics
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.routes.chargebacks import chargebacks_router
@@ -97,6 +98,7 @@ def create_app(
     )
     app.state.paymux = runtime
     app.include_router(create_router(runtime))
+    add_hardening(app, settings, runtime.providers)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -74,6 +74,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency-key-reused": 422,
     "internal-error": 500,
     "provider-unavailable": 503,
+    "rate-limited": 429,
+    "rate-limit-unavailable": 503,
 }
 
 TITLES: dict[str, str] = {
@@ -123,6 +125,8 @@ TITLES: dict[str, str] = {
     "idempotency-key-reused": "The Idempotency-Key was used with another request",
     "internal-error": "Internal error",
     "provider-unavailable": "The payment provider did not answer",
+    "rate-limited": "Too many requests",
+    "rate-limit-unavailable": "The rate limits cannot be checked",
 }
 
 
@@ -191,9 +195,12 @@ def as_problem(error: Exception) -> Problem:
             errors=field_errors(error.errors()),
         )
     if isinstance(error, HTTPException):
-        code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
-            error.status_code, "validation-error"
-        )
+        code = {
+            401: "unauthorized",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "payload-too-large",
+        }.get(error.status_code, "validation-error")
         return Problem(code, str(error.detail), headers=dict(error.headers or {}))
     log.exception("unexpected error", exc_info=error)
     return Problem("internal-error", "an unexpected error occurred; it was logged")

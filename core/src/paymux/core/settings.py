@@ -172,6 +172,66 @@ class Settings(BaseSettings):
     reconciliation_max_upload_bytes: int = Field(default=1 << 30, gt=0)
     """The largest settlement file ``POST /v1/reconciliations`` accepts (413 above)."""
 
+    # Hardening: rate limits, body sizes, HTTPS (docs/security/rate-limits.md,
+    # docs/security/https-and-proxies.md).
+
+    rate_limit: str = "100/second"
+    """Requests per API key (``Authorization: Bearer``), in the ``limits`` notation:
+    ``100/second``, or several at once: ``100/second;2000/minute``. Empty: no limit."""
+
+    rate_limit_anonymous: str = "20/second"
+    """Requests per client IP without an API key (buyer status pages, plugin pages, the
+    API docs, and API calls that present no key). Empty: no limit."""
+
+    rate_limit_webhooks: str = "100/second"
+    """Webhook deliveries per provider and client IP on ``/v1/webhooks/{provider}``.
+    Empty: no limit."""
+
+    rate_limit_storage_url: str = "memory://"
+    """Where the counters live: ``memory://`` (one process), or Redis (``redis://host:6379``,
+    ``async+redis://...``; ``rediss://`` for TLS) to share the limits between instances."""
+
+    rate_limit_key_prefix: str = Field(default="paymux-rate", min_length=1)
+    """The prefix of paymux's keys in the rate-limit storage."""
+
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
+        "moving-window"
+    )
+    """The ``limits`` strategy: ``moving-window`` never lets more than the limit through
+    in any window; the others are cheaper and may let up to twice the limit through at the
+    edge of a window."""
+
+    rate_limit_on_storage_error: Literal["open", "closed"] = "open"
+    """When the storage (Redis) cannot be reached: ``open`` limits in this process's
+    memory instead (and logs a warning); ``closed`` answers 503 ``rate-limit-unavailable``."""
+
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    """The largest request body (413 above), except ``POST /v1/reconciliations``
+    (``reconciliation_max_upload_bytes``) and webhooks (``webhook_max_body_bytes``)."""
+
+    webhook_max_body_bytes: int = Field(default=1 << 20, gt=0)
+    """The largest webhook body on ``/v1/webhooks/{provider}`` (413 above); a provider
+    plugin may ask for more (the bank-transfer plugin: its ``max_statement_bytes``)."""
+
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+    """The ``max-age`` of the ``Strict-Transport-Security`` header sent on responses to
+    HTTPS requests; 0: no header."""
+
+    hsts_always: bool = False
+    """Send ``Strict-Transport-Security`` on every response, also over plain HTTP (when a
+    proxy that paymux does not trust ends TLS in front of it)."""
+
+    ssl_certfile: Path | None = None
+    """The certificate chain (PEM) ``paymux serve`` serves HTTPS with."""
+
+    ssl_keyfile: Path | None = None
+    """The private key (PEM) of ``ssl_certfile``."""
+
+    trusted_proxies: str | None = None
+    """Proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` headers ``paymux serve``
+    believes: a comma-separated list of IPs or networks (``127.0.0.1,10.0.0.0/8``), or
+    ``*``. Unset: the headers are ignored."""
+
     @property
     def reconciliation_client_id(self) -> str | None:
         """The client reconciliation runs for (see ``reconciliation_client``); ``None`` when

@@ -30,6 +30,8 @@ class AdyenConfig(BaseModel):
     """The merchant account that owns the payment links and refunds."""
     hmac_key: str = Field(min_length=2)
     """Hex HMAC key of the Standard webhook (classic notifications) set up for paymux."""
+    previous_hmac_key: str | None = None
+    """The ``hmac_key`` before a rotation, accepted until it is removed."""
     environment: Literal["test", "live"] = "test"
     """Adyen's test or live platform; must match paymux's mode (sandbox ↔ test)."""
     live_endpoint_prefix: str | None = None
@@ -42,6 +44,8 @@ class AdyenConfig(BaseModel):
     """The platform's balance account that seller payouts are paid from. Unset: no payouts."""
     balance_platform_hmac_key: str | None = None
     """Hex HMAC key of the balance-platform (transfer) webhook; unset: those are refused."""
+    previous_balance_platform_hmac_key: str | None = None
+    """The ``balance_platform_hmac_key`` before a rotation, accepted until it is removed."""
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     """How long a call to Adyen may take before its outcome is unknown."""
     report_username: str | None = None
@@ -60,7 +64,12 @@ class AdyenConfig(BaseModel):
     """Report a refused ``AUTHORISATION`` as a failed payment. With ``False`` it is reported
     as still executing, since the buyer may try again on the same payment link."""
 
-    _check_hmac = field_validator("hmac_key", "balance_platform_hmac_key")(_hex_key)
+    _check_hmac = field_validator(
+        "hmac_key",
+        "balance_platform_hmac_key",
+        "previous_hmac_key",
+        "previous_balance_platform_hmac_key",
+    )(_hex_key)
 
     @model_validator(mode="after")
     def _report_user_needs_password(self) -> Self:

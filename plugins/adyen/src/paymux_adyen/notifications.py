@@ -93,10 +93,14 @@ def read_batch(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def verify_batch(items: list[dict[str, Any]], key_hex: str) -> None:
-    """Check every item's HMAC; one bad item refuses the whole batch."""
+def verify_batch(
+    items: list[dict[str, Any]], key_hex: str, previous_key_hex: str | None = None
+) -> None:
+    """Check every item's HMAC (with ``key_hex`` or, during a rotation, ``previous_key_hex``);
+    one bad item refuses the whole batch."""
+    keys = [key_hex] if previous_key_hex is None else [key_hex, previous_key_hex]
     for index, item in enumerate(items):
-        if not notification_item_is_valid(item, key_hex):
+        if not any(notification_item_is_valid(item, key) for key in keys):
             raise WebhookVerificationError(
                 f"notification item {index} ({item.get('eventCode')}) has no valid hmacSignature"
             )
@@ -225,11 +229,15 @@ def report_url_is_at(url: str, origin: str, name: str) -> bool:
 
 
 def parse_notifications(
-    body: bytes, *, key_hex: str, context: NotificationContext
+    body: bytes,
+    *,
+    key_hex: str,
+    context: NotificationContext,
+    previous_key_hex: str | None = None,
 ) -> list[WebhookEvent]:
     """Verify a classic notification batch and normalize its items (in their order)."""
     items = read_batch(body)
-    verify_batch(items, key_hex)
+    verify_batch(items, key_hex, previous_key_hex)
     events: list[WebhookEvent] = []
     for item in items:
         try:

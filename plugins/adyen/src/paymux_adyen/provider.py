@@ -274,10 +274,12 @@ class AdyenProvider:
                 body,
                 key_hex=self._config.balance_platform_hmac_key,
                 platform_balance_account_id=self._config.platform_balance_account_id,
+                previous_key_hex=self._config.previous_balance_platform_hmac_key,
             )
         return parse_notifications(
             body,
             key_hex=self._config.hmac_key,
+            previous_key_hex=self._config.previous_hmac_key,
             context=NotificationContext(
                 merchant_account=self._config.merchant_account,
                 refused_attempt_is_final=self._config.refused_attempt_is_final,

@@ -68,6 +68,7 @@ CLIENT_PROBLEMS = problem_responses(
         401: "Missing, unknown, expired or revoked API key",
         403: "The API key lacks the scope this operation needs (`insufficient-scope`)",
         422: "Invalid parameters or body",
+        429: "Over this API key's rate limit (`rate-limited`, with `Retry-After`)",
     }
 )
 """What every route behind an API key can answer; a route's own ``responses`` say more

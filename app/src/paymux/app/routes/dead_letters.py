@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Security
 from paymux.app.job_schemas import DeadLetterListOut, JobOut
 from paymux.app.problems import Problem
 from paymux.app.routes.common import api_router, problem_responses
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.api_keys import Scope
 from paymux.core.identifiers import utc_now
@@ -27,7 +28,7 @@ def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
     @router.get("/dead-letters", response_model=DeadLetterListOut)
     async def list_dead_letters(
         client_id: Admin,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        limit: Annotated[int, page_limit(100, 500)],
         after: Annotated[str | None, Query(max_length=40)] = None,
     ) -> DeadLetterListOut:
         """Jobs of this client that failed for good, oldest first, each with its reason."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Security
 
 from paymux.app.routes.common import api_router, problem_responses
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import (
     AccountOut,
@@ -58,10 +59,10 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
     async def entries(
         account_id: str,
         client_id: Admin,
+        limit: Annotated[int, page_limit(100, 500)],
         after: Annotated[
             int | None, Query(ge=0, description="Last entry id of the page before")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> EntriesPage:
         """The account's postings, oldest first, a page at a time (``after`` = ``next_after``)."""
         found, rows = await runtime.ledger.entries(

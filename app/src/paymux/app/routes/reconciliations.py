@@ -25,6 +25,7 @@ from paymux.app.routes.common import (
     problem_responses,
     stored_response,
 )
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
 from paymux.core.domain.api_keys import Scope
 from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
@@ -113,7 +114,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
 
     @router.get("/reconciliations", response_model=ReconciliationListOut)
     async def list_reconciliations(
-        client_id: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 50
+        client_id: Admin, limit: Annotated[int, page_limit(50, 500)]
     ) -> ReconciliationListOut:
         """This client's latest runs, newest first."""
         runs = await runtime.reconciliation.list_runs(client_id, limit=limit)
@@ -136,7 +137,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     async def list_discrepancies(
         run_id: str,
         client_id: Admin,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, page_limit(100, 1000)],
         after: Annotated[str | None, Query(max_length=40)] = None,
     ) -> DiscrepancyListOut:
         """The discrepancies this run opened (each discrepancy is opened by one run only),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from paymux.app.body_limits import read_body, webhook_body_limit
 from paymux.app.problems import Problem, ProblemRoute
 from paymux.app.routes.common import problem_responses
 from paymux.app.runtime import PaymuxRuntime
@@ -34,10 +35,11 @@ def webhooks_router(runtime: PaymuxRuntime) -> APIRouter:
         for a worker to download and reconcile. A duplicate or late event answers 200
         and changes nothing. A forged one answers 400 and changes nothing. An event naming
         a payment, refund or payout paymux does not know (yet) answers 404, so the provider
-        delivers it again.
+        delivers it again. A body over ``PAYMUX_WEBHOOK_MAX_BODY_BYTES`` answers 413.
         """
         plugin = runtime.providers.get(provider)
-        body = await request.body()
+        limit = webhook_body_limit(runtime.settings, runtime.providers, provider)
+        body = await read_body(request, limit)
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             events = plugin.parse_webhook(headers, body)
