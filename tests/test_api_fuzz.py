@@ -29,7 +29,10 @@ CONFIG = {
     # the scenarios follow the links the OpenAPI document declares (paymux.app.openapi_links);
     # inferred ones would make POST /v1/payments a mere fallback root (its buyer_id and
     # seller_id look like references to resources nothing produces)
-    "phases": {"stateful": {"inference": {"algorithms": []}}},
+    # Scenarios are positive only: their generated bodies are steered to acceptable ones
+    # (steer_generation), which would turn a negative case valid; negative cases are the
+    # per-operation test's.
+    "phases": {"stateful": {"inference": {"algorithms": []}, "generation": {"mode": "positive"}}},
     "checks": {
         # Schema-valid is not always acceptable: a currency code of three letters that ISO
         # 4217 does not know, a provider that is not enabled, no route for the country,
