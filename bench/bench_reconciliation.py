@@ -65,9 +65,9 @@ def payments_frame(count: int) -> pl.DataFrame:
 
 
 def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
-    """1,000,000 succeeded Adyen payments of client ``dev``, one order each, via COPY."""
+    """1,000,000 succeeded Adyen payments of client ``dev``, one order each, via COPY (with
+    the row of ``reconciliation_payment`` that the payment writes keep)."""
     at = succeeded_at.isoformat()
-    n = payments.height
     events = payments.select(
         id="payment_id",
         client_id=pl.lit("dev"), buyer_id=pl.lit("b"), currency=pl.lit("EUR"),
@@ -86,11 +86,19 @@ def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
         psp_idempotency_key=pl.col("payment_id") + "_k", token=pl.col("payment_id") + "_t",
         created_at=pl.lit(at), updated_at=pl.lit(at), psp_payment_id="psp",
     )  # fmt: skip
+    # What the payment writes keep for reconciliation, one row per payment.
+    recon = payments.select(
+        payment_event_id="payment_id", client_id=pl.lit("dev"), provider=pl.lit("adyen"),
+        currency=pl.lit("EUR"), amount_minor="amount", status=pl.lit("succeeded"),
+        succeeded_at=pl.lit(at), psp_payment_id="psp", token=pl.col("payment_id") + "_t",
+        has_chargeback=pl.lit(False), created_at=pl.lit(at),
+    )  # fmt: skip
     with psycopg.connect(dsn, autocommit=True) as connection:
         for table, frame in (
             ("payment_event", events),
             ("payment_order", orders),
             ("psp_registration", registrations),
+            ("reconciliation_payment", recon),
         ):
             buffer = io.BytesIO()
             frame.write_csv(buffer, include_header=False)
@@ -100,7 +108,6 @@ def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
             ) as copy:
                 copy.write(buffer.getvalue())
         connection.execute("ANALYZE")
-    del n
 
 
 def write_file(path: Path, payments: pl.DataFrame, day: str) -> dict[str, int]:

@@ -56,7 +56,7 @@ def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> p
     if candidates.height == 0:
         return candidates.select("id")
     subjects = candidates.get_column("subject").unique().implode()
-    lines = result.lines.filter(
+    lines = result.lines.select("type", "subject_id", "psp_reference", "duplicate").filter(
         ~pl.col("duplicate")
         & (pl.col("subject_id").is_in(subjects) | pl.col("psp_reference").is_in(subjects))
     )
@@ -105,9 +105,17 @@ def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
 
     Lines without a batch are booked under ``fallback_batch`` (the file's hash).
     """
-    lines = result.lines.filter(~pl.col("duplicate")).with_columns(
-        batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
-        cur=pl.coalesce("settlement_currency", "currency"),
+    lines = (
+        result.lines.lazy()  # only the columns used are filtered
+        .filter(~pl.col("duplicate"))
+        .select(
+            "fee_minor",
+            "net_minor",
+            "settlement_payout",
+            batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
+            cur=pl.coalesce("settlement_currency", "currency"),
+        )
+        .collect()
     )
     fees = lines.group_by("batch", "cur").agg(pl.col("fee_minor").sum().alias("amount"))
     paid = (
@@ -129,7 +137,8 @@ def summary(result: MatchResult) -> dict[str, object]:
     lines = result.lines
     per_type = lines.group_by("type").len().sort("type")
     totals = (
-        lines.filter(~pl.col("duplicate"))
+        lines.lazy()  # only the columns used are filtered
+        .filter(~pl.col("duplicate"))
         .group_by("currency")
         .agg(
             pl.len().alias("lines"),
@@ -138,6 +147,7 @@ def summary(result: MatchResult) -> dict[str, object]:
             pl.col("net_minor").sum().alias("net_minor"),
         )
         .sort("currency")
+        .collect()
     )
     return {
         "lines_by_type": {row["type"]: int(row["len"]) for row in per_type.iter_rows(named=True)},

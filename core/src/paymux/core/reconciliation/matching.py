@@ -127,12 +127,14 @@ _FACTS = {
 
 
 def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``payment_id`` and the payment's facts (``p_*``).
+    """``frame`` with ``payment_id``, ``_payment_row`` and the payment's facts (``p_*``).
 
-    Most lines name the payment by the PSP's own id: one join on it does the bulk. The few
-    lines it leaves unresolved are looked up by every other reference (token, registration
-    reference, paymux's id as merchant reference) among the payments that carry one of
-    their references, a small set.
+    Most lines name the payment by the PSP's own id: one join of that narrow key column
+    does the bulk. The few lines it leaves unresolved are looked up by every other
+    reference (token, registration reference, paymux's id as merchant reference) among
+    the payments that carry one of their references, a small set. Only row numbers go
+    through the joins; the facts are gathered by row, once (wide frames are never
+    filtered or joined).
     """
     facts = [pl.col(column).alias(alias) for alias, column in _FACTS.items()]
     keys = payments.select(pl.col("psp_payment_id").alias("psp_reference")).with_row_index(
@@ -147,12 +149,21 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
             keys, on="psp_reference", how="left", maintain_order="left"
         )
     rows = probe.get_column("_payment_row")
-    # Only the keys went through the join; the facts are gathered by row, once.
+    if rows.null_count():
+        rows = _fallback_rows(frame, payments, rows)
     gathered = payments.select("payment_id", *facts).gather(rows)
-    joined = frame.hstack([*gathered.get_columns(), rows])
-    unresolved = joined.filter(pl.col("payment_id").is_null())
-    if unresolved.height == 0:
-        return joined
+    return frame.hstack([*gathered.get_columns(), rows])
+
+
+def _fallback_rows(frame: pl.DataFrame, payments: pl.DataFrame, rows: pl.Series) -> pl.Series:
+    """``rows`` with the unresolved (null) ones looked up by token, registration reference
+    or payment id (by the line's PSP reference first, then its merchant reference)."""
+    unresolved = (
+        frame.select("psp_reference", "merchant_reference")
+        .with_row_index("_position")
+        .with_columns(_rows=rows)
+        .filter(pl.col("_rows").is_null())
+    )
     wanted = (
         pl.concat(
             [unresolved.get_column("psp_reference"), unresolved.get_column("merchant_reference")]
@@ -161,22 +172,32 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
         .unique()
         .implode()
     )
-    candidates = payments.with_row_index("_payment_row").filter(
-        pl.col("token").is_in(wanted)
-        | pl.col("psp_reference").is_in(wanted)
-        | pl.col("payment_id").is_in(wanted)
+    candidates = (
+        payments.select("payment_id", "token", "psp_reference")
+        .with_row_index("_payment_row")
+        .filter(
+            pl.col("token").is_in(wanted)
+            | pl.col("psp_reference").is_in(wanted)
+            | pl.col("payment_id").is_in(wanted)
+        )
     )
-    keys = _keys(candidates, "payment_id", ["token", "psp_reference"])
-    rest = unresolved.drop("payment_id", "_payment_row", *_FACTS)
-    rest = _lookup(rest, keys, "psp_reference", "_pay_psp")
-    rest = _lookup(rest, keys, "merchant_reference", "_pay_merchant")
-    rest = rest.with_columns(payment_id=pl.coalesce("_pay_psp", "_pay_merchant")).drop(
-        "_pay_psp", "_pay_merchant"
+    if candidates.height == 0:
+        return rows
+    keys = (
+        pl.concat(
+            candidates.select(pl.col(column).alias("ref"), pl.col("_payment_row").alias("id"))
+            for column in ("payment_id", "token", "psp_reference")
+        )
+        .filter(pl.col("ref").is_not_null() & (pl.col("ref") != ""))
+        .unique(subset="ref", keep="first", maintain_order=False)
     )
-    rest = rest.join(
-        candidates.select("payment_id", "_payment_row", *facts), on="payment_id", how="left"
-    ).select(joined.columns)
-    return pl.concat([joined.filter(pl.col("payment_id").is_not_null()), rest])
+    found = _lookup(unresolved, keys, "psp_reference", "_by_psp")
+    found = _lookup(found, keys, "merchant_reference", "_by_merchant")
+    filled = found.select("_position", pl.coalesce("_by_psp", "_by_merchant").alias("_found"))
+    patch = pl.repeat(None, rows.len(), dtype=rows.dtype, eager=True).scatter(
+        filled.get_column("_position"), filled.get_column("_found")
+    )
+    return pl.select(pl.coalesce(rows, patch).alias(rows.name)).to_series()
 
 
 def _with_subject(
@@ -221,6 +242,13 @@ def _with_refunds_and_payouts(frame: pl.DataFrame, records: Records) -> pl.DataF
     )  # fmt: skip
 
 
+_NO_SUBJECT: dict[str, pl.DataType] = {
+    "refund_id": _S, "r_currency": _S, "r_amount": pl.Int64(), "r_status": _S,
+    "payout_id": _S, "po_currency": _S, "po_amount": pl.Int64(), "po_status": _S,
+}  # fmt: skip
+"""The columns :func:`_with_refunds_and_payouts` adds (all null for other lines)."""
+
+
 def match(
     lines: pl.DataFrame,
     records: Records,
@@ -252,13 +280,16 @@ def match(
 
     frame = _with_payments(frame, records.payments)
     special = t.is_in([SettlementLineType.REFUND.value, SettlementLineType.PAYOUT.value])
-    frame = pl.concat(
-        [
-            frame.filter(~special),
-            _with_refunds_and_payouts(frame.filter(special), records),
-        ],
-        how="diagonal",
-    )
+    if frame.select(special.any()).item():
+        frame = pl.concat(
+            [
+                frame.filter(~special),
+                _with_refunds_and_payouts(frame.filter(special), records),
+            ],
+            how="diagonal",
+        )
+    else:  # no refund or payout line: nothing to look up
+        frame = frame.with_columns(pl.lit(None, dtype=d).alias(n) for n, d in _NO_SUBJECT.items())
 
     frame = frame.with_columns(_classify()).with_columns(_expectations())
     frame = frame.with_columns(
@@ -365,9 +396,11 @@ def _missing(
     columns = ["payment_id", "currency", "amount_minor", "psp_reference", "succeeded_at"]
     if due_until is None:
         return payments.select(columns).clear()
-    captured = frame.filter(
-        (pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate")
-    ).get_column("_payment_row")
+    captured = (
+        frame.select("type", "duplicate", "_payment_row")
+        .filter((pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate"))
+        .get_column("_payment_row")
+    )
     due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
     missing = (
         payments.with_row_index("_payment_row")

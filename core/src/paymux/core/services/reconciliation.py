@@ -1,8 +1,8 @@
 """Reconciling a provider's settlement file: parse it whole, match it, store the run.
 
 1. The file's hash; the provider's parser that accepts the file (else it is refused).
-2. The whole file parsed and checked (nothing is written before it is), then paymux's
-   records of the provider read in bulk.
+2. The whole file parsed and checked (nothing is written before it is) while paymux's
+   records of the provider are read in bulk (one scan of ``reconciliation_payment``).
 3. The lines matched (:mod:`paymux.core.reconciliation.matching`), against the records and
    the lines of earlier runs (duplicates across files; payments never settled).
 4. One database transaction: the run and its lines appended; discrepancies whose key is
@@ -115,16 +115,20 @@ class ReconciliationService:
         started_clock = perf_counter()
         parser = choose_parser(self._parsers, provider, path)
         since = started - self._lookback
-        # The file first (nothing is read from the database for a refused file), then the
-        # records: side by side they would only share the cores and add their peaks.
-        digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
-        database = self._store.database
-        if database.dialect == "postgresql":  # streamed with COPY on its own connection
-            records = await asyncio.to_thread(
-                read_records_postgresql, database.url, client_id, provider, since
-            )
-        else:
-            records = await self._read_records(client_id, provider, since)
+        # The file is parsed (in a thread) while the records are read: on PostgreSQL the
+        # server does most of that work in its own process. Nothing is written before the
+        # file is parsed whole; a malformed file's error is raised once the read is done.
+        parsing = asyncio.to_thread(self._parse, parser, path, provider, report)
+        parsed, read = await asyncio.gather(
+            parsing, self._read_records(client_id, provider, since), return_exceptions=True
+        )
+        if isinstance(parsed, BaseException):
+            raise parsed
+        if isinstance(read, BaseException):
+            raise read
+        digest, lines = parsed
+        records = read
+        del parsed, read  # the records are let go right after the match
         report("matching", lines.height)
         clock = perf_counter
         timings = {"read": clock() - started_clock}
@@ -291,6 +295,11 @@ class ReconciliationService:
         return digest.hexdigest(), lines.select(list(LINE_SCHEMA))
 
     async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
+        database = self._store.database
+        if database.dialect == "postgresql":  # streamed with COPY on its own connection
+            return await asyncio.to_thread(
+                read_records_postgresql, database.url, client_id, provider, since
+            )
         async with self._store.begin() as uow:
             return await uow.reconciliation.read_records(client_id, provider, since)
 
