@@ -266,10 +266,7 @@ def match(
     """
     seen = seen if seen is not None else pl.DataFrame(schema=SEEN_SCHEMA)
     t = pl.col("type")
-    has_id = pl.col("line_reference").is_not_null()
-    frame = lines.with_columns(
-        duplicate=has_id & ~pl.struct("type", "line_reference").is_first_distinct()
-    )
+    frame = lines.with_columns(duplicate=_repeated(lines))
     earlier = seen.filter(~pl.col("same_file") & pl.col("line_reference").is_not_null())
     if earlier.height:
         before = earlier.select("type", "line_reference").unique().with_columns(_earlier=True)
@@ -309,6 +306,31 @@ def match(
     drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
     frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
     return MatchResult(frame, missing)
+
+
+def _repeated(lines: pl.DataFrame) -> pl.Series:
+    """Per line: whether an earlier line of ``lines`` has its type and line id.
+
+    Lines are first grouped by a hash of both (8 bytes a line): only the lines whose hash
+    occurs twice, a few, are compared exactly. All lines with one type and line id share
+    their hash, so the answer is exact, without hashing a million pairs of strings."""
+    pair = pl.struct("type", "line_reference")
+    shared = lines.select(pair.hash().is_duplicated()).to_series()
+    repeated = pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True)
+    if not shared.any():
+        return repeated.alias("duplicate")
+    candidates = (
+        lines.select("type", "line_reference")
+        .with_row_index("_position")
+        .filter(shared)
+        .select(
+            "_position",
+            (pl.col("line_reference").is_not_null() & ~pair.is_first_distinct()).alias("_again"),
+        )
+    )
+    return repeated.scatter(
+        candidates.get_column("_position"), candidates.get_column("_again")
+    ).alias("duplicate")
 
 
 def _classify() -> pl.Expr:
