@@ -33,10 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from paymux.core.reconciliation.errors import MalformedSettlementError
-from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
-from paymux.currencies import active_currencies
-from paymux_adyen.settlement_amounts import (
+from paymux.core.reconciliation.amounts import (
     AmountColumn,
     divisor_expr,
     exponent_expr,
@@ -44,6 +41,9 @@ from paymux_adyen.settlement_amounts import (
     fast_minor,
     first_bad_amount,
 )
+from paymux.core.reconciliation.errors import MalformedSettlementError
+from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
+from paymux.currencies import active_currencies
 
 PROVIDER = "adyen"
 FORMAT = "adyen_settlement_detail"
@@ -145,7 +145,7 @@ class AdyenSettlementParser:
     """Further "(NC)" columns to count as fee when present (for example
     ``"Payment Fees (NC)"``); none by default (see ``docs/providers/adyen.md``)."""
 
-    chunk_bytes: int = 16 << 20
+    chunk_bytes: int = 8 << 20
     """The file is read in pieces of about this many bytes (cut at line ends), one batch
     each, so memory stays bounded by a piece, not the file."""
 
@@ -233,14 +233,15 @@ def _chunks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as file:
         header = file.readline()
         line = 2
-        rest = b""
+        rest = b""  # the end of the last block after its last line end (no line end in it)
         while block := file.read(size):
-            data = rest + block
-            cut = data.rfind(b"\n") + 1
+            cut = block.rfind(b"\n") + 1
             if cut:
-                yield line, header + data[:cut]
-                line += data.count(b"\n", 0, cut)
-            rest = data[cut:]
+                yield line, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
+                line += block.count(b"\n", 0, cut)
+                rest = block[cut:]
+            else:
+                rest += block
         if rest.strip():
             yield line, header + rest
 

@@ -105,24 +105,26 @@ def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
 
     Lines without a batch are booked under ``fallback_batch`` (the file's hash).
     """
-    lines = (
-        result.lines.lazy()  # only the columns used are filtered
+    # Summed per batch and currency columns as they are, then the few groups named (no
+    # new column of a million strings).
+    groups = (
+        result.lines.lazy()
         .filter(~pl.col("duplicate"))
+        .group_by("payout_batch", "settlement_currency", "currency")
+        .agg(
+            pl.col("fee_minor").sum().alias("fee"),
+            (-pl.col("net_minor")).filter(pl.col("settlement_payout")).sum().alias("paid"),
+        )
         .select(
-            "fee_minor",
-            "net_minor",
-            "settlement_payout",
+            "fee",
+            "paid",
             batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
             cur=pl.coalesce("settlement_currency", "currency"),
         )
         .collect()
     )
-    fees = lines.group_by("batch", "cur").agg(pl.col("fee_minor").sum().alias("amount"))
-    paid = (
-        lines.filter(pl.col("settlement_payout"))
-        .group_by("batch", "cur")
-        .agg((-pl.col("net_minor")).sum().alias("amount"))
-    )
+    fees = groups.group_by("batch", "cur").agg(pl.col("fee").sum().alias("amount"))
+    paid = groups.group_by("batch", "cur").agg(pl.col("paid").sum().alias("amount"))
     out = [
         Booking(kind, row["batch"], row["cur"], int(row["amount"]))
         for kind, frame in (("fee", fees), ("payout", paid))

@@ -277,7 +277,8 @@ def match(
 
     frame = _with_payments(frame, records.payments)
     special = t.is_in([SettlementLineType.REFUND.value, SettlementLineType.PAYOUT.value])
-    if frame.select(special.any()).item():
+    has_special = bool(frame.select(special.any()).item())
+    if has_special:
         frame = pl.concat(
             [
                 frame.filter(~special),
@@ -290,7 +291,9 @@ def match(
 
     frame = frame.with_columns(_classify()).with_columns(_expectations())
     frame = frame.with_columns(
-        subject_id=pl.coalesce("refund_id", "payout_id", "payment_id"),
+        subject_id=pl.coalesce("refund_id", "payout_id", "payment_id")
+        if has_special
+        else pl.col("payment_id"),  # the same column, not a copy
         settlement_payout=(t == SettlementLineType.PAYOUT.value)
         & pl.col("payout_id").is_null()
         & ~pl.col("duplicate"),
@@ -423,16 +426,11 @@ def _missing(
         .filter((pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate"))
         .get_column("_payment_row")
     )
+    settled = pl.repeat(False, payments.height, dtype=pl.Boolean, eager=True).scatter(
+        captured.drop_nulls(), True
+    )  # one flag per payment, by row
     due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
-    missing = (
-        payments.with_row_index("_payment_row")
-        .filter(
-            due
-            & (pl.col("status") == "succeeded")
-            & ~pl.col("_payment_row").is_in(captured.drop_nulls().unique().implode())
-        )
-        .drop("_payment_row")
-    )
+    missing = payments.filter(due & (pl.col("status") == "succeeded") & ~settled)
     return missing.with_columns(
         psp_reference=pl.coalesce("psp_payment_id", "psp_reference", "token", "payment_id")
     ).select(columns)

@@ -118,16 +118,21 @@ class ReconciliationService:
         # The file is parsed (in a thread) while the records are read: on PostgreSQL the
         # server does most of that work in its own process. Nothing is written before the
         # file is parsed whole; a malformed file's error is raised once the read is done.
+        hashing = asyncio.to_thread(_sha256, path)  # hashlib lets go of the GIL
         parsing = asyncio.to_thread(self._parse, parser, path, provider, report)
-        parsed, read = await asyncio.gather(
-            parsing, self._read_records(client_id, provider, since), return_exceptions=True
+        hashed, parsed, read = await asyncio.gather(
+            hashing,
+            parsing,
+            self._read_records(client_id, provider, since),
+            return_exceptions=True,
         )
-        if isinstance(parsed, BaseException):
-            raise parsed
-        if isinstance(read, BaseException):
-            raise read
-        digest, lines = parsed
-        records = read
+        for outcome in (parsed, hashed, read):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(hashed, str)
+        assert isinstance(parsed, pl.DataFrame)
+        assert isinstance(read, Records)
+        digest, lines, records = hashed, parsed, read
         del parsed, read  # the records are let go right after the match
         report("matching", lines.height)
         clock = perf_counter
@@ -280,11 +285,7 @@ class ReconciliationService:
 
     def _parse(
         self, parser: SettlementParser, path: Path, provider: str, report: Progress
-    ) -> tuple[str, pl.DataFrame]:
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
+    ) -> pl.DataFrame:
         batches: list[pl.DataFrame] = []
         total = 0
         for batch in parser.parse(path):
@@ -292,7 +293,7 @@ class ReconciliationService:
             total += batch.height
             report("parsing", total)
         lines = pl.concat(batches) if batches else empty_lines()
-        return digest.hexdigest(), lines.select(list(LINE_SCHEMA))
+        return lines.select(list(LINE_SCHEMA))
 
     async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
         database = self._store.database
@@ -323,6 +324,14 @@ class ReconciliationService:
         await self.get_run(run_id, client_id=client_id)
         async with self._store.begin() as uow:
             return await uow.reconciliation.run_discrepancies(run_id, after=after, limit=limit)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _run_summary(
