@@ -398,3 +398,13 @@ async def test_the_payment_writes_keep_reconciliations_copy_of_each_payment(
     assert bool(by_id[charged][10])  # charged back
     assert by_id[pending][5] != "succeeded"
     assert by_id[pending][6] is None
+
+
+def test_lines_find_their_payment_by_psp_id_the_first_of_two_and_never_by_a_null() -> None:
+    from paymux.core.reconciliation.matching import _rows_by_psp_id
+
+    references = pl.Series(["a", "b", "c", "a", "zz"])
+    psp_ids = pl.Series(["c", None, "a", "b", "a"])
+    rows = _rows_by_psp_id(references, psp_ids)
+    assert rows.to_list() == [2, 3, 0, 2, None]
+    assert _rows_by_psp_id(pl.Series(["x"]), pl.Series([None], dtype=pl.String)).to_list() == [None]

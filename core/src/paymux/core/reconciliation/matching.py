@@ -137,22 +137,36 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     filtered or joined).
     """
     facts = [pl.col(column).alias(alias) for alias, column in _FACTS.items()]
-    keys = payments.select(pl.col("psp_payment_id").alias("psp_reference")).with_row_index(
-        "_payment_row"
-    )
-    probe = frame.select("psp_reference").join(
-        keys, on="psp_reference", how="left", maintain_order="left"
-    )
-    if probe.height != frame.height:  # two payments with one PSP id: take either, once
-        keys = keys.unique(subset="psp_reference", keep="any")
-        probe = frame.select("psp_reference").join(
-            keys, on="psp_reference", how="left", maintain_order="left"
-        )
-    rows = probe.get_column("_payment_row")
+    rows = _rows_by_psp_id(frame.get_column("psp_reference"), payments.get_column("psp_payment_id"))
     if rows.null_count():
         rows = _fallback_rows(frame, payments, rows)
     gathered = payments.select("payment_id", *facts).gather(rows)
     return frame.hstack([*gathered.get_columns(), rows])
+
+
+def _rows_by_psp_id(references: pl.Series, psp_ids: pl.Series) -> pl.Series:
+    """Per reference: the row of ``psp_ids`` that equals it (the first, when two payments
+    have one PSP id), else null.
+
+    The join is of 8-byte hashes, not of the strings (a fraction of the memory); every
+    pair it finds is then compared as strings, so a collision of hashes matches nothing."""
+    lines = pl.DataFrame({"h": references.hash()}).with_row_index("_line")
+    keys = (
+        pl.DataFrame({"h": psp_ids.hash(), "_null": psp_ids.is_null()})
+        .with_row_index("_payment_row")
+        .filter(~pl.col("_null"))
+        .drop("_null")
+    )
+    pairs = lines.join(keys, on="h", how="inner").drop("h")
+    line_rows, payment_rows = pairs.get_column("_line"), pairs.get_column("_payment_row")
+    same = references.gather(line_rows) == psp_ids.gather(payment_rows)
+    pairs = pairs.filter(same.fill_null(False))
+    if pairs.get_column("_line").is_duplicated().any():  # one PSP id, two payments
+        pairs = pairs.sort("_line", "_payment_row").unique("_line", keep="first")
+    found = pl.repeat(None, references.len(), dtype=pairs.schema["_payment_row"], eager=True)
+    return found.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row")).alias(
+        "_payment_row"
+    )
 
 
 def _fallback_rows(frame: pl.DataFrame, payments: pl.DataFrame, rows: pl.Series) -> pl.Series:
@@ -314,14 +328,18 @@ def match(
 def _repeated(lines: pl.DataFrame) -> pl.Series:
     """Per line: whether an earlier line of ``lines`` has its type and line id.
 
-    Lines are first grouped by a hash of both (8 bytes a line): only the lines whose hash
-    occurs twice, a few, are compared exactly. All lines with one type and line id share
+    Lines are first compared by a hash of both (8 bytes a line, sorted): only the lines
+    whose hash occurs twice, a few, are compared exactly. All lines with one type and line id share
     their hash, so the answer is exact, without hashing a million pairs of strings."""
     pair = pl.struct("type", "line_reference")
-    shared = lines.select(pair.hash().is_duplicated()).to_series()
+    hashes = lines.select(pair.hash()).to_series()
+    ordered = hashes.sort()  # equal hashes side by side: no hash table of a million
+    twice = ordered.filter(ordered == ordered.shift(1)).unique()
     repeated = pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True)
-    if not shared.any():
+    if twice.len() == 0:
         return repeated.alias("duplicate")
+    shared = hashes.is_in(twice.implode())
+    del hashes, ordered
     candidates = (
         lines.select("type", "line_reference")
         .with_row_index("_position")
