@@ -20,6 +20,7 @@ from paymux.core.storage.tables import (
     PaymentOrderRow,
     PayoutRow,
     PspRegistrationRow,
+    ReconciliationPaymentRow,
     RefundRow,
     table_of,
 )
@@ -89,6 +90,14 @@ async def seed_from_lines(
                     created_at=now, updated_at=now, psp_payment_id=reference,
                 )
             )  # fmt: skip
+            await session.execute(  # what the payment writes keep for reconciliation
+                sa.insert(table_of(ReconciliationPaymentRow)).values(
+                    payment_event_id=payment_id, client_id=client_id, provider=provider,
+                    currency=line.currency, amount_minor=amount, status="succeeded",
+                    succeeded_at=succeeded, token=f"{payment_id}_t", psp_payment_id=reference,
+                    has_chargeback=False, created_at=now,
+                )
+            )  # fmt: skip
         for number, line in enumerate(lines):
             payment_id = seeded.payments.get(line.psp_reference, "")
             if line.type is T.REFUND:
@@ -104,6 +113,12 @@ async def seed_from_lines(
                     )
                 )  # fmt: skip
             elif line.type is T.CHARGEBACK:
+                recon = table_of(ReconciliationPaymentRow)
+                await session.execute(
+                    sa.update(recon)
+                    .where(recon.c.payment_event_id == payment_id)
+                    .values(has_chargeback=True)
+                )
                 await session.execute(
                     sa.insert(table_of(ChargebackRow)).values(
                         id=f"cb_seed{number:06d}", payment_event_id=payment_id,

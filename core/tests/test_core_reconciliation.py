@@ -12,7 +12,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
+from paymux.core.domain.chargebacks import Chargeback, DisputeStatus
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.jobs import NewJob
 from paymux.core.domain.status import PaymentStatus
@@ -422,3 +424,69 @@ async def test_an_alert_is_retried_only_through_the_alerters_that_failed(world: 
     assert isinstance(alert, ReconciliationAlert)
     assert (alert.new_discrepancies, alert.by_kind) == (1, {"unknown_reference": 1})
     assert alert.examples[0].psp_reference == "nobody"
+
+
+_FROM_THE_PAYMENT_TABLES = """
+SELECT e.id, e.client_id, COALESCE(r.provider, e.provider), e.currency,
+       (SELECT SUM(amount_minor) FROM payment_order o WHERE o.payment_event_id = e.id),
+       (SELECT MIN(status) FROM payment_order o WHERE o.payment_event_id = e.id),
+       (SELECT MIN(succeeded_at) FROM payment_order o WHERE o.payment_event_id = e.id),
+       r.token, r.psp_reference, r.psp_payment_id,
+       EXISTS (SELECT 1 FROM chargeback c WHERE c.payment_event_id = e.id)
+FROM payment_event e LEFT JOIN psp_registration r ON r.payment_event_id = e.id
+ORDER BY e.id
+"""
+_KEPT_COPY = """
+SELECT payment_event_id, client_id, provider, currency, amount_minor, status, succeeded_at,
+       token, psp_reference, psp_payment_id, has_chargeback
+FROM reconciliation_payment ORDER BY payment_event_id
+"""
+
+
+async def test_the_payment_writes_keep_reconciliations_copy_of_each_payment(
+    world: World,
+) -> None:
+    paid, _token = await world.paid(1000)
+    charged, _ = await world.paid(2500)
+    draft = CheckoutDraft(
+        "b1", "EUR", "DE", "card", "https://shop",
+        (OrderDraft("s1", Money(700, "EUR"), Money(0, "EUR"), Money(0, "EUR"), "o"),),
+    )  # fmt: skip
+    created = await world.payments.create_payment(
+        IdempotentRequest("c1", world.key(), "f"), draft, lambda p: json.dumps({"id": p.id})
+    )
+    pending = json.loads(created.body)["id"]
+    now = datetime.now(UTC)
+    async with world.store.begin() as uow:
+        await uow.record_psp_payment_id(paid, "psp-own-id")
+        await uow.chargebacks.insert(
+            Chargeback(
+                "cb_1", charged, "c1", "fake", "dp_1", Money(2500, "EUR"), Money(0, "EUR"),
+                DisputeStatus.OPENED, None, (), now, now,
+            )
+        )  # fmt: skip
+    async with world.store.begin() as uow:
+        session = uow._session
+        expected = [tuple(r) for r in (await session.execute(sa.text(_FROM_THE_PAYMENT_TABLES)))]
+        kept = [tuple(r) for r in (await session.execute(sa.text(_KEPT_COPY)))]
+    assert len(kept) == 3
+    assert [tuple(str(v) for v in row) for row in kept] == [
+        tuple(str(v) for v in row) for row in expected
+    ]
+    by_id = {row[0]: row for row in kept}
+    assert by_id[paid][9] == "psp-own-id"
+    assert by_id[paid][5] == "succeeded"
+    assert by_id[paid][6] is not None  # when it succeeded
+    assert bool(by_id[charged][10])  # charged back
+    assert by_id[pending][5] != "succeeded"
+    assert by_id[pending][6] is None
+
+
+def test_lines_find_their_payment_by_psp_id_the_first_of_two_and_never_by_a_null() -> None:
+    from paymux.core.reconciliation.matching import _rows_by_psp_id
+
+    references = pl.Series(["a", "b", "c", "a", "zz"])
+    psp_ids = pl.Series(["c", None, "a", "b", "a"])
+    rows = _rows_by_psp_id(references, psp_ids)
+    assert rows.to_list() == [2, 3, 0, 2, None]
+    assert _rows_by_psp_id(pl.Series(["x"]), pl.Series([None], dtype=pl.String)).to_list() == [None]

@@ -295,3 +295,23 @@ def test_a_withdrawn_currency_is_read_on_the_checked_path(tmp_path: Path) -> Non
     values = {"Gross Currency": "HRK", "Net Currency": "HRK"}
     (only,) = frame_lines(parse(report(tmp_path, row(**values))))
     assert (only.currency, only.gross_minor, only.net_minor) == ("HRK", 1000, 970)
+
+
+def test_a_file_read_in_pieces_gives_the_same_lines_and_line_numbers(tmp_path: Path) -> None:
+    rows = [row(**{"Psp Reference": f"88150000000{i:05d}", "Gross Credit (GC)": f"{i}.00",
+                   "Net Credit (NC)": f"{i - 1}.70"}) for i in range(1, 40)]  # fmt: skip
+    path = report(tmp_path, *rows)
+    small = AdyenSettlementParser(chunk_bytes=700)  # a few lines per piece
+    batches = list(small.parse(path))
+    assert len(batches) > 3
+    assert parse(path, small).equals(parse(path))
+    assert parse(path, small)["line_number"].to_list() == list(range(2, 41))
+
+
+def test_a_bad_line_in_a_later_piece_names_its_line(tmp_path: Path) -> None:
+    rows = [row() for _ in range(30)]
+    rows[25] = row(**{"Gross Credit (GC)": "1.2.3"})
+    path = report(tmp_path, *rows)
+    with pytest.raises(MalformedSettlementError) as caught:
+        parse(path, AdyenSettlementParser(chunk_bytes=500))
+    assert caught.value.line_number == 27

@@ -2,9 +2,9 @@
 
 Adyen writes one report per closed payable batch: transaction lines, fee lines,
 corrections and the ``MerchantPayout`` line. Columns are found by header name (Adyen
-reorders and adds columns). The file is read lazily with polars, only the needed columns,
-all as text, and every line is converted with vectorized expressions (no Python per
-line), so a million-line report takes well under a second.
+reorders and adds columns). The file is read in pieces of a few MiB with polars, only the
+needed columns, all as text, and every line is converted with vectorized expressions (no
+Python per line), so a million-line report takes well under a second.
 
 Type mapping (Adyen ``Type`` -> paymux line type):
 
@@ -33,10 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from paymux.core.reconciliation.errors import MalformedSettlementError
-from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
-from paymux.currencies import active_currencies
-from paymux_adyen.settlement_amounts import (
+from paymux.core.reconciliation.amounts import (
     AmountColumn,
     divisor_expr,
     exponent_expr,
@@ -44,6 +41,9 @@ from paymux_adyen.settlement_amounts import (
     fast_minor,
     first_bad_amount,
 )
+from paymux.core.reconciliation.errors import MalformedSettlementError
+from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
+from paymux.currencies import active_currencies
 
 PROVIDER = "adyen"
 FORMAT = "adyen_settlement_detail"
@@ -145,6 +145,10 @@ class AdyenSettlementParser:
     """Further "(NC)" columns to count as fee when present (for example
     ``"Payment Fees (NC)"``); none by default (see ``docs/providers/adyen.md``)."""
 
+    chunk_bytes: int = 8 << 20
+    """The file is read in pieces of about this many bytes (cut at line ends), one batch
+    each, so memory stays bounded by a piece, not the file."""
+
     @property
     def provider(self) -> str:
         """``"adyen"``."""
@@ -179,20 +183,26 @@ class AdyenSettlementParser:
         fees = [c for c in dict.fromkeys((*FEE_COLUMNS, *self.extra_fee_columns)) if c in header]
         booking = BOOKING_DATE in header
         columns = [*REQUIRED_COLUMNS, *fees, *([BOOKING_DATE] if booking else [])]
-        plan = _normalized(
-            _prepared(_scan(path, columns), _active_exponents(), fees), fees, booking_date=booking
-        )
-        try:
-            lines = plan.collect(engine="streaming")
-        except pl.exceptions.PolarsError as error:
-            raise _locate(path, error) from None
-        if lines["_suspect"].any():  # a bad or blank line, an unusual currency: look closer
-            raw = _read(path, columns)
-            if raw.height:
-                yield _checked_lines(raw, fees, booking_date=booking)
-            return
-        if lines.height:
-            yield _fill_batch_references(lines)
+        exponents = _active_exponents()
+        batches: list[pl.DataFrame] = []
+        for first_line, chunk in _chunks(path, self.chunk_bytes):
+            try:
+                lines = _normalized(
+                    _prepared(_scan_bytes(chunk, columns, first_line), exponents, fees),
+                    fees,
+                    booking_date=booking,
+                ).collect()
+            except pl.exceptions.PolarsError as error:
+                raise _locate(path, error) from None
+            if lines["_suspect"].any():  # a bad or blank line, an unusual currency:
+                batches.clear()  # look closer, at the whole file
+                raw = _read(path, columns)
+                if raw.height:
+                    yield _checked_lines(raw, fees, booking_date=booking)
+                return
+            if lines.height:
+                batches.append(_fill_batch_references(lines))
+        yield from batches  # only once every line was read without a doubt
 
 
 @functools.cache
@@ -213,6 +223,35 @@ def _scan(path: Path, columns: Sequence[str]) -> pl.LazyFrame:
         pl.scan_csv(path, infer_schema=False, null_values=[""])
         .select(columns)
         .with_row_index("line_number", offset=2)
+        .with_columns(pl.col("line_number").cast(pl.Int64))
+    )
+
+
+def _chunks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """``(line number of its first row, CSV text with the header)`` per piece of about
+    ``size`` bytes, cut after a line end (no Adyen field spans lines)."""
+    with path.open("rb") as file:
+        header = file.readline()
+        line = 2
+        rest = b""  # the end of the last block after its last line end (no line end in it)
+        while block := file.read(size):
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                yield line, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
+                line += block.count(b"\n", 0, cut)
+                rest = block[cut:]
+            else:
+                rest += block
+        if rest.strip():
+            yield line, header + rest
+
+
+def _scan_bytes(text: bytes, columns: Sequence[str], first_line: int) -> pl.LazyFrame:
+    """:func:`_scan` of a piece of the file (``first_line``: the line of its first row)."""
+    return (
+        pl.read_csv(text, infer_schema=False, null_values=[""], columns=list(columns))
+        .lazy()
+        .with_row_index("line_number", offset=first_line)
         .with_columns(pl.col("line_number").cast(pl.Int64))
     )
 

@@ -56,7 +56,7 @@ def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> p
     if candidates.height == 0:
         return candidates.select("id")
     subjects = candidates.get_column("subject").unique().implode()
-    lines = result.lines.filter(
+    lines = result.lines.select("type", "subject_id", "psp_reference", "duplicate").filter(
         ~pl.col("duplicate")
         & (pl.col("subject_id").is_in(subjects) | pl.col("psp_reference").is_in(subjects))
     )
@@ -100,21 +100,67 @@ class Booking:
     amount_minor: int
 
 
+_BATCH_KEYS = ("payout_batch", "settlement_currency", "currency")
+_BATCH_SUMS = (
+    pl.col("fee_minor").filter(~pl.col("duplicate")).sum().alias("fee"),
+    (-pl.col("net_minor"))
+    .filter(pl.col("settlement_payout") & ~pl.col("duplicate"))
+    .sum()
+    .alias("paid"),
+)
+
+
+def _sums_by_batch(lines: pl.DataFrame) -> pl.DataFrame | None:
+    """Fee and payout sums per batch and currencies, grouped by an 8-byte hash of the three
+    (a million lines, a few groups: no table of a million strings); ``None`` if a group
+    holds more than one batch or currency (two that share a hash)."""
+    aggregations = [*_BATCH_SUMS, pl.len().alias("_len")]
+    for name in _BATCH_KEYS:
+        column = pl.col(name)
+        aggregations += [
+            column.min().alias(name),
+            column.max().alias(f"_max_{name}"),
+            column.null_count().alias(f"_nulls_{name}"),
+        ]
+    groups = (
+        lines.lazy()
+        .group_by(pl.struct(*_BATCH_KEYS).hash().alias("_key"))
+        .agg(aggregations)
+        .collect()
+    )
+    uniform = pl.all_horizontal(
+        (
+            (pl.col(f"_nulls_{name}") == pl.col("_len"))
+            | ((pl.col(f"_nulls_{name}") == 0) & (pl.col(name) == pl.col(f"_max_{name}")))
+        )
+        for name in _BATCH_KEYS
+    )
+    if not groups.select(uniform.all()).item():
+        return None
+    return groups.select("fee", "paid", *_BATCH_KEYS)
+
+
 def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
     """Fees and settlement payouts per batch and settlement currency (duplicates left out).
 
     Lines without a batch are booked under ``fallback_batch`` (the file's hash).
     """
-    lines = result.lines.filter(~pl.col("duplicate")).with_columns(
+    groups = _sums_by_batch(result.lines)
+    if groups is None:  # two batches with one hash (never seen): group by the names
+        groups = (
+            result.lines.lazy()
+            .group_by("payout_batch", "settlement_currency", "currency")
+            .agg(*_BATCH_SUMS)
+            .collect()
+        )
+    groups = groups.select(
+        "fee",
+        "paid",
         batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
         cur=pl.coalesce("settlement_currency", "currency"),
     )
-    fees = lines.group_by("batch", "cur").agg(pl.col("fee_minor").sum().alias("amount"))
-    paid = (
-        lines.filter(pl.col("settlement_payout"))
-        .group_by("batch", "cur")
-        .agg((-pl.col("net_minor")).sum().alias("amount"))
-    )
+    fees = groups.group_by("batch", "cur").agg(pl.col("fee").sum().alias("amount"))
+    paid = groups.group_by("batch", "cur").agg(pl.col("paid").sum().alias("amount"))
     out = [
         Booking(kind, row["batch"], row["cur"], int(row["amount"]))
         for kind, frame in (("fee", fees), ("payout", paid))
@@ -129,7 +175,8 @@ def summary(result: MatchResult) -> dict[str, object]:
     lines = result.lines
     per_type = lines.group_by("type").len().sort("type")
     totals = (
-        lines.filter(~pl.col("duplicate"))
+        lines.lazy()  # only the columns used are filtered
+        .filter(~pl.col("duplicate"))
         .group_by("currency")
         .agg(
             pl.len().alias("lines"),
@@ -138,6 +185,7 @@ def summary(result: MatchResult) -> dict[str, object]:
             pl.col("net_minor").sum().alias("net_minor"),
         )
         .sort("currency")
+        .collect()
     )
     return {
         "lines_by_type": {row["type"]: int(row["len"]) for row in per_type.iter_rows(named=True)},

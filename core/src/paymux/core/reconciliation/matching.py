@@ -127,32 +127,57 @@ _FACTS = {
 
 
 def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``payment_id`` and the payment's facts (``p_*``).
+    """``frame`` with ``payment_id``, ``_payment_row`` and the payment's facts (``p_*``).
 
-    Most lines name the payment by the PSP's own id: one join on it does the bulk. The few
-    lines it leaves unresolved are looked up by every other reference (token, registration
-    reference, paymux's id as merchant reference) among the payments that carry one of
-    their references, a small set.
+    Most lines name the payment by the PSP's own id: one join of that narrow key column
+    does the bulk. The few lines it leaves unresolved are looked up by every other
+    reference (token, registration reference, paymux's id as merchant reference) among
+    the payments that carry one of their references, a small set. Only row numbers go
+    through the joins; the facts are gathered by row, once (wide frames are never
+    filtered or joined).
     """
     facts = [pl.col(column).alias(alias) for alias, column in _FACTS.items()]
-    keys = payments.select(pl.col("psp_payment_id").alias("psp_reference")).with_row_index(
+    rows = _rows_by_psp_id(frame.get_column("psp_reference"), payments.get_column("psp_payment_id"))
+    if rows.null_count():
+        rows = _fallback_rows(frame, payments, rows)
+    gathered = payments.select("payment_id", *facts).gather(rows)
+    return frame.hstack([*gathered.get_columns(), rows])
+
+
+def _rows_by_psp_id(references: pl.Series, psp_ids: pl.Series) -> pl.Series:
+    """Per reference: the row of ``psp_ids`` that equals it (the first, when two payments
+    have one PSP id), else null.
+
+    The join is of 8-byte hashes, not of the strings (a fraction of the memory); every
+    pair it finds is then compared as strings, so a collision of hashes matches nothing."""
+    lines = pl.DataFrame({"h": references.hash()}).with_row_index("_line")
+    keys = (
+        pl.DataFrame({"h": psp_ids.hash(), "_null": psp_ids.is_null()})
+        .with_row_index("_payment_row")
+        .filter(~pl.col("_null"))
+        .drop("_null")
+    )
+    pairs = lines.join(keys, on="h", how="inner").drop("h")
+    line_rows, payment_rows = pairs.get_column("_line"), pairs.get_column("_payment_row")
+    same = references.gather(line_rows) == psp_ids.gather(payment_rows)
+    pairs = pairs.filter(same.fill_null(False))
+    if pairs.get_column("_line").is_duplicated().any():  # one PSP id, two payments
+        pairs = pairs.sort("_line", "_payment_row").unique("_line", keep="first")
+    found = pl.repeat(None, references.len(), dtype=pairs.schema["_payment_row"], eager=True)
+    return found.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row")).alias(
         "_payment_row"
     )
-    probe = frame.select("psp_reference").join(
-        keys, on="psp_reference", how="left", maintain_order="left"
+
+
+def _fallback_rows(frame: pl.DataFrame, payments: pl.DataFrame, rows: pl.Series) -> pl.Series:
+    """``rows`` with the unresolved (null) ones looked up by token, registration reference
+    or payment id (by the line's PSP reference first, then its merchant reference)."""
+    unresolved = (
+        frame.select("psp_reference", "merchant_reference")
+        .with_row_index("_position")
+        .with_columns(_rows=rows)
+        .filter(pl.col("_rows").is_null())
     )
-    if probe.height != frame.height:  # two payments with one PSP id: take either, once
-        keys = keys.unique(subset="psp_reference", keep="any")
-        probe = frame.select("psp_reference").join(
-            keys, on="psp_reference", how="left", maintain_order="left"
-        )
-    rows = probe.get_column("_payment_row")
-    # Only the keys went through the join; the facts are gathered by row, once.
-    gathered = payments.select("payment_id", *facts).gather(rows)
-    joined = frame.hstack([*gathered.get_columns(), rows])
-    unresolved = joined.filter(pl.col("payment_id").is_null())
-    if unresolved.height == 0:
-        return joined
     wanted = (
         pl.concat(
             [unresolved.get_column("psp_reference"), unresolved.get_column("merchant_reference")]
@@ -161,22 +186,32 @@ def _with_payments(frame: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
         .unique()
         .implode()
     )
-    candidates = payments.with_row_index("_payment_row").filter(
-        pl.col("token").is_in(wanted)
-        | pl.col("psp_reference").is_in(wanted)
-        | pl.col("payment_id").is_in(wanted)
+    candidates = (
+        payments.select("payment_id", "token", "psp_reference")
+        .with_row_index("_payment_row")
+        .filter(
+            pl.col("token").is_in(wanted)
+            | pl.col("psp_reference").is_in(wanted)
+            | pl.col("payment_id").is_in(wanted)
+        )
     )
-    keys = _keys(candidates, "payment_id", ["token", "psp_reference"])
-    rest = unresolved.drop("payment_id", "_payment_row", *_FACTS)
-    rest = _lookup(rest, keys, "psp_reference", "_pay_psp")
-    rest = _lookup(rest, keys, "merchant_reference", "_pay_merchant")
-    rest = rest.with_columns(payment_id=pl.coalesce("_pay_psp", "_pay_merchant")).drop(
-        "_pay_psp", "_pay_merchant"
+    if candidates.height == 0:
+        return rows
+    keys = (
+        pl.concat(
+            candidates.select(pl.col(column).alias("ref"), pl.col("_payment_row").alias("id"))
+            for column in ("payment_id", "token", "psp_reference")
+        )
+        .filter(pl.col("ref").is_not_null() & (pl.col("ref") != ""))
+        .unique(subset="ref", keep="first", maintain_order=False)
     )
-    rest = rest.join(
-        candidates.select("payment_id", "_payment_row", *facts), on="payment_id", how="left"
-    ).select(joined.columns)
-    return pl.concat([joined.filter(pl.col("payment_id").is_not_null()), rest])
+    found = _lookup(unresolved, keys, "psp_reference", "_by_psp")
+    found = _lookup(found, keys, "merchant_reference", "_by_merchant")
+    filled = found.select("_position", pl.coalesce("_by_psp", "_by_merchant").alias("_found"))
+    patch = pl.repeat(None, rows.len(), dtype=rows.dtype, eager=True).scatter(
+        filled.get_column("_position"), filled.get_column("_found")
+    )
+    return pl.select(pl.coalesce(rows, patch).alias(rows.name)).to_series()
 
 
 def _with_subject(
@@ -221,6 +256,13 @@ def _with_refunds_and_payouts(frame: pl.DataFrame, records: Records) -> pl.DataF
     )  # fmt: skip
 
 
+_NO_SUBJECT: dict[str, pl.DataType] = {
+    "refund_id": _S, "r_currency": _S, "r_amount": pl.Int64(), "r_status": _S,
+    "payout_id": _S, "po_currency": _S, "po_amount": pl.Int64(), "po_status": _S,
+}  # fmt: skip
+"""The columns :func:`_with_refunds_and_payouts` adds (all null for other lines)."""
+
+
 def match(
     lines: pl.DataFrame,
     records: Records,
@@ -238,10 +280,7 @@ def match(
     """
     seen = seen if seen is not None else pl.DataFrame(schema=SEEN_SCHEMA)
     t = pl.col("type")
-    has_id = pl.col("line_reference").is_not_null()
-    frame = lines.with_columns(
-        duplicate=has_id & ~pl.struct("type", "line_reference").is_first_distinct()
-    )
+    frame = lines.with_columns(duplicate=_repeated(lines))
     earlier = seen.filter(~pl.col("same_file") & pl.col("line_reference").is_not_null())
     if earlier.height:
         before = earlier.select("type", "line_reference").unique().with_columns(_earlier=True)
@@ -252,17 +291,23 @@ def match(
 
     frame = _with_payments(frame, records.payments)
     special = t.is_in([SettlementLineType.REFUND.value, SettlementLineType.PAYOUT.value])
-    frame = pl.concat(
-        [
-            frame.filter(~special),
-            _with_refunds_and_payouts(frame.filter(special), records),
-        ],
-        how="diagonal",
-    )
+    has_special = bool(frame.select(special.any()).item())
+    if has_special:
+        frame = pl.concat(
+            [
+                frame.filter(~special),
+                _with_refunds_and_payouts(frame.filter(special), records),
+            ],
+            how="diagonal",
+        )
+    else:  # no refund or payout line: nothing to look up
+        frame = frame.with_columns(pl.lit(None, dtype=d).alias(n) for n, d in _NO_SUBJECT.items())
 
     frame = frame.with_columns(_classify()).with_columns(_expectations())
     frame = frame.with_columns(
-        subject_id=pl.coalesce("refund_id", "payout_id", "payment_id"),
+        subject_id=pl.coalesce("refund_id", "payout_id", "payment_id")
+        if has_special
+        else pl.col("payment_id"),  # the same column, not a copy
         settlement_payout=(t == SettlementLineType.PAYOUT.value)
         & pl.col("payout_id").is_null()
         & ~pl.col("duplicate"),
@@ -278,6 +323,35 @@ def match(
     drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
     frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
     return MatchResult(frame, missing)
+
+
+def _repeated(lines: pl.DataFrame) -> pl.Series:
+    """Per line: whether an earlier line of ``lines`` has its type and line id.
+
+    Lines are first compared by a hash of both (8 bytes a line, sorted): only the lines
+    whose hash occurs twice, a few, are compared exactly. All lines with one type and line id share
+    their hash, so the answer is exact, without hashing a million pairs of strings."""
+    pair = pl.struct("type", "line_reference")
+    hashes = lines.select(pair.hash()).to_series()
+    ordered = hashes.sort()  # equal hashes side by side: no hash table of a million
+    twice = ordered.filter(ordered == ordered.shift(1)).unique()
+    repeated = pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True)
+    if twice.len() == 0:
+        return repeated.alias("duplicate")
+    shared = hashes.is_in(twice.implode())
+    del hashes, ordered
+    candidates = (
+        lines.select("type", "line_reference")
+        .with_row_index("_position")
+        .filter(shared)
+        .select(
+            "_position",
+            (pl.col("line_reference").is_not_null() & ~pair.is_first_distinct()).alias("_again"),
+        )
+    )
+    return repeated.scatter(
+        candidates.get_column("_position"), candidates.get_column("_again")
+    ).alias("duplicate")
 
 
 def _classify() -> pl.Expr:
@@ -365,19 +439,16 @@ def _missing(
     columns = ["payment_id", "currency", "amount_minor", "psp_reference", "succeeded_at"]
     if due_until is None:
         return payments.select(columns).clear()
-    captured = frame.filter(
-        (pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate")
-    ).get_column("_payment_row")
-    due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
-    missing = (
-        payments.with_row_index("_payment_row")
-        .filter(
-            due
-            & (pl.col("status") == "succeeded")
-            & ~pl.col("_payment_row").is_in(captured.drop_nulls().unique().implode())
-        )
-        .drop("_payment_row")
+    captured = (
+        frame.select("type", "duplicate", "_payment_row")
+        .filter((pl.col("type") == SettlementLineType.CAPTURE.value) & ~pl.col("duplicate"))
+        .get_column("_payment_row")
     )
+    settled = pl.repeat(False, payments.height, dtype=pl.Boolean, eager=True).scatter(
+        captured.drop_nulls(), True
+    )  # one flag per payment, by row
+    due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
+    missing = payments.filter(due & (pl.col("status") == "succeeded") & ~settled)
     return missing.with_columns(
         psp_reference=pl.coalesce("psp_payment_id", "psp_reference", "token", "payment_id")
     ).select(columns)

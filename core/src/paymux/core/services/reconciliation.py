@@ -1,8 +1,8 @@
 """Reconciling a provider's settlement file: parse it whole, match it, store the run.
 
 1. The file's hash; the provider's parser that accepts the file (else it is refused).
-2. The whole file parsed and checked (nothing is written before it is), then paymux's
-   records of the provider read in bulk.
+2. The whole file parsed and checked (nothing is written before it is) while paymux's
+   records of the provider are read in bulk (one scan of ``reconciliation_payment``).
 3. The lines matched (:mod:`paymux.core.reconciliation.matching`), against the records and
    the lines of earlier runs (duplicates across files; payments never settled).
 4. One database transaction: the run and its lines appended; discrepancies whose key is
@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter
+from typing import TypeVar
 
 import polars as pl
 
@@ -46,6 +47,8 @@ from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 Progress = Callable[[str, int], None]
 """``progress(stage, lines)``: called as a run goes (``parsing`` with the lines read so
@@ -115,19 +118,37 @@ class ReconciliationService:
         started_clock = perf_counter()
         parser = choose_parser(self._parsers, provider, path)
         since = started - self._lookback
-        # The file first (nothing is read from the database for a refused file), then the
-        # records: side by side they would only share the cores and add their peaks.
-        digest, lines = await asyncio.to_thread(self._parse, parser, path, provider, report)
-        database = self._store.database
-        if database.dialect == "postgresql":  # streamed with COPY on its own connection
-            records = await asyncio.to_thread(
-                read_records_postgresql, database.url, client_id, provider, since
-            )
-        else:
-            records = await self._read_records(client_id, provider, since)
+        # The file is parsed (in a thread) while the records are read: on PostgreSQL the
+        # server does most of that work in its own process. Nothing is written before the
+        # file is parsed whole; a malformed file's error is raised once the read is done.
+        took: dict[str, float] = {}
+
+        async def timed(name: str, work: Awaitable[_T]) -> _T:
+            begun = perf_counter()
+            try:
+                return await work
+            finally:
+                took[name] = perf_counter() - begun
+
+        hashed, parsed, read = await asyncio.gather(
+            timed("hash", asyncio.to_thread(_sha256, path)),  # hashlib lets go of the GIL
+            timed("parse", asyncio.to_thread(self._parse, parser, path, provider, report)),
+            timed("records", self._read_records(client_id, provider, since)),
+            return_exceptions=True,
+        )
+        for outcome in (parsed, hashed, read):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(hashed, str)
+        assert isinstance(parsed, pl.DataFrame)
+        assert isinstance(read, Records)
+        digest, lines, records = hashed, parsed, read
+        del parsed, read  # the records are let go right after the match
         report("matching", lines.height)
         clock = perf_counter
         timings = {"read": clock() - started_clock}
+        # side by side within "read" (not added to the total):
+        sides = {f"read_{name}": value for name, value in sorted(took.items())}
         period_start, period_end = _period(lines)
         async with self._store.begin() as uow:
             seen = await uow.reconciliation.seen_lines(
@@ -167,7 +188,7 @@ class ReconciliationService:
         now = self._clock()
         run_id = new_id("rr")
         matched = int(result.lines.get_column("matched").sum())
-        details = _run_summary(result, found, booked, parser, timings)
+        details = _run_summary(result, found, booked, parser, {**timings, **sides})
         closing_ids = closing.get_column("id").to_list()
         run = StoredRun(
             id=run_id,
@@ -276,11 +297,7 @@ class ReconciliationService:
 
     def _parse(
         self, parser: SettlementParser, path: Path, provider: str, report: Progress
-    ) -> tuple[str, pl.DataFrame]:
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
+    ) -> pl.DataFrame:
         batches: list[pl.DataFrame] = []
         total = 0
         for batch in parser.parse(path):
@@ -288,9 +305,14 @@ class ReconciliationService:
             total += batch.height
             report("parsing", total)
         lines = pl.concat(batches) if batches else empty_lines()
-        return digest.hexdigest(), lines.select(list(LINE_SCHEMA))
+        return lines.select(list(LINE_SCHEMA))
 
     async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
+        database = self._store.database
+        if database.dialect == "postgresql":  # streamed with COPY on its own connection
+            return await asyncio.to_thread(
+                read_records_postgresql, database.url, client_id, provider, since
+            )
         async with self._store.begin() as uow:
             return await uow.reconciliation.read_records(client_id, provider, since)
 
@@ -314,6 +336,14 @@ class ReconciliationService:
         await self.get_run(run_id, client_id=client_id)
         async with self._store.begin() as uow:
             return await uow.reconciliation.run_discrepancies(run_id, after=after, limit=limit)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _run_summary(

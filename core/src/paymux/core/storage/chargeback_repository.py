@@ -9,11 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.domain.chargebacks import Chargeback, ChargebackPart, DisputeStatus
-from paymux.core.storage.tables import ChargebackPartRow, ChargebackRow, table_of
+from paymux.core.storage.tables import (
+    ChargebackPartRow,
+    ChargebackRow,
+    ReconciliationPaymentRow,
+    table_of,
+)
 from paymux.currencies import Money
 
 _cb = table_of(ChargebackRow)
 _part = table_of(ChargebackPartRow)
+_recon = table_of(ReconciliationPaymentRow)
 
 HOLDING: tuple[str, ...] = (DisputeStatus.OPENED.value, DisputeStatus.LOST.value)
 """Statuses in which a chargeback's money is out of the order (frozen or gone)."""
@@ -29,7 +35,13 @@ class ChargebackRepository:
         return cast(sa.CursorResult[Any], await self._session.execute(statement))
 
     async def insert(self, chargeback: Chargeback) -> None:
-        """Store a new chargeback and its parts."""
+        """Store a new chargeback and its parts (and mark its payment as charged back for
+        reconciliation)."""
+        await self._execute(
+            sa.update(_recon)
+            .where(_recon.c.payment_event_id == chargeback.payment_event_id)
+            .values(has_chargeback=True)
+        )
         await self._execute(
             sa.insert(_cb).values(
                 id=chargeback.id,

@@ -42,26 +42,18 @@ _lines = table_of(ReconciliationRunLinesRow)
 _disc = table_of(ReconciliationDiscrepancyRow)
 
 _PAYMENTS_SQL = """
-SELECT e.id AS payment_id, e.currency, o.amount_minor, o.status, o.succeeded_at,
-       r.token, r.psp_reference, r.psp_payment_id,
-       c.payment_event_id IS NOT NULL AS has_chargeback
-FROM payment_event e
-JOIN (SELECT payment_event_id, SUM(amount_minor) AS amount_minor, MIN(status) AS status,
-             MIN(succeeded_at) AS succeeded_at
-      FROM payment_order GROUP BY payment_event_id) o ON o.payment_event_id = e.id
-LEFT JOIN psp_registration r ON r.payment_event_id = e.id
-LEFT JOIN (SELECT DISTINCT payment_event_id FROM chargeback) c ON c.payment_event_id = e.id
-WHERE e.client_id = {client} AND COALESCE(r.provider, e.provider) = {provider}
-  AND e.created_at >= {since}
+SELECT payment_event_id AS payment_id, currency, amount_minor, status, succeeded_at,
+       token, psp_reference, psp_payment_id, has_chargeback
+FROM reconciliation_payment
+WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 """
+"""One scan of the narrow copy the payment writes keep (``reconciliation_payment``)."""
 
 _REFUNDS_SQL = """
 SELECT f.id AS refund_id, f.payment_event_id AS payment_id, f.currency, f.amount_minor,
        f.status, f.psp_reference
-FROM refund f JOIN payment_event e ON e.id = f.payment_event_id
-LEFT JOIN psp_registration r ON r.payment_event_id = e.id
-WHERE f.client_id = {client} AND COALESCE(r.provider, e.provider) = {provider}
-  AND f.created_at >= {since}
+FROM refund f JOIN reconciliation_payment p ON p.payment_event_id = f.payment_event_id
+WHERE f.client_id = {client} AND p.provider = {provider} AND f.created_at >= {since}
 """
 
 _PAYOUTS_SQL = """
@@ -154,7 +146,7 @@ def _copy(
                     has_header=False,
                     new_columns=list(schema),
                     schema=text_schema,
-                ).with_columns(_cast(name, dtype) for name, dtype in schema.items())
+                ).with_columns(_cast_copied(name, dtype) for name, dtype in schema.items())
             )
             buffer.clear()
 
@@ -182,6 +174,21 @@ def _text(value: object) -> str | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
     return str(value)
+
+
+def _cast_copied(name: str, dtype: pl.DataType) -> pl.Expr:
+    """:func:`_cast` for PostgreSQL's own text (``COPY`` in UTC: ``2026-11-24
+    18:00:00.123456+00``), read in one pass."""
+    if isinstance(dtype, pl.Datetime):
+        return (
+            pl.col(name)
+            .str.to_datetime(format="%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us")
+            .dt.convert_time_zone("UTC")
+            .alias(name)
+        )
+    if dtype == pl.String():
+        return pl.col(name)
+    return _cast(name, dtype)
 
 
 def _cast(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -258,9 +265,12 @@ class ReconciliationRepository:
 
         One run's document at a time, filtered as it is read: memory stays bounded by the
         largest file, not by the history."""
+        documents = await self._earlier_lines(client_id, provider, since)
+        if not documents:
+            return pl.DataFrame(schema=SEEN_SCHEMA)
         wanted = line_references.drop_nulls().unique().implode()
         frames = []
-        for sha256, document in await self._earlier_lines(client_id, provider, since):
+        for sha256, document in documents:
             frame = pl.read_parquet(io.BytesIO(document), columns=["type", "line_reference"])
             frames.append(
                 frame.filter(pl.col("line_reference").is_in(wanted)).with_columns(
@@ -275,9 +285,12 @@ class ReconciliationRepository:
         self, client_id: str, provider: str, *, since: date, payment_ids: pl.Series
     ) -> pl.Series:
         """Those of ``payment_ids`` that a capture line of an earlier run settled."""
+        documents = await self._earlier_lines(client_id, provider, since)
+        if not documents:
+            return pl.Series("payment_id", [], dtype=pl.String)
         wanted = payment_ids.unique().implode()
         found: list[pl.Series] = []
-        for _sha256, document in await self._earlier_lines(client_id, provider, since):
+        for _sha256, document in documents:
             frame = pl.read_parquet(io.BytesIO(document), columns=["type", "payment_id"])
             found.append(
                 frame.filter(

@@ -319,6 +319,39 @@ class JobRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class ReconciliationPaymentRow(SQLModel, table=True):
+    """One payment as reconciliation reads it: a narrow copy of its event, orders,
+    registration and chargebacks, written with each of their changes in the same
+    transaction, so a run reads a provider's payments in one scan of one table."""
+
+    __tablename__ = "reconciliation_payment"
+    __table_args__ = (
+        sa.Index(
+            "ix_reconciliation_payment_client_provider_created",
+            "client_id",
+            "provider",
+            "created_at",
+        ),
+    )
+
+    payment_event_id: str = Field(primary_key=True, foreign_key="payment_event.id", max_length=40)
+    client_id: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    """The registration's provider (the payment's when it has no registration)."""
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    """The sum of the orders' amounts."""
+    status: str = Field(max_length=16)
+    """The least of the orders' statuses (as text)."""
+    succeeded_at: datetime | None = Field(default=None, sa_type=_TZ)
+    """The first of the orders' ``succeeded_at``."""
+    token: str | None = Field(default=None, max_length=255)
+    psp_reference: str | None = Field(default=None, max_length=255)
+    psp_payment_id: str | None = Field(default=None, max_length=255)
+    has_chargeback: bool = False
+    created_at: datetime = Field(sa_type=_TZ)
+
+
 class ReconciliationRunRow(SQLModel, table=True):
     """One reconciliation of one settlement file (stored only when the file was read)."""
 

@@ -43,6 +43,7 @@ from paymux.core.storage.tables import (
     PayoutRow,
     ProcessedWebhookEventRow,
     PspRegistrationRow,
+    ReconciliationPaymentRow,
     RefundPartRow,
     RefundRow,
     table_of,
@@ -57,6 +58,7 @@ FAILURE_CODE_LENGTH = 64
 _ev = table_of(PaymentEventRow)
 _po = table_of(PaymentOrderRow)
 _reg = table_of(PspRegistrationRow)
+_recon = table_of(ReconciliationPaymentRow)
 _idem = table_of(IdempotencyKeyRow)
 _hook = table_of(ProcessedWebhookEventRow)
 _out = table_of(OutboxEventRow)
@@ -218,8 +220,8 @@ class UnitOfWork:
                 for position, order in enumerate(event.orders)
             ],
         )
-        if event.registration is not None:
-            registration = event.registration
+        registration = event.registration
+        if registration is not None:
             await self._execute(
                 sa.insert(_reg).values(
                     payment_event_id=event.id,
@@ -230,6 +232,23 @@ class UnitOfWork:
                     redirect_url=registration.redirect_url,
                     created_at=event.created_at,
                     updated_at=event.created_at,
+                )
+            )
+        if event.orders:  # reconciliation's copy (reconciliation_payment)
+            await self._execute(
+                sa.insert(_recon).values(
+                    payment_event_id=event.id,
+                    client_id=event.client_id,
+                    provider=event.provider if registration is None else registration.provider,
+                    currency=event.currency,
+                    amount_minor=sum(order.amount.minor for order in event.orders),
+                    status=min(order.status.value for order in event.orders),
+                    succeeded_at=None,
+                    token=None if registration is None else registration.token,
+                    psp_reference=None if registration is None else registration.psp_reference,
+                    psp_payment_id=None,
+                    has_chargeback=False,
+                    created_at=event.created_at,
                 )
             )
 
@@ -309,6 +328,11 @@ class UnitOfWork:
             .where(_reg.c.payment_event_id == payment_id, _reg.c.psp_payment_id.is_(None))
             .values(psp_payment_id=psp_payment_id[:255])
         )
+        await self._execute(
+            sa.update(_recon)
+            .where(_recon.c.payment_event_id == payment_id, _recon.c.psp_payment_id.is_(None))
+            .values(psp_payment_id=psp_payment_id[:255])
+        )
 
     async def set_order_status(
         self,
@@ -329,6 +353,18 @@ class UnitOfWork:
                 **({"succeeded_at": now} if status is PaymentStatus.SUCCEEDED else {}),
             )
         )
+        orders = sa.select(_po.c.payment_event_id).where(_po.c.id == order_id).scalar_subquery()
+        siblings = _po.c.payment_event_id == _recon.c.payment_event_id
+        await self._execute(
+            sa.update(_recon)
+            .where(_recon.c.payment_event_id == orders)
+            .values(
+                status=sa.select(sa.func.min(_po.c.status)).where(siblings).scalar_subquery(),
+                succeeded_at=sa.select(sa.func.min(_po.c.succeeded_at))
+                .where(siblings)
+                .scalar_subquery(),
+            )
+        )
 
     async def record_registration(
         self,
@@ -346,6 +382,11 @@ class UnitOfWork:
             .values(
                 token=token, redirect_url=redirect_url, psp_reference=psp_reference, updated_at=now
             )
+        )
+        await self._execute(
+            sa.update(_recon)
+            .where(_recon.c.payment_event_id == payment_id)
+            .values(token=token, psp_reference=psp_reference)
         )
 
     # -- refunds -------------------------------------------------------------------------
