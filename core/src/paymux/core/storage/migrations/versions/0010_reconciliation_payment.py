@@ -1,7 +1,7 @@
 """Reconciliation reads payments from one narrow table, kept with every change.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-24 18:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from paymux.core.storage.tables import UtcDateTime
 
-revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0008"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
