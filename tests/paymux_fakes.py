@@ -47,6 +47,8 @@ class FakeProvider:
     """Tokens ``fetch_status`` was asked about."""
     status_failures: list[ProviderError] = field(default_factory=list)
     """The next status fetches raise these, one each."""
+    return_urls: list[str] = field(default_factory=list)
+    """The ``return_url`` of every registration asked for, in order."""
 
     @property
     def name(self) -> str:
@@ -63,6 +65,7 @@ class FakeProvider:
         self, request: CheckoutRequest, *, idempotency_key: str
     ) -> CheckoutRegistration:
         self.calls.append(idempotency_key)
+        self.return_urls.append(request.return_url)
         if self.hang_registrations:
             await asyncio.Event().wait()  # until cancelled: a process that dies mid-call
         if self.fail_with:

@@ -113,7 +113,7 @@ def notify_setup(
     service = PaymentService(
         store=PaymentStore(database),
         providers=registry,
-        buyer_return_url=lambda payment_id: f"https://paymux.example/checkout/{payment_id}",
+        buyer_return_url=lambda payment: f"https://paymux.example/checkout/{payment.id}",
         lock_seconds=60,
         clock=lambda: now[0],
     )
@@ -122,7 +122,7 @@ def notify_setup(
         payment_job_handlers(
             service,
             notifiers=notifiers,
-            status_page_url=lambda payment_id: f"https://paymux.example/checkout/{payment_id}",
+            status_page_url=lambda payment: f"https://paymux.example/checkout/{payment.id}",
             clock=lambda: now[0],
         ),
         policies={"notify_buyer": policy or RetryPolicy(5, base_seconds=10, cap_seconds=60)},

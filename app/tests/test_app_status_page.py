@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,7 +28,8 @@ def _query(url: str) -> tuple[str, int]:
 def test_links_are_signed_per_payment_secret_and_expiry() -> None:
     now = [1_000_000.0]
     links = StatusLinks(public_url="http://h/", secret="s1", ttl_seconds=60, clock=lambda: now[0])
-    url = links.url("pay_1")
+    url = links.url("pay_1", issued_at=datetime.fromtimestamp(now[0], UTC))
+    assert links.url("pay_1", issued_at=datetime.fromtimestamp(now[0], UTC)) == url  # stable
     assert url.startswith("http://h/checkout/pay_1?sig=")
     sig, expires = _query(url)
     assert expires == 1_000_060
@@ -56,7 +58,7 @@ def test_status_page_needs_the_signature(sqlite_url: str) -> None:
         payment_id = created.json()["payment_id"]
         good = StatusLinks(
             public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
-        ).url(payment_id)
+        ).url(payment_id, issued_at=datetime.now(UTC))
         page = client.get(good.replace(settings.public_url, ""))
         assert page.status_code == 200
         assert 'data-status="unknown"' in page.text
@@ -79,12 +81,10 @@ def test_an_expired_link_answers_410_without_the_payment(sqlite_url: str) -> Non
             "/v1/payments", json=payment_body(), headers=auth(idempotency_key="s1")
         )
         payment_id = created.json()["payment_id"]
-        past = StatusLinks(
-            public_url=settings.public_url,
-            secret=settings.secret_key.get_secret_value(),
-            ttl_seconds=60,
-            clock=lambda: 1_000_000.0,
-        ).url(payment_id)
+        links = StatusLinks(
+            public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
+        )
+        past = links.url(payment_id, issued_at=datetime.now(UTC) - timedelta(days=31))
         page = client.get(past.replace(settings.public_url, ""))
         assert page.status_code == 410
         assert "expired" in page.text
@@ -113,7 +113,13 @@ def test_the_buyers_return_asks_the_provider_once_in_a_while(sqlite_url: str) ->
         body = payment_body()
         created = client.post("/v1/payments", json=body, headers=auth(idempotency_key="b1"))
         assert created.status_code == 201, created.text
-        page_url = created.json()["status_page_url"].replace(settings.public_url, "")
+        link = created.json()["status_page_url"]
+        # one link per payment: the PSP's return URL, the API's answers (a retried
+        # registration must send the PSP the same body under the same idempotency key)
+        assert provider.return_urls == [link]
+        payment_url = f"/v1/payments/{created.json()['id']}"
+        assert client.get(payment_url, headers=auth()).json()["status_page_url"] == link
+        page_url = link.replace(settings.public_url, "")
         waiting = client.get(page_url)
         assert 'data-status="pending"' in waiting.text
         assert "waiting for your payment" in waiting.text

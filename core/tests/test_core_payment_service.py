@@ -49,7 +49,7 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
     service = PaymentService(
         store=PaymentStore(database),
         providers=ProviderRegistry([provider]),
-        buyer_return_url=lambda payment_id: f"https://paymux.example/checkout/{payment_id}",
+        buyer_return_url=lambda payment: f"https://paymux.example/checkout/{payment.id}",
         lock_seconds=60,
         on_status_changed=changes.append,
         clock=lambda: clock[0],
@@ -194,7 +194,7 @@ async def test_a_failing_observer_does_not_undo_the_change(
     service = PaymentService(
         store=PaymentStore(harness.database),
         providers=ProviderRegistry([harness.provider]),
-        buyer_return_url=lambda payment_id: "https://x.example",
+        buyer_return_url=lambda payment: "https://x.example",
         lock_seconds=60,
         on_status_changed=explode,
     )

@@ -101,7 +101,9 @@ class PaymuxRuntime:
             self.jobs,
             {
                 **payment_job_handlers(
-                    self.payments, notifiers=self.notifiers, status_page_url=self.status_links.url
+                    self.payments,
+                    notifiers=self.notifiers,
+                    status_page_url=self.status_links.for_payment,
                 ),
                 **refund_job_handlers(self.refunds),
                 **payout_job_handlers(self.payouts),
@@ -229,7 +231,7 @@ def create_runtime(
         store=store,
         providers=providers,
         router=router,
-        buyer_return_url=links.url,
+        buyer_return_url=links.for_payment,
         lock_seconds=settings.idempotency_lock_seconds,
         on_status_changed=notify,
         ledger_entry=ledger_entry,

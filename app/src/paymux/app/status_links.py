@@ -6,7 +6,10 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
+
+from paymux.core.domain.models import PaymentEvent
 
 
 class LinkCheck(Enum):
@@ -23,7 +26,10 @@ class StatusLinks:
     """Builds and checks ``/checkout/{payment_id}?sig=...&exp=...`` links.
 
     The signature is an HMAC-SHA256 of the payment id and the expiry (Unix seconds) under
-    ``secret``; a link is valid until its expiry, ``ttl_seconds`` after it was made.
+    ``secret``; a payment's link is valid until ``ttl_seconds`` after the payment was made.
+    The expiry comes from the payment, not from the clock, so every link of one payment is
+    the same: the return URL sent to the PSP again on a retried registration must not change
+    (the PSP would refuse the same idempotency key with another body).
     """
 
     def __init__(
@@ -46,11 +52,15 @@ class StatusLinks:
         message = f"status-page:{payment_id}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
 
-    def url(self, payment_id: str) -> str:
-        """The absolute URL of the payment's status page, valid for ``ttl_seconds`` from now."""
-        expires = int(self._clock()) + self._ttl_seconds
+    def url(self, payment_id: str, *, issued_at: datetime) -> str:
+        """The absolute URL of a status page, valid until ``ttl_seconds`` after ``issued_at``."""
+        expires = int(issued_at.timestamp()) + self._ttl_seconds
         signature = self.signature(payment_id, expires)
         return f"{self._public_url}/checkout/{payment_id}?sig={signature}&exp={expires}"
+
+    def for_payment(self, payment: PaymentEvent) -> str:
+        """The URL of ``payment``'s status page (valid ``ttl_seconds`` from its creation)."""
+        return self.url(payment.id, issued_at=payment.created_at)
 
     def check(self, payment_id: str, signature: str, expires: int | None) -> LinkCheck:
         """Whether ``signature`` was made for ``payment_id`` and ``expires``, and still holds.

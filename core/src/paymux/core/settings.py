@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     """Signs the links of buyer status pages."""
 
     status_link_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
-    """How long a buyer's status page link stays valid (30 days); after that it answers 410."""
+    """How long after a payment was made its status page link stays valid (30 days); after
+    that the link answers 410."""
 
     metrics_token: SecretStr | None = None
     """When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (``None``:

@@ -47,7 +47,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
 
     def render(payment: PaymentEvent, pending: PendingWork | None = None) -> str:
         view = PaymentOut.of(
-            payment, status_page_url=runtime.status_links.url(payment.id), pending=pending
+            payment, status_page_url=runtime.status_links.for_payment(payment), pending=pending
         )
         return view.model_dump_json()
 

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from paymux.core.domain.jobs import Done, GiveUp, Job, JobOutcome, Retry
+from paymux.core.domain.models import PaymentEvent
 from paymux.core.jobs.worker import JobHandler
 from paymux.core.notifications import BuyerNotifier, PaymentSucceededNotification, deliver
 from paymux.core.services.payments import PaymentService
@@ -33,7 +34,7 @@ def notify_buyer_handler(
     payments: PaymentService,
     notifiers: Sequence[BuyerNotifier],
     *,
-    status_page_url: Callable[[str], str] | None = None,
+    status_page_url: Callable[[PaymentEvent], str] | None = None,
 ) -> JobHandler:
     """The handler of ``notify_buyer`` jobs; ``status_page_url`` gives a payment's signed
     status page for the message."""
@@ -45,7 +46,7 @@ def notify_buyer_handler(
             return Done("no buyer notifier installed")
         payment = await payments.get_payment(payment_id, client_id=None)
         notification = PaymentSucceededNotification.of(
-            payment, status_page_url=status_page_url(payment.id) if status_page_url else None
+            payment, status_page_url=status_page_url(payment) if status_page_url else None
         )
         if notification is None:
             log.info("payment %s succeeded; the buyer gave no e-mail, nothing sent", payment_id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import RefundsNotSupportedError
 from paymux.core.domain.jobs import Done, GiveUp, Job, JobKind, JobOutcome, RunAgainAt
+from paymux.core.domain.models import PaymentEvent
 from paymux.core.domain.refunds import RefundStatus
 from paymux.core.identifiers import utc_now
 from paymux.core.jobs.notify_buyer import notify_buyer_handler
@@ -25,7 +26,7 @@ def payment_job_handlers(
     payments: PaymentService,
     *,
     notifiers: Sequence[BuyerNotifier] = (),
-    status_page_url: Callable[[str], str] | None = None,
+    status_page_url: Callable[[PaymentEvent], str] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, JobHandler]:
     """The handlers of :class:`~paymux.core.domain.jobs.JobKind`'s kinds; ``notifiers``

@@ -119,7 +119,7 @@ class PaymentService:
         *,
         store: PaymentStore,
         providers: ProviderRegistry,
-        buyer_return_url: Callable[[str], str],
+        buyer_return_url: Callable[[PaymentEvent], str],
         router: Router | None = None,
         lock_seconds: float,
         on_status_changed: Callable[[OrderStatusChange], Any] | None = None,
@@ -240,7 +240,7 @@ class PaymentService:
         crashpoints.reached(crashpoints.BEFORE_PSP_CALL)
         try:
             answer = await provider.register_checkout(
-                _checkout_request(payment, self._buyer_return_url(payment.id)),
+                _checkout_request(payment, self._buyer_return_url(payment)),
                 idempotency_key=payment.registration.psp_idempotency_key,
             )
         except ProviderError as error:
