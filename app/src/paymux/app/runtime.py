@@ -132,14 +132,15 @@ class PaymuxRuntime:
     async def schedule_nightly_reconciliation(self) -> int:
         """Queue yesterday's ``reconcile_nightly`` job of every provider that can fetch its
         settlement report, unless queued before (each run queues the next day's)."""
-        client_id = await self.reconciliation_client_id()
         providers = fetching_providers(self.providers, self.reconciliation)
+        if not providers:
+            return 0
+        client_id = await self.reconciliation_client_id()
         if client_id is None:
-            if providers:
-                log.warning(
-                    "nightly reconciliation is off: several API clients and no "
-                    "PAYMUX_RECONCILIATION_CLIENT"
-                )
+            log.warning(
+                "nightly reconciliation is off: several API clients and no "
+                "PAYMUX_RECONCILIATION_CLIENT"
+            )
             return 0
         return await schedule_nightly(
             self.jobs, providers, hour=self.settings.reconciliation_hour, client_id=client_id
