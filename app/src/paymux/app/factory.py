@@ -11,7 +11,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paymux.app.card_data import CardDataGuard
 from paymux.app.problems import Problem, as_problem, problem_response
+from paymux.app.request_ids import add_request_ids
 from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.dead_letters import dead_letters_router
 from paymux.app.routes.ledger import ledger_router
@@ -112,4 +114,6 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, http_error)
     app.add_exception_handler(Problem, http_error)
+    app.add_middleware(CardDataGuard, exempt_paths=[mount.path for mount in runtime.mounts])
+    add_request_ids(app)  # last: the outermost, so every log line and answer has the id
     return app

@@ -1,0 +1,110 @@
+"""Card numbers (PANs) in text: digit runs of 13 to 19 digits that pass the Luhn check.
+
+Two uses with two strictnesses (``docs/security/pci.md``):
+
+- :func:`redact_card_numbers` (logs) masks every Luhn-valid run of 13 to 19 digits, wherever it
+  stands: a false positive only masks a number in a log line.
+- :func:`find_card_numbers` with ``strict=True`` (requests paymux refuses) counts only what a
+  person would type as a card number: the run stands alone (no letter, ``_`` or ``+`` next to
+  it, so IBANs, prefixed ids, hex digests and phone numbers do not count), it starts with 2 to 6
+  (the major industry identifiers of the card networks) and it is not part of a decimal
+  number. A false positive refuses a request, so it must be rare.
+
+A run may have single spaces or dashes between groups of digits (``4242 4242 4242 4242``,
+``3782-822463-10005``); every span of whole groups with 13 to 19 digits is a candidate, so a
+card number next to another number (``4242424242424242 12``) is still found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from stdnum import luhn
+
+MIN_DIGITS = 13
+MAX_DIGITS = 19
+
+_RUN = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+_GROUP = re.compile(r"[0-9]+")
+_MAYBE = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
+"""A quick test: no 13 digits in a row (separators allowed), no card number."""
+
+_ISSUER_DIGITS = frozenset("23456")
+
+
+@dataclass(frozen=True, slots=True)
+class CardNumberMatch:
+    """Where a card number stands in a text: ``text[start:end]``, and its digits."""
+
+    start: int
+    end: int
+    digits: str
+
+
+def _joined_to_word(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    for char in (before, after):
+        if char and (char.isalnum() or char in "_+"):
+            return True
+    # a decimal number: "0.4242..." or "4242....50"
+    if before in (".", ",") and start > 1 and text[start - 2].isdigit():
+        return True
+    return after in (".", ",") and end + 1 < len(text) and text[end + 1].isdigit()
+
+
+def find_card_numbers(text: str, *, strict: bool = False) -> Iterator[CardNumberMatch]:
+    """Every card number in ``text`` (overlapping candidates included), in order of start."""
+    if not _MAYBE.search(text):
+        return
+    for run in _RUN.finditer(text):
+        if strict and _joined_to_word(text, run.start(), run.end()):
+            continue
+        groups = [
+            (run.start() + group.start(), run.start() + group.end())
+            for group in _GROUP.finditer(run.group())
+        ]
+        for first, (start, _) in enumerate(groups):
+            digits = ""
+            for group_start, end in groups[first:]:
+                digits += text[group_start:end]
+                if len(digits) > MAX_DIGITS:
+                    break
+                if len(digits) < MIN_DIGITS:
+                    continue
+                if strict and digits[0] not in _ISSUER_DIGITS:
+                    continue
+                if luhn.is_valid(digits):
+                    yield CardNumberMatch(start, end, digits)
+
+
+def contains_card_number(text: str, *, strict: bool = False) -> bool:
+    """Whether ``text`` holds a card number (see :func:`find_card_numbers`)."""
+    return next(find_card_numbers(text, strict=strict), None) is not None
+
+
+def redact_card_numbers(text: str) -> str:
+    """``text`` with every card number masked as ``[card number ending 4242]``.
+
+    Overlapping candidates are masked as one. The last four digits stay (PCI DSS allows
+    them), so a masked false positive (a long numeric id) can still be told apart.
+    """
+    spans: list[tuple[int, int]] = []
+    for match in find_card_numbers(text):
+        if spans and match.start < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], match.end))
+        else:
+            spans.append((match.start, match.end))
+    if not spans:
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end in spans:
+        digits = re.sub(r"[^0-9]", "", text[start:end])
+        parts.append(text[position:start])
+        parts.append(f"[card number ending {digits[-4:]}]")
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
