@@ -11,7 +11,7 @@ Two uses with two strictnesses (``docs/security/pci.md``):
   number. A false positive refuses a request, so it must be rare.
 
 A run may have single spaces or dashes between groups of digits (``4242 4242 4242 4242``,
-``3782-822463-10005``); every span of whole groups with 13 to 19 digits is a candidate, so a
+``3782-822463-10005``; in URLs also ``+`` and ``%20``); every span of whole groups with 13 to 19 digits is a candidate, so a
 card number next to another number (``4242424242424242 12``) is still found.
 """
 
@@ -26,9 +26,11 @@ from stdnum import luhn
 MIN_DIGITS = 13
 MAX_DIGITS = 19
 
-_RUN = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
-_GROUP = re.compile(r"[0-9]+")
-_MAYBE = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
+_SEPARATOR = r"(?:[ +-]|%20|%2[dD])"
+"""Between groups of digits: a space or a dash, also as a URL has them (``+``, ``%20``)."""
+_RUN = re.compile(rf"(?<!%)(?<!%2)[0-9]+(?:{_SEPARATOR}[0-9]+)*")
+_TOKEN = re.compile(rf"(?P<digits>[0-9]+)|{_SEPARATOR}")
+_MAYBE = re.compile(rf"[0-9](?:{_SEPARATOR}?[0-9]){{12}}")
 """A quick test: no 13 digits in a row (separators allowed), no card number."""
 
 _ISSUER_DIGITS = frozenset("23456")
@@ -63,8 +65,9 @@ def find_card_numbers(text: str, *, strict: bool = False) -> Iterator[CardNumber
         if strict and _joined_to_word(text, run.start(), run.end()):
             continue
         groups = [
-            (run.start() + group.start(), run.start() + group.end())
-            for group in _GROUP.finditer(run.group())
+            (run.start() + token.start(), run.start() + token.end())
+            for token in _TOKEN.finditer(run.group())
+            if token.group("digits")
         ]
         for first, (start, _) in enumerate(groups):
             digits = ""
@@ -102,7 +105,7 @@ def redact_card_numbers(text: str) -> str:
     parts: list[str] = []
     position = 0
     for start, end in spans:
-        digits = re.sub(r"[^0-9]", "", text[start:end])
+        digits = "".join(token.group("digits") or "" for token in _TOKEN.finditer(text[start:end]))
         parts.append(text[position:start])
         parts.append(f"[card number ending {digits[-4:]}]")
         position = end
