@@ -52,8 +52,11 @@ PROBLEM = "https://paymux.dev/problems/"
 CARD_NUMBERS = ("4242424242424242", "4000056655665556", "5555555555554444", "378282246310005")
 """Visa, Visa debit, Mastercard and American Express test numbers."""
 
-_LOGGERS = ("", "paymux", "paymux_sandbox", "uvicorn", "uvicorn.access", "uvicorn.error")
-_LOGGERS += ("httpx", "httpcore", "sqlalchemy", "sqlalchemy.engine", "aiosqlite", "asyncio")
+_LOGGERS: tuple[str, ...] = (
+    *("", "paymux", "paymux_sandbox", "uvicorn", "uvicorn.access", "uvicorn.error"),
+    *("httpx", "httpcore", "sqlalchemy", "sqlalchemy.engine", "aiosqlite", "asyncio"),
+)
+"""Every logger set to DEBUG (SQLAlchemy's own default is WARNING)."""
 
 
 def grouped(number: str, separator: str) -> str:

@@ -11,8 +11,11 @@ Two uses with two strictnesses (``docs/security/pci.md``):
   number. A false positive refuses a request, so it must be rare.
 
 A run may have single spaces or dashes between groups of digits (``4242 4242 4242 4242``,
-``3782-822463-10005``; in URLs also ``+`` and ``%20``); every span of whole groups with 13 to 19 digits is a candidate, so a
-card number next to another number (``4242424242424242 12``) is still found.
+``3782-822463-10005``; in URLs also ``+`` and ``%20``). For logs, every span of whole groups
+with 13 to 19 digits is a candidate; strictly, only the whole run, one group, or groups as
+cards are printed (fours; 4-6-5) are, so a card number next to another number
+(``4242424242424242 12``, ``12 4242 4242 4242 4242``) is still found, but not the first groups
+of a UUID made of digits.
 """
 
 from __future__ import annotations
@@ -71,16 +74,33 @@ def find_card_numbers(text: str, *, strict: bool = False) -> Iterator[CardNumber
         ]
         for first, (start, _) in enumerate(groups):
             digits = ""
-            for group_start, end in groups[first:]:
+            sizes: list[int] = []
+            for last, (group_start, end) in enumerate(groups[first:], start=first):
                 digits += text[group_start:end]
+                sizes.append(end - group_start)
                 if len(digits) > MAX_DIGITS:
                     break
                 if len(digits) < MIN_DIGITS:
                     continue
-                if strict and digits[0] not in _ISSUER_DIGITS:
+                if strict and not (
+                    digits[0] in _ISSUER_DIGITS
+                    and (
+                        (first == 0 and last == len(groups) - 1)  # the whole run
+                        or len(sizes) == 1
+                        or _printed_like_a_card(sizes)
+                    )
+                ):
                     continue
                 if luhn.is_valid(digits):
                     yield CardNumberMatch(start, end, digits)
+
+
+def _printed_like_a_card(sizes: list[int]) -> bool:
+    """Groups as cards print them: fours (``4242 4242 4242 4242``, a short last group for 19
+    digits), or 4-6-5 and 4-6-4 (American Express, Diners)."""
+    if sizes in ([4, 6, 5], [4, 6, 4]):
+        return True
+    return all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4
 
 
 def contains_card_number(text: str, *, strict: bool = False) -> bool:
