@@ -300,6 +300,8 @@ def test_card_numbers_are_refused_and_never_logged_stored_or_published(
     logs = captured_logs.getvalue()
     assert "uvicorn.access" in logs, "uvicorn's access log was not captured"
     assert "sqlalchemy.engine" in logs, "SQLAlchemy's log was not captured"
+    access = [json.loads(line) for line in logs.splitlines() if '"uvicorn.access"' in line]
+    assert all("request_id" in record for record in access), "an access log without request id"
     dump = _database_dump(database_url)
     assert "payment_event" in dump
     payloads = outbox_payloads(database_url)
