@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from paymux.app.card_data import is_card_field
 from paymux.app.logging_setup import configure_logging
 from paymux.app.request_ids import is_sane_request_id
 from paymux.core.domain.jobs import Done, Job, JobOutcome, NewJob
@@ -162,28 +161,3 @@ def test_every_answer_has_a_request_id_and_its_logs_carry_it(
 )
 def test_sane_request_ids(value: str, sane: bool) -> None:
     assert is_sane_request_id(value) is sane
-
-
-@pytest.mark.parametrize(
-    ("name", "parent", "card"),
-    [
-        ("card_number", None, True),
-        ("cardNumber", None, True),
-        ("card[number]", None, True),
-        ("cc-num", None, True),
-        ("PAN", None, True),
-        ("cvc", None, True),
-        ("CVV2", None, True),
-        ("security_code", None, True),
-        ("number", "card", True),
-        ("number", "credit_card", True),
-        ("card_last4", None, False),
-        ("cvc_check", None, False),
-        ("account_number", None, False),
-        ("number", "house", False),
-        ("reference", "card", False),
-        ("company", None, False),
-    ],
-)
-def test_card_field_names(name: str, parent: str | None, card: bool) -> None:
-    assert is_card_field(name, parent) is card

@@ -5,8 +5,8 @@ paymux keeps card data out of its PCI DSS scope (SAQ A): buyers type card number
 PSP's hosted page, never into paymux. :class:`CardDataGuard` looks at every request to paymux's
 own routes (the API, buyer status pages, PSP webhooks) for
 
-- fields named like a card number or security code (:func:`is_card_field`), at any depth of a
-  JSON body, in query parameters and form fields;
+- fields named like a card number or security code (:func:`card_field_kind`), with a value
+  (:func:`holds_card_data`), at any depth of a JSON body, in query parameters and form fields;
 - card numbers (:func:`paymux.core.card_numbers.find_card_numbers`, strict) in the path,
   query string, headers, JSON keys and values (strings and integers) and other bodies.
 
@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from starlette.datastructures import Headers
@@ -37,33 +37,58 @@ log = logging.getLogger(__name__)
 MAX_SCANNED_BODY_BYTES = 1 << 20
 """The largest body the guard reads (and so paymux accepts, but for settlement files)."""
 
-_CARD_FIELD = re.compile(
-    r"(?:credit|debit|payment)?(?:card|cc)(?:number|num|no|pan)"
-    r"|pan|primaryaccountnumber"
-    r"|(?:card|cc)?(?:cvv2?|cvc2?|cvn|csc|securitycode|verificationcode|verificationvalue)"
+_NUMBER_FIELD = re.compile(
+    r"(?:credit|debit|payment)?(?:card|cc)(?:number|num|no|pan)|pan|primaryaccountnumber"
+)
+_CODE_FIELD = re.compile(
+    r"(?:card|cc)?(?:cvv2?|cvc2?|cvn|csc|securitycode|verificationcode|verificationvalue)"
 )
 _CARD_PARENT = re.compile(r"(?:credit|debit|payment)?(?:card|cc)")
 _NUMBER_IN_CARD = re.compile(r"number|num|no|pan")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_MASKED = re.compile(r"[0-9]{1,4}|(?=.*[0-9])(?=.*[*xX\u2022])[0-9*xX\u2022 -]+")
+"""A masked card number (``424242******4242``) or its last four digits: not card data."""
 
 
 def _normalized(name: str) -> str:
     return _NON_ALNUM.sub("", name.lower())
 
 
-def is_card_field(name: str, parent: str | None = None) -> bool:
-    """Whether a field named ``name`` (in an object named ``parent``) holds card data:
-    ``card_number``, ``cardNumber``, ``card[number]``, ``pan``, ``cvc``, ``cvv2``,
-    ``security_code``, ``number`` in ``card`` ... but not ``card_last4``, ``cvc_check`` or
-    ``account_number``."""
+def card_field_kind(name: str, parent: str | None = None) -> Literal["number", "code"] | None:
+    """What a field named ``name`` (in an object named ``parent``) is for: a card ``number``
+    (``card_number``, ``cardNumber``, ``card[number]``, ``cc_num``, ``pan``, ``number`` in
+    ``card``), a security ``code`` (``cvc``, ``cvv2``, ``security_code``), or neither
+    (``card_last4``, ``cvc_check``, ``account_number``)."""
     normalized = _normalized(name)
-    if _CARD_FIELD.fullmatch(normalized):
-        return True
-    return (
+    if _CODE_FIELD.fullmatch(normalized):
+        return "code"
+    if _NUMBER_FIELD.fullmatch(normalized):
+        return "number"
+    if (
         parent is not None
         and _CARD_PARENT.fullmatch(_normalized(parent)) is not None
         and _NUMBER_IN_CARD.fullmatch(normalized) is not None
-    )
+    ):
+        return "number"
+    return None
+
+
+def is_card_field(name: str, parent: str | None = None) -> bool:
+    """Whether a field named ``name`` is for card data (see :func:`card_field_kind`)."""
+    return card_field_kind(name, parent) is not None
+
+
+def holds_card_data(kind: Literal["number", "code"] | None, value: object) -> bool:
+    """Whether a field of ``kind`` with ``value`` carries card data: any value of a security
+    code field; any value of a card number field but a masked number or the last four
+    digits (what PSPs may send back). A missing value (``null``, ``""``) carries nothing."""
+    if kind is None or value is None or value == "":
+        return False
+    if kind == "code":
+        return True
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return _MASKED.fullmatch(str(value)) is None
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +115,7 @@ def _text_findings(where: str, at: str, text: str) -> Iterator[Finding]:
 
 def _pairs_findings(where: str, pairs: Sequence[tuple[str, str]]) -> Iterator[Finding]:
     for name, value in pairs:
-        if is_card_field(name):
+        if holds_card_data(card_field_kind(name), value):
             yield Finding(where, name, _FIELD)
         elif contains_card_number(name, strict=True) or contains_card_number(value, strict=True):
             yield Finding(where, name, _NUMBER)
@@ -102,7 +127,7 @@ def json_findings(value: Any, pointer: str = "", parent: str | None = None) -> I
         for key, item in value.items():
             name = str(key)
             here = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
-            if is_card_field(name, parent):
+            if holds_card_data(card_field_kind(name, parent), item):
                 yield Finding("body", here, _FIELD)
             elif contains_card_number(name, strict=True):
                 yield Finding("body", here, _NUMBER)

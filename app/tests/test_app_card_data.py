@@ -1,0 +1,60 @@
+"""Card data in requests: which field names and values are refused, which pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from paymux.app.card_data import is_card_field, json_findings
+
+PAN = "4242424242424242"
+
+
+@pytest.mark.parametrize(
+    ("name", "parent", "card"),
+    [
+        ("card_number", None, True),
+        ("cardNumber", None, True),
+        ("card[number]", None, True),
+        ("cc-num", None, True),
+        ("PAN", None, True),
+        ("cvc", None, True),
+        ("CVV2", None, True),
+        ("security_code", None, True),
+        ("number", "card", True),
+        ("number", "credit_card", True),
+        ("card_last4", None, False),
+        ("cvc_check", None, False),
+        ("account_number", None, False),
+        ("number", "house", False),
+        ("reference", "card", False),
+        ("company", None, False),
+    ],
+)
+def test_card_field_names(name: str, parent: str | None, card: bool) -> None:
+    assert is_card_field(name, parent) is card
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ({"card_number": PAN}, True),
+        ({"card": {"number": "4242 4242"}}, True),  # not a card number, but a card number field
+        ({"payment": {"cvc": "123"}}, True),
+        ({"cvv": 123}, True),
+        ({"card_number": "x"}, True),
+        ({"card": {"number": "424242******4242"}}, False),  # masked, as PSPs send it back
+        ({"card": {"number": "4242"}}, False),  # the last four digits
+        ({"card_number": "•••• 4242"}, False),
+        ({"card_number": None, "cvc": ""}, False),  # no value
+        ({"card_last4": "4242", "cvc_check": "pass", "account_number": "12345678"}, False),
+        ({"iban": "BE68 5390 0754 7034", "phone": "+49 4242 4242 4242 4242"}, False),
+        ({"amount": "12.50", "created": 1732471217000, "id": "ord_4242424242424242"}, False),
+        ({"nested": [{"note": f"card {PAN}"}]}, True),
+        ({"ids": [4242424242424242]}, True),
+        ({PAN: True}, True),
+    ],
+)
+def test_json_bodies_refused_for_card_data(body: dict[str, Any], refused: bool) -> None:
+    assert bool(list(json_findings(body))) is refused
