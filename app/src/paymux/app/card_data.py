@@ -223,7 +223,7 @@ class CardDataGuard:
             while more:
                 message = await receive()
                 if message["type"] != "http.request":
-                    break  # the client went away
+                    return  # the client went away before sending the whole body
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > self.max_body_bytes:
