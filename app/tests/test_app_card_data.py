@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from paymux.app.card_data import is_card_field, json_findings
+from paymux.app.card_data import is_card_field, json_findings, request_findings
 
 PAN = "4242424242424242"
 
@@ -58,3 +58,23 @@ def test_card_field_names(name: str, parent: str | None, card: bool) -> None:
 )
 def test_json_bodies_refused_for_card_data(body: dict[str, Any], refused: bool) -> None:
     assert bool(list(json_findings(body))) is refused
+
+
+def test_tracing_headers_are_not_looked_at_but_every_other_header_is() -> None:
+    def scope(name: bytes, value: bytes) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "path": "/v1/payments",
+            "query_string": b"",
+            "headers": [(name, value)],
+        }
+
+    datadog = b"4242424242424242428"  # a decimal trace id that passes the Luhn check
+    assert request_findings(scope(b"x-datadog-trace-id", datadog), None) == []
+    assert request_findings(scope(b"x-trace", datadog), None) != []
+    assert (
+        request_findings(scope(b"traceparent", b"00-" + b"4" * 32 + b"-4242424242424242-01"), None)
+        == []
+    )
+    (finding,) = request_findings(scope(b"idempotency-key", PAN.encode()), None)
+    assert finding.as_dict() == {"in": "header", "at": "idempotency-key", "detail": "a card number"}
