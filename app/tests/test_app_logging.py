@@ -57,6 +57,8 @@ def test_json_lines_mask_card_numbers_in_message_args_extras_and_tracebacks(
     first, second, third = records(json_logs)
     assert first["message"] == "paid with [card number ending 4242]"
     assert first["level"] == "INFO"
+    assert first["time"].endswith("+00:00")
+    assert first["time"][10] == "T"
     assert first["logger"] == "paymux.tests.logging"
     assert first["card"] == {"pan": "[card number ending 4242]"}
     assert first["n"] == ["[card number ending 4242]"]
