@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from paymux.app.card_data import is_card_field, json_findings, request_findings
+from paymux.app.card_data import (
+    MAX_SCANNED_BODY_BYTES,
+    CardDataGuard,
+    is_card_field,
+    json_findings,
+    request_findings,
+)
 
 PAN = "4242424242424242"
 
@@ -78,3 +84,34 @@ def test_tracing_headers_are_not_looked_at_but_every_other_header_is() -> None:
     )
     (finding,) = request_findings(scope(b"idempotency-key", PAN.encode()), None)
     assert finding.as_dict() == {"in": "header", "at": "idempotency-key", "detail": "a card number"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 200),  # too deep for json: looked at as text
+        (b'{"a": ' * 5000 + b'"4242 4242 4242 4242"' + b"}" * 5000, 422),
+        (b"x" * (MAX_SCANNED_BODY_BYTES + 1), 413),
+    ],
+    ids=["deep", "deep-card", "large"],
+)
+async def test_odd_bodies_are_answered_not_crashed_on(body: bytes, status: int) -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse({"size": len(await request.body())})
+
+    app = Starlette(routes=[Route("/v1/x", echo, methods=["POST"])])
+    app.add_middleware(CardDataGuard)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://paymux") as client:
+        answer = await client.post(
+            "/v1/x", content=body, headers={"content-type": "application/json"}
+        )
+    assert answer.status_code == status
+    if status == 200:
+        assert answer.json() == {"size": len(body)}

@@ -166,11 +166,11 @@ def _body_findings(content_type: str, body: bytes) -> Iterator[Finding]:
     text = body.decode("utf-8", "replace")
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
-            document = json.loads(text)
-        except ValueError:
-            pass  # not JSON after all: looked at as text below
+            found = list(json_findings(json.loads(text)))
+        except (ValueError, RecursionError):
+            pass  # not JSON after all (or nested too deep to walk): looked at as text below
         else:
-            yield from json_findings(document)
+            yield from found
             return
     if media_type == "application/x-www-form-urlencoded":
         yield from _pairs_findings("form", parse_qsl(text, keep_blank_values=True))
