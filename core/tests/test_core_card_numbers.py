@@ -81,3 +81,13 @@ def test_any_luhn_valid_number_of_13_to_19_digits_is_masked_in_any_text() -> Non
         number = body + luhn.calc_check_digit(body)
         text = f"{rng.choice(['', 'x ', 'id=', 'card_'])}{number}{rng.choice(['', ' y', '.'])}"
         assert number not in redact_card_numbers(text), text
+
+
+@pytest.mark.parametrize("soup", ["1 " * 32_768, "4 " * 32_768, "4242 " * 13_107, "1-" * 32_768])
+def test_digit_soup_takes_linear_time(soup: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    redact_card_numbers(soup)
+    contains_card_number(soup, strict=True)
+    assert time.perf_counter() - started < 1.0  # 64 KiB; about 0.05 s on an idle machine

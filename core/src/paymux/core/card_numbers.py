@@ -12,10 +12,11 @@ Two uses with two strictnesses (``docs/security/pci.md``):
 
 A run may have single spaces or dashes between groups of digits (``4242 4242 4242 4242``,
 ``3782-822463-10005``; in URLs also ``+`` and ``%20``). For logs, every span of whole groups
-with 13 to 19 digits is a candidate; strictly, only the whole run, one group, or groups as
-cards are printed (fours; 4-6-5) are, so a card number next to another number
-(``4242424242424242 12``, ``12 4242 4242 4242 4242``) is still found, but not the first groups
-of a UUID made of digits.
+with 13 to 19 digits is a candidate (in runs of up to 32 groups). Strictly, and in longer
+runs, only the whole run, one group, or groups as cards are printed (fours; 4-6-5) are: a
+card number next to another number (``4242424242424242 12``, ``12 4242 4242 4242 4242``) is
+still found, but not the first groups of a UUID made of digits. Either way the work is linear
+in the length of the text.
 """
 
 from __future__ import annotations
@@ -72,27 +73,53 @@ def find_card_numbers(text: str, *, strict: bool = False) -> Iterator[CardNumber
             for token in _TOKEN.finditer(run.group())
             if token.group("digits")
         ]
-        for first, (start, _) in enumerate(groups):
-            digits = ""
-            sizes: list[int] = []
-            for last, (group_start, end) in enumerate(groups[first:], start=first):
-                digits += text[group_start:end]
-                sizes.append(end - group_start)
-                if len(digits) > MAX_DIGITS:
-                    break
-                if len(digits) < MIN_DIGITS:
-                    continue
-                if strict and not (
-                    digits[0] in _ISSUER_DIGITS
-                    and (
-                        (first == 0 and last == len(groups) - 1)  # the whole run
-                        or len(sizes) == 1
-                        or _printed_like_a_card(sizes)
-                    )
-                ):
-                    continue
-                if luhn.is_valid(digits):
-                    yield CardNumberMatch(start, end, digits)
+        sizes = [group_end - group_start for group_start, group_end in groups]
+        for first, last in _spans(sizes, strict=strict):
+            digits = "".join(text[begin:end] for begin, end in groups[first : last + 1])
+            if strict and digits[0] not in _ISSUER_DIGITS:
+                continue
+            if luhn.is_valid(digits):
+                yield CardNumberMatch(groups[first][0], groups[last][1], digits)
+
+
+_MAX_GROUPS_FOR_EVERY_SPAN = 32
+"""A longer run (a table of numbers, or an attack on the log filter) is looked at in linear
+time: each group, the whole run, and groups as cards are printed."""
+
+
+def _spans(sizes: list[int], *, strict: bool) -> Iterator[tuple[int, int]]:
+    """The (first, last) groups of every candidate with 13 to 19 digits, by first group."""
+    count = len(sizes)
+    if strict or count > _MAX_GROUPS_FOR_EVERY_SPAN:
+        yield from _card_like_spans(sizes)
+        return
+    for first in range(count):
+        total = 0
+        for last in range(first, count):
+            total += sizes[last]
+            if total > MAX_DIGITS:
+                break
+            if total >= MIN_DIGITS:
+                yield first, last
+
+
+def _card_like_spans(sizes: list[int]) -> Iterator[tuple[int, int]]:
+    count = len(sizes)
+    if MIN_DIGITS <= sum(sizes) <= MAX_DIGITS:
+        yield 0, count - 1
+    for first, size in enumerate(sizes):
+        if count > 1 and MIN_DIGITS <= size <= MAX_DIGITS:
+            yield first, first
+        if size != 4:
+            continue  # cards are printed starting with four digits
+        for last in range(first + 2, min(count, first + 5)):
+            window = sizes[first : last + 1]
+            if (
+                (first, last) != (0, count - 1)
+                and MIN_DIGITS <= sum(window) <= MAX_DIGITS
+                and _printed_like_a_card(window)
+            ):
+                yield first, last
 
 
 def _printed_like_a_card(sizes: list[int]) -> bool:
