@@ -256,6 +256,10 @@ def paymux_server(database_url: URL, profile: Path | None) -> Iterator[Server]:
         "PAYMUX_API_KEYS": f'{{"{DEVELOPMENT_API_KEY}": "bench"}}',
         "PAYMUX_PROVIDERS": '{"sandbox": {}}',
         "PAYMUX_MODE": "sandbox",
+        # the limiter stays in the path (its cost is measured) but never caps the benchmark
+        "PAYMUX_RATE_LIMIT": "1000000/second",
+        "PAYMUX_RATE_LIMIT_ANONYMOUS": "1000000/second",
+        "PAYMUX_RATE_LIMIT_WEBHOOKS": "1000000/second",
     }
     command = [sys.executable, str(SERVER_SCRIPT), "--fd", str(sock.fileno())]
     if profile is not None:

@@ -40,13 +40,12 @@ def make_settings(
         "pending_delay_seconds": 0.3,
         **sandbox,
     }
-    return Settings(
-        database_url=database_url,
-        public_url=public_url,
-        api_keys={API_KEY: "dev", OTHER_API_KEY: "other"},
-        providers={"sandbox": config},
+    fields: dict[str, Any] = {
+        "api_keys": {API_KEY: "dev", OTHER_API_KEY: "other"},
+        "providers": {"sandbox": config},
         **dict(settings or {}),
-    )
+    }
+    return Settings(database_url=database_url, public_url=public_url, **fields)
 
 
 def payment_body(**overrides: Any) -> dict[str, Any]:

@@ -87,15 +87,19 @@ def test_tracing_headers_are_not_looked_at_but_every_other_header_is() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "status"),
+    ("body", "status", "content_type"),
     [
-        (b"[" * 100_000 + b"]" * 100_000, 200),  # too deep for json: looked at as text
-        (b'{"a": ' * 5000 + b'"4242 4242 4242 4242"' + b"}" * 5000, 422),
-        (b"x" * (MAX_SCANNED_BODY_BYTES + 1), 413),
+        (b"[" * 100_000 + b"]" * 100_000, 200, "application/json"),  # too deep: as text
+        (b'{"a": ' * 5000 + b'"4242 4242 4242 4242"' + b"}" * 5000, 422, "application/json"),
+        (b"x" * (MAX_SCANNED_BODY_BYTES + 1), 413, "application/json"),
+        (b"<Ustrd>Kunde 4242424242424242</Ustrd>", 200, "application/xml"),  # a bank's document
+        (b"card 4242 4242 4242 4242", 422, "text/plain"),
     ],
-    ids=["deep", "deep-card", "large"],
+    ids=["deep", "deep-card", "large", "xml-statement", "text"],
 )
-async def test_odd_bodies_are_answered_not_crashed_on(body: bytes, status: int) -> None:
+async def test_odd_bodies_are_answered_not_crashed_on(
+    body: bytes, status: int, content_type: str
+) -> None:
     import httpx
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -109,9 +113,7 @@ async def test_odd_bodies_are_answered_not_crashed_on(body: bytes, status: int) 
     app.add_middleware(CardDataGuard)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://paymux") as client:
-        answer = await client.post(
-            "/v1/x", content=body, headers={"content-type": "application/json"}
-        )
+        answer = await client.post("/v1/x", content=body, headers={"content-type": content_type})
     assert answer.status_code == status
     if status == 200:
         assert answer.json() == {"size": len(body)}

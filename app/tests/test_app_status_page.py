@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from unittest.mock import patch
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 
 from paymux.app import create_app
-from paymux.app.status_links import StatusLinks
+from paymux.app.status_links import LinkCheck, StatusLinks
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.hookspecs import hookimpl
 from paymux.core.plugins import create_plugin_manager
@@ -18,13 +19,30 @@ from paymux_fakes import FakeProvider
 from paymux_test_support import API_KEY, auth, make_settings, payment_body
 
 
-def test_links_are_signed_per_payment_and_secret() -> None:
-    links = StatusLinks(public_url="http://h/", secret="s1")
+def _query(url: str) -> tuple[str, int]:
+    query = parse_qs(urlsplit(url).query)
+    return query["sig"][0], int(query["exp"][0])
+
+
+def test_links_are_signed_per_payment_secret_and_expiry() -> None:
+    now = [1_000_000.0]
+    links = StatusLinks(public_url="http://h/", secret="s1", ttl_seconds=60, clock=lambda: now[0])
     url = links.url("pay_1")
     assert url.startswith("http://h/checkout/pay_1?sig=")
-    assert links.verify("pay_1", url.split("sig=")[1])
-    assert not links.verify("pay_2", url.split("sig=")[1])
-    assert not StatusLinks(public_url="http://h", secret="s2").verify("pay_1", url.split("sig=")[1])
+    sig, expires = _query(url)
+    assert expires == 1_000_060
+    assert links.check("pay_1", sig, expires) is LinkCheck.VALID
+    assert links.check("pay_2", sig, expires) is LinkCheck.FORGED
+    assert links.check("pay_1", sig, expires + 3600) is LinkCheck.FORGED  # a longer life is forged
+    assert links.check("pay_1", sig, None) is LinkCheck.FORGED
+    other = StatusLinks(public_url="http://h", secret="s2", clock=lambda: now[0])
+    assert other.check("pay_1", sig, expires) is LinkCheck.FORGED
+    now[0] = 1_000_059.0
+    assert links.check("pay_1", sig, expires) is LinkCheck.VALID
+    now[0] = 1_000_060.0
+    assert links.check("pay_1", sig, expires) is LinkCheck.EXPIRED
+    forged_late = links.check("pay_1", "0" * 32, expires)
+    assert forged_late is LinkCheck.FORGED  # expiry is told only to holders of a real link
 
 
 def test_status_page_needs_the_signature(sqlite_url: str) -> None:
@@ -47,6 +65,30 @@ def test_status_page_needs_the_signature(sqlite_url: str) -> None:
         forged = client.get(f"/checkout/{payment_id}?sig=00000000")
         assert forged.status_code == 404
         assert "€30.00" not in forged.text
+        sig, expires = _query(good)
+        unexpiring = client.get(f"/checkout/{payment_id}?sig={sig}")
+        assert unexpiring.status_code == 404
+        stretched = client.get(f"/checkout/{payment_id}?sig={sig}&exp={expires + 1}")
+        assert stretched.status_code == 404
+
+
+def test_an_expired_link_answers_410_without_the_payment(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url)
+    with TestClient(create_app(settings)) as client:
+        created = client.post(
+            "/v1/payments", json=payment_body(), headers=auth(idempotency_key="s1")
+        )
+        payment_id = created.json()["payment_id"]
+        past = StatusLinks(
+            public_url=settings.public_url,
+            secret=settings.secret_key.get_secret_value(),
+            ttl_seconds=60,
+            clock=lambda: 1_000_000.0,
+        ).url(payment_id)
+        page = client.get(past.replace(settings.public_url, ""))
+        assert page.status_code == 410
+        assert "expired" in page.text
+        assert "€30.00" not in page.text
 
 
 class _FakePlugin:

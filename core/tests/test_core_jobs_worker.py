@@ -129,6 +129,17 @@ async def test_a_job_runs_once_and_is_done(database: Database) -> None:
     assert job.finished_at == START
 
 
+async def test_enqueue_answers_whether_it_queued(database: Database) -> None:
+    # On PostgreSQL psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO NOTHING:
+    # the answer must not depend on it (webhooks count an announced report as applied).
+    queue = JobQueue(database)
+    assert await queue.enqueue(NewJob("k", "k:answer"), now=START) is True
+    assert await queue.enqueue(NewJob("k", "k:answer"), now=START) is False
+    async with PaymentStore(database).begin() as uow:
+        assert await uow.jobs.enqueue(NewJob("k", "k:other"), now=START) is True
+        assert await uow.jobs.enqueue(NewJob("k", "k:other"), now=START) is False
+
+
 async def test_retryable_failures_back_off_then_dead_letter(database: Database) -> None:
     clock = Clock()
     handler = Scripted([ProviderUnavailableError("503")] * 3)

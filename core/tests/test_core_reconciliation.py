@@ -3,8 +3,9 @@ payouts booked once per batch and currency, a later file resolving what was miss
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,9 +14,10 @@ import polars as pl
 import pytest
 
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
+from paymux.core.domain.jobs import NewJob
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.ledger.accounts import OwnerKind, Purpose
-from paymux.core.ports.provider import ProviderEvent
+from paymux.core.ports.provider import ProviderEvent, SettlementReportAvailable
 from paymux.core.providers import ProviderRegistry
 from paymux.core.reconciliation.amounts import to_minor
 from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
@@ -290,6 +292,86 @@ async def test_the_nightly_job_waits_for_the_report_dead_letters_a_bad_one_and_g
     assert "1 new discrepancies" in str(getattr(done, "note", ""))
     (run,) = await world.reconciliation.list_runs("c1")
     assert (run.source, run.new_discrepancies) == ("nightly", 1)
+
+
+class DownloadingProvider(FakeProvider):
+    """The fake provider serving announced reports (counts downloads)."""
+
+    report: bytes = b""
+    downloads: int = 0
+
+    async def download_settlement_report(
+        self, report: SettlementReportAvailable, destination: Path
+    ) -> None:
+        self.downloads += 1
+        await asyncio.to_thread(destination.write_bytes, self.report)
+
+
+async def test_an_announced_report_is_reconciled_with_its_job_finished_in_the_run(
+    world: World,
+) -> None:
+    from paymux.core.domain.jobs import Done, GiveUp, Job, JobState
+    from paymux.core.jobs.reconciliation_jobs import (
+        announced_report_job,
+        reconcile_announced_handler,
+    )
+
+    provider = DownloadingProvider()
+    registry = ProviderRegistry([provider])
+    event = SettlementReportAvailable("evt_1", "batch_7.csv", "https://psp.example/batch_7.csv")
+    queued = announced_report_job("fake", event, client_id=None)
+    now = datetime.now(UTC)
+
+    def running(new: NewJob) -> Job:
+        return Job(
+            "job_1", new.kind, new.key, new.payload, "fake", JobState.RUNNING, 0, 1,
+            now, "w1", now + timedelta(minutes=1), None, now, now, None, 0,
+        )  # fmt: skip
+
+    def client(found: str | None) -> Callable[[], Awaitable[str | None]]:
+        async def resolve() -> str | None:
+            return found
+
+        return resolve
+
+    job = running(queued)
+    nobody = reconcile_announced_handler(
+        world.reconciliation, registry, resolve_client=client(None)
+    )
+    no_client = await nobody(job)
+    assert isinstance(no_client, GiveUp)
+    assert "PAYMUX_RECONCILIATION_CLIENT" in no_client.reason
+    other = reconcile_announced_handler(
+        world.reconciliation, ProviderRegistry([FakeProvider()]), resolve_client=client("c1")
+    )
+    assert "cannot download" in getattr(await other(job), "reason", "")
+    handler = reconcile_announced_handler(
+        world.reconciliation, registry, resolve_client=client("c1")
+    )
+    provider.report = b"not,a,settlement,file\n"
+    refused = await handler(job)
+    assert isinstance(refused, GiveUp)
+    assert "batch_7.csv was refused" in refused.reason
+
+    provider.report = f"{HEADER}\ncapture,l1,nobody,,EUR,1.00,0.00,{today()},b1\n".encode()
+    async with world.store.begin() as uow:  # as the webhook queued it
+        assert await uow.jobs.enqueue(queued, now=now, client_id="c1")
+    done = await handler(job)
+    assert isinstance(done, Done)
+    assert "1 new discrepancies" in str(done.note)
+    (run,) = await world.reconciliation.list_runs("c1")
+    assert (run.source, run.file_name, run.new_discrepancies) == ("webhook", "batch_7.csv", 1)
+    async with world.store.begin() as uow:
+        stored = await uow.jobs.get_by_key(queued.key)
+    assert stored is not None
+    assert stored.state is JobState.DONE  # in the run's own transaction
+
+    # A worker that lost its lease meanwhile reconciles again: its run is rolled back.
+    late = await handler(job)
+    assert isinstance(late, Done)
+    assert "reconciled meanwhile" in str(late.note)
+    assert len(await world.reconciliation.list_runs("c1")) == 1
+    assert provider.downloads == 3
 
 
 @dataclass

@@ -8,7 +8,8 @@ own routes (the API, buyer status pages, PSP webhooks) for
 - fields named like a card number or security code (:func:`card_field_kind`), with a value
   (:func:`holds_card_data`), at any depth of a JSON body, in query parameters and form fields;
 - card numbers (:func:`paymux.core.card_numbers.find_card_numbers`, strict) in the path,
-  query string, headers, JSON keys and values (strings and integers) and other bodies.
+  query string, headers, JSON keys and values (strings and integers), form fields and plain
+  text bodies.
 
 Plugins' mounted apps (the sandbox PSP's hosted page, which plays the PSP and takes test
 cards) are not guarded; neither is the body of ``POST /v1/reconciliations`` (the PSP's
@@ -167,11 +168,10 @@ def _body_findings(content_type: str, body: bytes) -> Iterator[Finding]:
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             found = list(json_findings(json.loads(text)))
-        except (ValueError, RecursionError):
-            pass  # not JSON after all (or nested too deep to walk): looked at as text below
-        else:
-            yield from found
-            return
+        except (ValueError, RecursionError):  # not JSON after all, or too deep to walk
+            found = list(_text_findings("body", "", text))
+        yield from found
+        return
     if media_type == "application/x-www-form-urlencoded":
         yield from _pairs_findings("form", parse_qsl(text, keep_blank_values=True))
         return
@@ -179,7 +179,11 @@ def _body_findings(content_type: str, body: bytes) -> Iterator[Finding]:
         for name in re.findall(r'name="([^"]*)"', text):
             if is_card_field(name):
                 yield Finding("form", name, _FIELD)
-    yield from _text_findings("body", "", text)
+        return
+    if media_type.startswith("text/plain") or not media_type:
+        yield from _text_findings("body", "", text)
+    # other documents (a bank's XML statement, a PSP's CSV report) are not looked at: they
+    # come from the bank or the PSP, and their long references would be refused now and then
 
 
 def request_findings(scope: Scope, body: bytes | None) -> list[Finding]:
@@ -209,7 +213,8 @@ class CardDataGuard:
 
     ``exempt_paths``: mounted apps not guarded at all (the sandbox PSP). ``raw_body_paths``:
     routes whose body is not read (streamed uploads); their path, query and headers are.
-    A body over ``max_body_bytes`` answers 413 ``payload-too-large``.
+    A body over ``max_body_bytes`` answers 413 ``payload-too-large``; ``None``: no limit of
+    its own, for an app whose body limits (:mod:`paymux.app.body_limits`) wrap the guard.
     """
 
     def __init__(
@@ -218,7 +223,7 @@ class CardDataGuard:
         *,
         exempt_paths: Sequence[str] = (),
         raw_body_paths: Sequence[str] = ("/v1/reconciliations",),
-        max_body_bytes: int = MAX_SCANNED_BODY_BYTES,
+        max_body_bytes: int | None = MAX_SCANNED_BODY_BYTES,
     ) -> None:
         self.app = app
         self.exempt_paths = tuple(exempt_paths)
@@ -246,7 +251,7 @@ class CardDataGuard:
                     return  # the client went away before sending the whole body
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_body_bytes:
+                if self.max_body_bytes is not None and size > self.max_body_bytes:
                     problem = Problem(
                         "payload-too-large",
                         f"the body is larger than {self.max_body_bytes} bytes",

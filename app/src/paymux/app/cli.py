@@ -1,6 +1,6 @@
 """The ``paymux`` command: ``serve``, ``migrate``, ``relay``, ``worker``,
-``dlq list|replay``, ``payouts run``, ``markets check``, and the commands plugins add through
-the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
+``dlq list|replay``, ``keys create|list|revoke``, ``payouts run``, ``markets check``, and the
+commands plugins add through the ``paymux_cli_commands`` hook (see :func:`create_cli`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from paymux.app.cli_jobs import dlq_cli, worker
+from paymux.app.cli_keys import keys_cli
 from paymux.app.cli_reconcile import reconcile
 from paymux.app.logging_setup import configure_logging
 from paymux.core.markets_config import MarketsConfigError
@@ -40,17 +41,33 @@ def _settings(**overrides: object) -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM)")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="The certificate's key (PEM)")] = None,
 ) -> None:
-    """Run the API. On SQLite the database is migrated first; on PostgreSQL run `migrate`."""
+    """Run the API. On SQLite the database is migrated first; on PostgreSQL run `migrate`.
+
+    HTTPS with --ssl-certfile and --ssl-keyfile (or PAYMUX_SSL_CERTFILE/_KEYFILE); proxy
+    headers are believed only from PAYMUX_TRUSTED_PROXIES.
+    """
     import os
 
     import uvicorn
 
     from paymux.app.factory import create_app
+    from paymux.app.https import uvicorn_options
 
     overrides: dict[str, object] = {}
+    settings = _settings()
+    try:
+        options = uvicorn_options(settings, certfile=ssl_certfile, keyfile=ssl_keyfile)
+    except ValueError as error:
+        typer.echo(f"paymux: {error}", err=True)
+        raise typer.Exit(2) from None
     if "PAYMUX_PUBLIC_URL" not in os.environ:
-        overrides["public_url"] = f"http://{host}:{port}"
+        scheme = "https" if "ssl_certfile" in options else "http"
+        overrides["public_url"] = f"{scheme}://{host}:{port}"
     settings = _settings(**overrides)
     try:
         app = create_app(settings)
@@ -69,7 +86,14 @@ def serve(
         typer.echo(f"  API key:   {DEVELOPMENT_API_KEY}  (development only)")
     configure_logging(settings)  # after the banner, which stays plain text on stdout
     # log_config=None: uvicorn's loggers go through paymux's handler (JSON, ids, redaction)
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        **options,
+    )
 
 
 @cli.command()
@@ -212,6 +236,7 @@ def relay(
 cli.command()(worker)
 cli.command()(reconcile)
 cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(keys_cli, name="keys")
 
 markets_cli = typer.Typer(help="The markets file: providers and routing.", no_args_is_help=True)
 cli.add_typer(markets_cli, name="markets")

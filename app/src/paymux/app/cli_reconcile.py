@@ -48,11 +48,6 @@ def reconcile(
     console = Console(stderr=True)
     try:
         settings = Settings()
-        client_id = client or settings.reconciliation_client_id
-        if client_id is None:
-            raise ValueError(
-                "several API clients: pass --client or set PAYMUX_RECONCILIATION_CLIENT"
-            )
         runtime = create_runtime(settings)
     except (ValueError, MarketsConfigError, PluginError) as error:
         typer.echo(f"paymux: {error}", err=True)
@@ -60,6 +55,14 @@ def reconcile(
     size = file.stat().st_size
 
     async def run() -> int:
+        client_id = client or await runtime.reconciliation_client_id()
+        if client_id is None:
+            await runtime.aclose()
+            typer.echo(
+                "paymux: several API clients: pass --client or set PAYMUX_RECONCILIATION_CLIENT",
+                err=True,
+            )
+            return 2
         bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

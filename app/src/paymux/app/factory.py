@@ -12,11 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paymux.app.card_data import CardDataGuard
+from paymux.app.hardening import add_hardening
+from paymux.app.metrics import RequestMetricsMiddleware, create_metrics
 from paymux.app.problems import Problem, as_problem, problem_response
 from paymux.app.request_ids import add_request_ids
 from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.dead_letters import dead_letters_router
 from paymux.app.routes.ledger import ledger_router
+from paymux.app.routes.metrics import metrics_router
 from paymux.app.routes.payments import payments_router
 from paymux.app.routes.payout_methods import payout_methods_router
 from paymux.app.routes.payouts import payouts_router
@@ -30,7 +33,7 @@ from paymux.app.runtime import PaymuxRuntime, create_runtime
 from paymux.core.jobs.worker import default_worker_id
 from paymux.core.settings import Settings
 
-_RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz")
+_RESERVED = ("/v1", "/checkout", "/docs", "/openapi.json", "/healthz", "/metrics")
 
 
 def create_router(runtime: PaymuxRuntime) -> APIRouter:
@@ -97,11 +100,20 @@ def create_app(
     )
     app.state.paymux = runtime
     app.include_router(create_router(runtime))
+    # innermost: it reads bodies only after the rate and size limits let them through
+    app.add_middleware(
+        CardDataGuard, exempt_paths=[mount.path for mount in runtime.mounts], max_body_bytes=None
+    )
+    add_hardening(app, settings, runtime.providers)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    metrics = create_metrics()
+    app.state.metrics = metrics
+    app.include_router(metrics_router(runtime, metrics))
 
     for mount in runtime.mounts:
         if not mount.path.startswith("/") or mount.path.startswith(_RESERVED):
@@ -114,6 +126,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, http_error)
     app.add_exception_handler(Problem, http_error)
-    app.add_middleware(CardDataGuard, exempt_paths=[mount.path for mount in runtime.mounts])
-    add_request_ids(app)  # last: the outermost, so every log line and answer has the id
+    add_request_ids(app)  # outside the hardening: 429s and 413s carry the id too
+    # the last one added is the outermost: the latency counts every other middleware's time
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

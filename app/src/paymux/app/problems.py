@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid-idempotency-key": 400,
     "webhook-signature-invalid": 400,
     "unauthorized": 401,
+    "insufficient-scope": 403,
     "payment-not-found": 404,
     "payment-order-not-found": 404,
     "ledger-not-found": 404,
@@ -75,6 +76,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency-key-reused": 422,
     "internal-error": 500,
     "provider-unavailable": 503,
+    "rate-limited": 429,
+    "rate-limit-unavailable": 503,
 }
 
 TITLES: dict[str, str] = {
@@ -83,6 +86,7 @@ TITLES: dict[str, str] = {
     "invalid-idempotency-key": "The Idempotency-Key header is malformed",
     "webhook-signature-invalid": "The webhook signature did not verify",
     "unauthorized": "A valid API key is required",
+    "insufficient-scope": "The API key lacks the scope this operation needs",
     "payment-not-found": "Payment not found",
     "payment-order-not-found": "Payment order not found",
     "ledger-not-found": "Ledger account or transaction not found",
@@ -124,6 +128,8 @@ TITLES: dict[str, str] = {
     "idempotency-key-reused": "The Idempotency-Key was used with another request",
     "internal-error": "Internal error",
     "provider-unavailable": "The payment provider did not answer",
+    "rate-limited": "Too many requests",
+    "rate-limit-unavailable": "The rate limits cannot be checked",
 }
 
 
@@ -194,9 +200,12 @@ def as_problem(error: Exception) -> Problem:
             errors=field_errors(error.errors()),
         )
     if isinstance(error, HTTPException):
-        code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
-            error.status_code, "validation-error"
-        )
+        code = {
+            401: "unauthorized",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "payload-too-large",
+        }.get(error.status_code, "validation-error")
         return Problem(code, str(error.detail), headers=dict(error.headers or {}))
     log.exception("unexpected error", exc_info=error)
     return Problem("internal-error", "an unexpected error occurred; it was logged")

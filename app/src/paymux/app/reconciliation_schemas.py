@@ -16,7 +16,10 @@ class ReconciliationOut(BaseModel):
     id: str
     provider: str
     format: str = Field(description="The settlement format the file was read as")
-    source: str = Field(description="upload (API), cli or nightly (the worker)")
+    source: str = Field(
+        description="upload (API), cli, nightly (the worker) or webhook (a report the "
+        "provider announced)"
+    )
     file_name: str
     file_sha256: str
     period_start: date | None = Field(description="The file's first booking date")

@@ -23,6 +23,7 @@ from paymux.core.jobs.payment_jobs import (
 )
 from paymux.core.jobs.reconciliation_jobs import (
     fetching_providers,
+    reconcile_announced_handler,
     reconcile_nightly_handler,
     schedule_nightly,
     send_alert_handler,
@@ -54,6 +55,7 @@ from paymux.core.services.refunds import RefundService
 from paymux.core.services.shipments import ShipmentService
 from paymux.core.services.webhooks import WebhookService
 from paymux.core.settings import Settings
+from paymux.core.storage.api_key_repository import ApiKeyStore
 from paymux.core.storage.database import Database
 from paymux.core.storage.job_repository import JobQueue
 from paymux.core.storage.unit_of_work import PaymentStore
@@ -112,6 +114,11 @@ class PaymuxRuntime:
                     self.jobs,
                     hour=self.settings.reconciliation_hour,
                 ),
+                JobKind.RECONCILE_ANNOUNCED_REPORT.value: reconcile_announced_handler(
+                    self.reconciliation,
+                    self.providers,
+                    resolve_client=self.reconciliation_client_id,
+                ),
             },
             policies=retry_policies(self.settings),
             breakers=self.breakers,
@@ -123,7 +130,7 @@ class PaymuxRuntime:
     async def schedule_nightly_reconciliation(self) -> int:
         """Queue yesterday's ``reconcile_nightly`` job of every provider that can fetch its
         settlement report, unless queued before (each run queues the next day's)."""
-        client_id = self.settings.reconciliation_client_id
+        client_id = await self.reconciliation_client_id()
         providers = fetching_providers(self.providers, self.reconciliation)
         if client_id is None:
             if providers:
@@ -135,6 +142,15 @@ class PaymuxRuntime:
         return await schedule_nightly(
             self.jobs, providers, hour=self.settings.reconciliation_hour, client_id=client_id
         )
+
+    async def reconciliation_client_id(self) -> str | None:
+        """The client reconciliation runs for: ``PAYMUX_RECONCILIATION_CLIENT``, else the only
+        client with a key (configured or valid in the database); ``None`` when there are
+        several."""
+        if self.settings.reconciliation_client is not None:
+            return self.settings.reconciliation_client
+        clients = self.settings.configured_clients | await self.api_keys.database_clients()
+        return next(iter(clients)) if len(clients) == 1 else None
 
     @property
     def runs_embedded_worker(self) -> bool:
@@ -196,7 +212,9 @@ def create_runtime(
         else CapabilityRouter(providers, availability=availability)
     )
     links = StatusLinks(
-        public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
+        public_url=settings.public_url,
+        secret=settings.secret_key.get_secret_value(),
+        ttl_seconds=settings.status_link_ttl_seconds,
     )
 
     def notify(change: OrderStatusChange) -> None:
@@ -255,6 +273,7 @@ def create_runtime(
             refunds=refunds,
             payouts=payouts,
             chargebacks=chargebacks,
+            reconciliation_client=settings.reconciliation_client_id,
         ),
         ledger=LedgerService(store=store),
         reconciliation=ReconciliationService(
@@ -263,7 +282,11 @@ def create_runtime(
             ledger_entry=ledger_entry,
             lookback=timedelta(days=settings.reconciliation_lookback_days),
         ),
-        api_keys=ApiKeys(settings.api_keys),
+        api_keys=ApiKeys(
+            settings.api_keys,
+            store=ApiKeyStore(database),
+            cache_seconds=settings.api_key_cache_seconds,
+        ),
         status_links=links,
         jobs=JobQueue(database),
         breakers=breakers,

@@ -36,8 +36,19 @@ events) committed; nothing after it ran yet (no response, no relay)."""
 RELAY_PUBLISHED = "relay.published"
 """The outbox relay handed a batch to every publisher; the batch is not marked published."""
 
+REPORT_RECONCILED = "report.reconciled"
+"""A worker committed the run of an announced settlement report; its job has not
+answered the worker yet."""
+
 POINTS = frozenset(
-    {PAYMENT_COMMITTED, BEFORE_PSP_CALL, PSP_ANSWERED, STATUS_COMMITTED, RELAY_PUBLISHED}
+    {
+        PAYMENT_COMMITTED,
+        BEFORE_PSP_CALL,
+        PSP_ANSWERED,
+        STATUS_COMMITTED,
+        RELAY_PUBLISHED,
+        REPORT_RECONCILED,
+    }
 )
 """Every crash point."""
 

@@ -21,6 +21,7 @@ import pluggy
 
 from paymux.core.domain.models import OrderStatusChange
 from paymux.core.events_publishers import Publisher
+from paymux.core.fx.rates import RateSource
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
 from paymux.core.notifications import BuyerNotifier
@@ -205,5 +206,25 @@ def paymux_add_reconciliation_alerters(settings: Settings) -> Sequence[Reconcili
     after a back-off, one that delivered is not called again. A run that opened nothing
     new (the same file again) alerts nobody. Return ``[]`` when your channel is not
     configured. Two alerters with the same name are an error reported at start-up.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def paymux_add_rate_sources(settings: Settings) -> Sequence[RateSource]:
+    """Return the exchange-rate sources this plugin offers.
+
+    Called once when paymux builds its runtime, with the settings; read your own
+    configuration here and build the sources (do not connect yet). Each is a
+    :class:`~paymux.core.fx.rates.RateSource`: a unique ``name`` (stored with every quote
+    it priced) and ``async rate(base, quote)`` that returns a
+    :class:`~paymux.core.fx.rates.Rate` (``1 base = value quote`` as a ``Decimal``, never a
+    float, with the date it holds for) or raises
+    :class:`~paymux.core.fx.rates.RateUnavailableError`. It may fetch over the network and
+    should cache what it fetched: paymux calls it outside any database transaction, each
+    time it locks a quote. Derive a rate you do not publish directly (a cross rate through
+    a common currency, an inverse) with :func:`~paymux.core.fx.rates.cross_rate` and
+    :func:`~paymux.core.fx.rates.round_rate`. Two sources with one name are an error
+    reported at start-up. See ``docs/concepts/fx.md``.
     """
     raise NotImplementedError

@@ -8,6 +8,7 @@ from types import ModuleType
 import pluggy
 
 from paymux.core import hookspecs
+from paymux.core.fx.rates import RateSource
 from paymux.core.ledger import default_plugin
 from paymux.core.notifications import BuyerNotifier
 from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
@@ -143,3 +144,16 @@ def collect_alerters(
                 raise PluginError(f"two plugins offer an alerter named {alerter.name!r}")
             alerters.append(alerter)
     return alerters
+
+
+def collect_rate_sources(manager: pluggy.PluginManager, settings: Settings) -> list[RateSource]:
+    """Every rate source the plugins offer for ``settings`` (two with one name: an error)."""
+    sources: list[RateSource] = []
+    for offered in manager.hook.paymux_add_rate_sources(settings=settings):
+        for source in offered:
+            if not isinstance(source, RateSource):
+                raise PluginError(f"paymux_add_rate_sources returned {source!r}, not a RateSource")
+            if any(known.name == source.name for known in sources):
+                raise PluginError(f"two plugins offer a rate source named {source.name!r}")
+            sources.append(source)
+    return sources

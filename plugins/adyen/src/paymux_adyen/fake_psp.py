@@ -1,4 +1,5 @@
-"""A fake Adyen for tests and sandbox use: Checkout payment links, refunds, Transfers.
+"""A fake Adyen for tests and sandbox use: Checkout payment links, refunds, Transfers,
+report downloads.
 
 A stdlib HTTP server on 127.0.0.1 that speaks the JSON of Adyen's Checkout API v72
 (``/checkout/v72/...``) and Transfers API v4 (``/btl/v4/...``), the paths the plugin's
@@ -9,13 +10,17 @@ page for each payment link, signs notifications exactly as Adyen does, and plays
 faults. With a ``webhook_url`` (sandbox mode) a payment on the hosted page is followed by
 its signed ``AUTHORISATION`` notification, and each refund, shortly after it was received,
 by its signed ``REFUND`` notification (the refund succeeded); both are POSTed there in the
-background and retried on any non-2xx answer. Run it alone with
-``python -m paymux_adyen.fake_psp --port 8090``.
+background and retried on any non-2xx answer. :meth:`FakeAdyen.publish_report` stores a
+report and signs its ``REPORT_AVAILABLE`` notification; the report is then served at
+``/reports/download/MerchantAccount/<account>/<file>`` to a ``GET`` with the report user's
+basic auth or the report API key (``x-api-key``), as Adyen's Customer Area serves it. Run
+it alone with ``python -m paymux_adyen.fake_psp --port 8090``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import html
 import itertools
@@ -43,6 +48,9 @@ DEFAULT_MERCHANT_ACCOUNT = "PaymuxMarketplaceECOM"
 DEFAULT_HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 DEFAULT_PLATFORM_HMAC_KEY = "D7DD5BA6146493707BF0BE7496F6404EC7A63616B7158EC927B9F54BB436765F"
 PLATFORM_BALANCE_ACCOUNT = "BA00000000000000000000001"
+REPORTS = "/reports/download/MerchantAccount"
+DEFAULT_REPORT_USERNAME = "ReportUser@Company.PaymuxCompany"
+DEFAULT_REPORT_PASSWORD = "fake-report-password"  # noqa: S105 - the fake's own test secret
 
 FAULTS = ("timeout", "unavailable", "rejected", "reset", "conflict", "rate_limited", "refused")
 """Scripted faults: no answer in time, 500, 422, connection dropped after the request was
@@ -143,6 +151,9 @@ class FakeAdyen:
         delivery_attempts: int = 6,
         delivery_backoff_seconds: float = 0.1,
         refund_settle_seconds: float = 0.2,
+        report_username: str | None = DEFAULT_REPORT_USERNAME,
+        report_password: str | None = DEFAULT_REPORT_PASSWORD,
+        report_api_key: str | None = None,
         port: int = 0,
     ) -> None:
         self.merchant_account = merchant_account
@@ -159,6 +170,13 @@ class FakeAdyen:
         self.delivery_backoff_seconds = delivery_backoff_seconds
         self.refund_settle_seconds = refund_settle_seconds
         """With a ``webhook_url``: how long after a refund its REFUND notification is sent."""
+        self.report_username = report_username
+        self.report_password = report_password
+        self.report_api_key = report_api_key
+        """Who may download reports: this basic auth, or this ``x-api-key`` (``None``: no
+        one that way)."""
+        self.reports: dict[str, bytes] = {}
+        """Report file name -> content, served at :meth:`report_url`."""
         self.deliveries: list[tuple[str, int | None]] = []
         """Each webhook POST: the event codes it carried and the answer (``None``: no answer)."""
         self._closed = threading.Event()
@@ -266,6 +284,29 @@ class FakeAdyen:
             transfer["status"] = status
             transfer["sequenceNumber"] = int(transfer.get("sequenceNumber", 1)) + 1
             return self.transfer_webhook(transfer)
+
+    def report_url(self, name: str) -> str:
+        """Where the report ``name`` is downloaded from."""
+        return f"{self.base_url}{REPORTS}/{self.merchant_account}/{name}"
+
+    def publish_report(self, name: str, content: bytes) -> dict[str, Any]:
+        """Adyen generated the report ``name``: serve ``content`` and return its signed
+        ``REPORT_AVAILABLE`` item (``pspReference``: the file name; ``reason``: the URL)."""
+        with self._lock:
+            self.reports[name] = content
+        return self.notification_item(
+            "REPORT_AVAILABLE",
+            psp_reference=name,
+            merchant_reference="",
+            amount={"currency": "EUR", "value": 0},
+            success=True,
+            reason=self.report_url(name),
+        )
+
+    def downloads(self) -> list[RecordedRequest]:
+        """The report downloads received so far."""
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(f"{REPORTS}/")]
 
     # -- signed webhooks ------------------------------------------------------------------
 
@@ -407,6 +448,40 @@ class FakeAdyen:
         if fault is not None and fault.kind in ("timeout", "reset"):
             return fault.kind
         return answer
+
+    def serve_report(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes] | str:
+        """Answer a report download: 401 without the report credentials, a scripted fault,
+        404 for a report of another account or none, else the file."""
+        with self._lock:
+            self.requests.append(request)
+            if not self._may_download(request.headers):
+                return 401, {"WWW-Authenticate": 'Basic realm="Adyen"'}, b"Unauthorized"
+            fault = self._faults.pop(0) if self._faults else None
+            account, _, name = request.path.removeprefix(f"{REPORTS}/").partition("/")
+            content = self.reports.get(name) if account == self.merchant_account else None
+        if fault is not None:
+            if fault.kind in ("timeout", "reset"):
+                return fault.kind
+            if fault.kind == "rate_limited":
+                return 429, {"Retry-After": str(fault.retry_after)}, b"Too many requests"
+            return 500, {}, b"Internal Server Error"
+        if content is None:
+            return 404, {}, b"Not Found"
+        return 200, {"Content-Disposition": f'attachment; filename="{name}"'}, content
+
+    def _may_download(self, headers: dict[str, str]) -> bool:
+        key = headers.get("x-api-key")
+        if key is not None:
+            return self.report_api_key is not None and secrets.compare_digest(
+                key, self.report_api_key
+            )
+        given = headers.get("authorization", "")
+        if self.report_username is None or self.report_password is None:
+            return False
+        expected = base64.b64encode(
+            f"{self.report_username}:{self.report_password}".encode()
+        ).decode()
+        return secrets.compare_digest(given, f"Basic {expected}")
 
     def _idempotent_answer(
         self, request: RecordedRequest, fault: Fault | None
@@ -568,6 +643,9 @@ def _handler_for(fake: FakeAdyen) -> type[BaseHTTPRequestHandler]:
             if request.path.startswith("/links/"):
                 self._serve_page(request)
                 return
+            if request.path.startswith(f"{REPORTS}/") and self.command == "GET":
+                self._serve_report(request)
+                return
             answer = fake.handle(request)
             if answer == "reset":
                 with suppress(OSError):
@@ -582,6 +660,23 @@ def _handler_for(fake: FakeAdyen) -> type[BaseHTTPRequestHandler]:
             status, headers, payload = answer
             with suppress(OSError):
                 self._send(status, headers, json.dumps(payload).encode(), "application/json")
+
+        def _serve_report(self, request: RecordedRequest) -> None:
+            answer = fake.serve_report(request)
+            if isinstance(answer, str):
+                self._fail(answer)
+                return
+            status, headers, body = answer
+            with suppress(OSError):
+                self._send(status, headers, body, "text/csv" if status == 200 else "text/plain")
+
+        def _fail(self, fault: str) -> None:
+            if fault == "reset":
+                with suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            else:  # timeout: no answer in time
+                time.sleep(fake.stall_seconds)
+            self.close_connection = True
 
         def _serve_page(self, request: RecordedRequest) -> None:
             parts = request.path.strip("/").split("/")

@@ -42,6 +42,8 @@ class AdyenHarness:
             "platform_balance_account_id": self.fake.platform_balance_account,
             "base_url": self.fake.base_url,
             "request_timeout_seconds": request_timeout_seconds,
+            "report_username": self.fake.report_username,
+            "report_password": self.fake.report_password,
         }
         settings.update(config)
         self.config = AdyenConfig.model_validate(settings)

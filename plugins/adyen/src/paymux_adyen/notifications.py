@@ -1,6 +1,10 @@
 """Classic Adyen notifications (Standard webhook): verify every item, then normalize.
 
 A batch is refused whole (:class:`WebhookVerificationError`) when any item's HMAC fails.
+A ``REPORT_AVAILABLE`` item of a Settlement details report becomes a
+:class:`~paymux.core.ports.provider.SettlementReportAvailable` (other reports are
+acknowledged and ignored); Adyen's HMAC does not sign ``reason``, the download URL, so a URL
+that is not at the reports origin or does not end in the signed file name refuses the batch.
 Event ids are ``pspReference:eventCode:success``: Adyen redelivers an item unchanged, so the
 id is stable, while the same pspReference's other events (a refund after its failure, the
 stages of a dispute) get ids of their own.
@@ -14,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from paymux.core.domain.chargebacks import DisputeStatus
 from paymux.core.domain.refunds import RefundStatus
@@ -23,6 +28,7 @@ from paymux.core.ports.provider import (
     ProviderEvent,
     ProviderRejectedError,
     RefundEvent,
+    SettlementReportAvailable,
     WebhookEvent,
     WebhookVerificationError,
 )
@@ -43,10 +49,14 @@ _FINAL_DISPUTE_STATUSES = {"lost": DisputeStatus.LOST, "accepted": DisputeStatus
                            "expired": DisputeStatus.LOST, "won": DisputeStatus.WON}  # fmt: skip
 
 HANDLED_EVENT_CODES = frozenset(
-    {"AUTHORISATION", "CANCELLATION", "EXPIRE", "REFUND", "REFUND_FAILED"}
+    {"AUTHORISATION", "CANCELLATION", "EXPIRE", "REFUND", "REFUND_FAILED", "REPORT_AVAILABLE"}
     | set(DISPUTE_EVENT_CODES)
 )
 """Event codes that become paymux events; every other verified item is acknowledged."""
+
+
+SETTLEMENT_REPORT_NAME = re.compile(r"settlement_detail_report_batch_[0-9]{1,12}\.csv")
+"""The file names of Settlement details reports, the only reports paymux reconciles."""
 
 
 def slug(text: str | None, *, prefix: str = "adyen") -> str | None:
@@ -66,6 +76,8 @@ class NotificationContext:
     refused_attempt_is_final: bool
     token_for: Callable[[Mapping[str, Any]], str | None]
     """The payment's token (payment link id) for an item, when it can be told."""
+    reports_origin: str = "https://ca-test.adyen.com"
+    """Where announced reports must be (see ``AdyenConfig.reports_origin``)."""
 
 
 def read_batch(body: bytes) -> list[dict[str, Any]]:
@@ -81,10 +93,14 @@ def read_batch(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def verify_batch(items: list[dict[str, Any]], key_hex: str) -> None:
-    """Check every item's HMAC; one bad item refuses the whole batch."""
+def verify_batch(
+    items: list[dict[str, Any]], key_hex: str, previous_key_hex: str | None = None
+) -> None:
+    """Check every item's HMAC (with ``key_hex`` or, during a rotation, ``previous_key_hex``);
+    one bad item refuses the whole batch."""
+    keys = [key_hex] if previous_key_hex is None else [key_hex, previous_key_hex]
     for index, item in enumerate(items):
-        if not notification_item_is_valid(item, key_hex):
+        if not any(notification_item_is_valid(item, key) for key in keys):
             raise WebhookVerificationError(
                 f"notification item {index} ({item.get('eventCode')}) has no valid hmacSignature"
             )
@@ -116,6 +132,8 @@ def map_item(item: Mapping[str, Any], context: NotificationContext) -> WebhookEv
     event_id = _event_id(item)
     when = _occurred_at(item)
     reason = item.get("reason") or None
+    if code == "REPORT_AVAILABLE":
+        return _report(item, context.reports_origin, when)
     if code in ("REFUND", "REFUND_FAILED"):
         failed = code == "REFUND_FAILED" or not success
         return RefundEvent(
@@ -172,12 +190,54 @@ def map_item(item: Mapping[str, Any], context: NotificationContext) -> WebhookEv
     )
 
 
+def _report(
+    item: Mapping[str, Any], origin: str, when: datetime | None
+) -> SettlementReportAvailable | None:
+    """A Settlement details report's announcement; ``None`` for any other report."""
+    name = str(item["pspReference"])
+    if not SETTLEMENT_REPORT_NAME.fullmatch(name) or str(item["success"]).lower() != "true":
+        return None
+    url = str(item.get("reason") or "")
+    if not report_url_is_at(url, origin, name):
+        raise ValueError(f"the download URL of {name} is not a report at {origin}: {url!r}")
+    return SettlementReportAvailable(
+        event_id=_event_id(item), report_name=name, download_url=url, occurred_at=when
+    )
+
+
+def report_url_is_at(url: str, origin: str, name: str) -> bool:
+    """Whether ``url`` is on ``origin`` (same scheme, host and port, under its path) and
+    names the file ``name``, with no credentials, query or fragment."""
+    try:
+        given, expected = urlsplit(url), urlsplit(origin)
+        given_port, expected_port = given.port, expected.port
+    except ValueError:
+        return False
+    path = given.path
+    return (
+        given.scheme == expected.scheme
+        and given.hostname is not None
+        and given.hostname == expected.hostname
+        and given_port == expected_port
+        and given.username is None
+        and not given.query
+        and not given.fragment
+        and path.startswith(expected.path.rstrip("/") + "/")
+        and ".." not in unquote(path).split("/")
+        and unquote(path.rsplit("/", 1)[-1]) == name
+    )
+
+
 def parse_notifications(
-    body: bytes, *, key_hex: str, context: NotificationContext
+    body: bytes,
+    *,
+    key_hex: str,
+    context: NotificationContext,
+    previous_key_hex: str | None = None,
 ) -> list[WebhookEvent]:
     """Verify a classic notification batch and normalize its items (in their order)."""
     items = read_batch(body)
-    verify_batch(items, key_hex)
+    verify_batch(items, key_hex, previous_key_hex)
     events: list[WebhookEvent] = []
     for item in items:
         try:

@@ -39,7 +39,9 @@ def build_sandbox_provider(config: AdyenConfig, context: ProviderContext) -> Ady
     The fake signs notifications with the configured ``hmac_key`` for the configured
     merchant account and delivers them to ``context.webhook_url`` when the buyer pays or is
     refused on its hosted page, and shortly after each refund (a successful ``REFUND``).
-    The provider's ``aclose`` stops it.
+    It serves reports to the configured report credentials (see
+    :meth:`~paymux_adyen.fake_psp.FakeAdyen.publish_report`). The provider's ``aclose``
+    stops it.
     """
     fake = FakeAdyen(
         merchant_account=config.merchant_account,
@@ -48,9 +50,14 @@ def build_sandbox_provider(config: AdyenConfig, context: ProviderContext) -> Ady
         platform_balance_account=config.platform_balance_account_id or PLATFORM_BALANCE_ACCOUNT,
         webhook_url=context.webhook_url,
         refused_attempt_is_final=config.refused_attempt_is_final,
+        report_username=config.report_username,
+        report_password=config.report_password,
+        report_api_key=config.report_api_key or config.api_key,
     ).start()
     try:
-        wired = config.model_copy(update={"base_url": fake.base_url})
+        wired = config.model_copy(
+            update={"base_url": fake.base_url, "report_download_base_url": None}
+        )
         return AdyenProvider(wired, name=context.name, on_close=fake.stop)
     except BaseException:
         fake.stop()

@@ -1,4 +1,5 @@
-"""The Adyen provider: payment links, refunds, balance-platform transfers, webhooks."""
+"""The Adyen provider: payment links, refunds, balance-platform transfers, webhooks, and
+the download of announced settlement reports."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from threading import Lock
 from typing import Any
 
@@ -22,12 +24,14 @@ from paymux.core.ports.provider import (
     ProviderUnavailableError,
     RefundRequest,
     RefundResult,
+    SettlementReportAvailable,
     WebhookEvent,
 )
 from paymux_adyen.amounts import SUPPORTED_CURRENCIES, to_adyen_amount
 from paymux_adyen.client import build_sdk, call, rebase
 from paymux_adyen.config import AdyenConfig
 from paymux_adyen.notifications import NotificationContext, parse_notifications, slug
+from paymux_adyen.reports import ReportDownloads
 from paymux_adyen.statuses import payment_status, payout_status
 from paymux_adyen.transfer_webhooks import SIGNATURE_HEADER, parse_transfer_webhook
 
@@ -127,6 +131,7 @@ class AdyenProvider:
             for service in (self._links, self._modifications, self._transfers):
                 rebase(service, config.base_url)
         self.payments = PaymentReferences()
+        self._reports = ReportDownloads(config)
 
     @property
     def name(self) -> str:
@@ -269,16 +274,26 @@ class AdyenProvider:
                 body,
                 key_hex=self._config.balance_platform_hmac_key,
                 platform_balance_account_id=self._config.platform_balance_account_id,
+                previous_key_hex=self._config.previous_balance_platform_hmac_key,
             )
         return parse_notifications(
             body,
             key_hex=self._config.hmac_key,
+            previous_key_hex=self._config.previous_hmac_key,
             context=NotificationContext(
                 merchant_account=self._config.merchant_account,
                 refused_attempt_is_final=self._config.refused_attempt_is_final,
                 token_for=self._token_for,
+                reports_origin=self._config.reports_origin,
             ),
         )
+
+    async def download_settlement_report(
+        self, report: SettlementReportAvailable, destination: Path
+    ) -> None:
+        """``GET`` the report a ``REPORT_AVAILABLE`` notification announced into
+        ``destination`` (see :class:`~paymux_adyen.reports.ReportDownloads`)."""
+        await self._reports.download(report, destination)
 
     def _token_for(self, item: Mapping[str, Any]) -> str | None:
         additional = item.get("additionalData") or {}
@@ -298,7 +313,8 @@ class AdyenProvider:
     async def aclose(self) -> None:
         """Stop the sandbox's fake Adyen, if this provider started one (once).
 
-        The SDK itself holds nothing: it opens a connection per call.
+        The SDK itself holds nothing: it opens a connection per call; so does a report
+        download.
         """
         on_close, self._on_close = self._on_close, None
         if on_close is not None:

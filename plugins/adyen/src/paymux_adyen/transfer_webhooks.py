@@ -39,11 +39,13 @@ def parse_transfer_webhook(
     *,
     key_hex: str | None,
     platform_balance_account_id: str | None,
+    previous_key_hex: str | None = None,
 ) -> list[WebhookEvent]:
     """Verify and normalize one transfer webhook; ``[]`` for what is not our final payout."""
     if key_hex is None:
         raise WebhookVerificationError("no balance_platform_hmac_key is configured")
-    if not payload_is_valid(signature, body, key_hex):
+    keys = [key_hex] if previous_key_hex is None else [key_hex, previous_key_hex]
+    if not any(payload_is_valid(signature, body, key) for key in keys):
         raise WebhookVerificationError("the HmacSignature header does not match the body")
     try:
         document = json.loads(body)

@@ -23,6 +23,8 @@ class BankTransferConfig(BaseModel):
     """The account's BIC; default: the BIC schwifty's bank registry knows for the IBAN."""
     statement_secret: str = Field(default=DEVELOPMENT_STATEMENT_SECRET, min_length=16)
     """Key of the ``Bank-Statement-Signature`` HMAC-SHA256 of statement uploads."""
+    previous_statement_secret: str | None = Field(default=None, min_length=16)
+    """The statement secret before a rotation, accepted until it is removed."""
     reference_secret: str = Field(default=DEVELOPMENT_REFERENCE_SECRET, min_length=16)
     """Key of the tags inside references and end-to-end ids. Never change it while
     references are pending: their statement lines would no longer verify by webhook."""
@@ -72,7 +74,7 @@ class BankTransferConfig(BaseModel):
 
     def check_live(self) -> None:
         """Refuse the development secrets (``ValueError``); called in live mode."""
-        if self.statement_secret == DEVELOPMENT_STATEMENT_SECRET:
+        if DEVELOPMENT_STATEMENT_SECRET in (self.statement_secret, self.previous_statement_secret):
             raise ValueError("live mode needs PAYMUX_PROVIDERS__BANK_TRANSFER__STATEMENT_SECRET")
         if self.reference_secret == DEVELOPMENT_REFERENCE_SECRET:
             raise ValueError("live mode needs PAYMUX_PROVIDERS__BANK_TRANSFER__REFERENCE_SECRET")

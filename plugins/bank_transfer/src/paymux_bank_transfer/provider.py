@@ -393,6 +393,11 @@ class BankTransferProvider:
 
     # -- statements ----------------------------------------------------------------------
 
+    @property
+    def max_webhook_body_bytes(self) -> int:
+        """Statement uploads may be larger than paymux's webhook limit: ``max_statement_bytes``."""
+        return self._config.max_statement_bytes
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """A camt.053 upload signed with ``Bank-Statement-Signature``, judged without I/O.
 
@@ -401,7 +406,12 @@ class BankTransferProvider:
         """
         if len(body) > self._config.max_statement_bytes:
             raise WebhookVerificationError("the statement is larger than max_statement_bytes")
-        verify(headers.get(SIGNATURE_HEADER), body, secret=self._config.statement_secret)
+        verify(
+            headers.get(SIGNATURE_HEADER),
+            body,
+            secret=self._config.statement_secret,
+            previous_secret=self._config.previous_statement_secret,
+        )
         try:
             lines = parse_statement(body)
         except ValueError as error:

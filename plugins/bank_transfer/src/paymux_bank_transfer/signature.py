@@ -20,9 +20,14 @@ def sign(body: bytes, *, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(header: str | None, body: bytes, *, secret: str) -> None:
-    """Raise :class:`WebhookVerificationError` unless ``header`` signs ``body``."""
+def verify(
+    header: str | None, body: bytes, *, secret: str, previous_secret: str | None = None
+) -> None:
+    """Raise :class:`WebhookVerificationError` unless ``header`` signs ``body`` with
+    ``secret`` or (during a rotation) ``previous_secret``."""
     if not header:
         raise WebhookVerificationError("the Bank-Statement-Signature header is missing")
-    if not hmac.compare_digest(sign(body, secret=secret), header.strip().lower()):
+    given = header.strip().lower()
+    secrets = [secret] if previous_secret is None else [secret, previous_secret]
+    if not any(hmac.compare_digest(sign(body, secret=key), given) for key in secrets):
         raise WebhookVerificationError("the Bank-Statement-Signature does not match the body")

@@ -14,6 +14,9 @@ class SandboxConfig(BaseModel):
 
     webhook_secret: str = Field(default=DEFAULT_WEBHOOK_SECRET, min_length=8)
     """Shared secret of the webhook signatures (HMAC-SHA256)."""
+    previous_webhook_secret: str | None = Field(default=None, min_length=8)
+    """The secret before a rotation, still accepted until it is removed (see
+    ``docs/security/webhooks.md``)."""
     base_url: str | None = None
     """Where the simulator is reached; default: the app's public URL + ``/sandbox-psp``."""
     request_timeout_seconds: float = Field(default=5.0, gt=0)

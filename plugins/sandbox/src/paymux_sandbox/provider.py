@@ -154,6 +154,7 @@ class SandboxProvider:
             secret=self._config.webhook_secret,
             now=int(time.time()),
             tolerance=self._config.webhook_tolerance_seconds,
+            previous_secret=self._config.previous_webhook_secret,
         )
         try:
             event = json.loads(body)

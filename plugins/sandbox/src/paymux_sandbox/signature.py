@@ -19,8 +19,18 @@ def sign(body: bytes, *, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def verify(header: str | None, body: bytes, *, secret: str, now: int, tolerance: int) -> None:
-    """Check a signature header; raise :class:`WebhookVerificationError` when it does not hold."""
+def verify(
+    header: str | None,
+    body: bytes,
+    *,
+    secret: str,
+    now: int,
+    tolerance: int,
+    previous_secret: str | None = None,
+) -> None:
+    """Check a signature header; raise :class:`WebhookVerificationError` when it does not hold.
+
+    During a rotation a signature with ``previous_secret`` holds too."""
     if not header:
         raise WebhookVerificationError("the Sandbox-Signature header is missing")
     parts: dict[str, list[str]] = {}
@@ -33,6 +43,8 @@ def verify(header: str | None, body: bytes, *, secret: str, now: int, tolerance:
         raise WebhookVerificationError("the signature has no valid timestamp") from None
     if abs(now - timestamp) > tolerance:
         raise WebhookVerificationError("the signature's timestamp is outside the tolerance")
-    expected = sign(body, secret=secret, timestamp=timestamp).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    secrets = [secret] if previous_secret is None else [secret, previous_secret]
+    expected = [sign(body, secret=key, timestamp=timestamp).split("v1=", 1)[1] for key in secrets]
+    given = parts.get("v1", [])
+    if not any(hmac.compare_digest(mac, sent) for mac in expected for sent in given):
         raise WebhookVerificationError("no signature matches the body")

@@ -19,6 +19,8 @@ class SquareConfig(BaseModel):
     """The Square location the payments are taken for."""
     webhook_signature_key: SecretStr = Field(min_length=1)
     """The signature key of the webhook subscription (Developer Console → Webhooks)."""
+    previous_webhook_signature_key: SecretStr | None = None
+    """The signature key before a rotation, accepted until it is removed."""
     notification_url: str | None = None
     """The notification URL registered at Square; default: paymux's webhook URL for this provider.
 

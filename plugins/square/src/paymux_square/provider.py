@@ -237,6 +237,11 @@ class SquareProvider:
             body,
             signature_key=self._config.webhook_signature_key.get_secret_value(),
             notification_url=self._notification_url,
+            previous_signature_key=(
+                previous.get_secret_value()
+                if (previous := self._config.previous_webhook_signature_key)
+                else None
+            ),
         )
         return parse_events(body)
 

@@ -50,9 +50,15 @@ def sign(body: bytes, *, signature_key: str, notification_url: str) -> str:
 
 
 def verify(
-    headers: Mapping[str, str], body: bytes, *, signature_key: str, notification_url: str
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    signature_key: str,
+    notification_url: str,
+    previous_signature_key: str | None = None,
 ) -> None:
-    """Raise :class:`WebhookVerificationError` unless Square's signature of ``body`` holds."""
+    """Raise :class:`WebhookVerificationError` unless Square's signature of ``body`` holds,
+    with ``signature_key`` or (during a rotation) ``previous_signature_key``."""
     signature = headers.get(SIGNATURE_HEADER)
     if not signature:
         raise WebhookVerificationError(f"the {SIGNATURE_HEADER} header is missing")
@@ -60,11 +66,19 @@ def verify(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise WebhookVerificationError("the webhook body is not UTF-8") from None
-    if not verify_signature(
-        request_body=text,
-        signature_header=signature,
-        signature_key=signature_key,
-        notification_url=notification_url,
+    keys = (
+        [signature_key]
+        if previous_signature_key is None
+        else [signature_key, previous_signature_key]
+    )
+    if not any(
+        verify_signature(
+            request_body=text,
+            signature_header=signature,
+            signature_key=key,
+            notification_url=notification_url,
+        )
+        for key in keys
     ):
         raise WebhookVerificationError("the Square signature does not match")
 

@@ -14,6 +14,9 @@ class StripeConfig(BaseModel):
     """Secret key (``sk_test_...`` in sandbox mode, ``sk_live_...`` or ``rk_live_...`` live)."""
     webhook_secret: str = Field(min_length=8)
     """Signing secret of the webhook endpoint (``whsec_...``)."""
+    previous_webhook_secret: str | None = Field(default=None, min_length=8)
+    """The signing secret before a rotation ("Roll secret" in the Dashboard), accepted
+    until it is removed."""
     api_base: str | None = None
     """Where the Stripe API is reached; default Stripe's own. Set it to the fake Stripe's URL
     for sandboxes and tests."""

@@ -249,6 +249,7 @@ class StripeProvider:
             body,
             secret=self._config.webhook_secret,
             tolerance=self._config.webhook_tolerance_seconds,
+            previous_secret=self._config.previous_webhook_secret,
         )
         return normalize(event)
 

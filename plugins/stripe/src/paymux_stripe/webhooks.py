@@ -58,19 +58,31 @@ Event = dict[str, Any]
 
 
 def verify_and_load(
-    headers: Mapping[str, str], body: bytes, *, secret: str, tolerance: int
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str,
+    tolerance: int,
+    previous_secret: str | None = None,
 ) -> Event:
-    """The event of a webhook whose ``Stripe-Signature`` verifies with the SDK's own check."""
+    """The event of a webhook whose ``Stripe-Signature`` verifies with the SDK's own check,
+    with ``secret`` or (during a rotation) ``previous_secret``."""
     try:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise WebhookVerificationError("the Stripe webhook body is not UTF-8") from None
-    try:
-        stripe.WebhookSignature.verify_header(
-            payload, headers.get(SIGNATURE_HEADER), secret, tolerance
-        )
-    except stripe.SignatureVerificationError as error:
-        raise WebhookVerificationError(f"Stripe signature: {error.user_message}") from None
+    failures: list[str] = []
+    for key in (secret,) if previous_secret is None else (secret, previous_secret):
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload, headers.get(SIGNATURE_HEADER), key, tolerance
+            )
+            break
+        except stripe.SignatureVerificationError as error:
+            failures.append(str(error.user_message))
+    else:  # the most telling reason: a matching signature's old timestamp, say
+        telling = [f for f in failures if not f.startswith("No signatures found")]
+        raise WebhookVerificationError(f"Stripe signature: {(telling or failures)[0]}")
     try:
         event = json.loads(payload)
     except ValueError as error:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from paymux.app.idempotency import HEADER
-from paymux.app.problems import MEDIA_TYPE, Problem, field_errors
+from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
+from paymux.app.query_params import refuse_unknown_query_parameters
 from paymux.core.services.idempotency import StoredResponse
 
 
@@ -61,10 +63,40 @@ def problem_responses(answers: dict[int, str]) -> dict[int | str, dict[str, Any]
     }
 
 
+CLIENT_PROBLEMS = problem_responses(
+    {
+        401: "Missing, unknown, expired or revoked API key",
+        403: "The API key lacks the scope this operation needs (`insufficient-scope`)",
+        422: "Invalid parameters or body",
+        429: "Over this API key's rate limit (`rate-limited`, with `Retry-After`)",
+    }
+)
+"""What every route behind an API key can answer; a route's own ``responses`` say more
+about the same status."""
+
+
+def api_router(*, prefix: str, tags: list[str | Enum]) -> APIRouter:
+    """A router of API routes: errors as problems, :data:`CLIENT_PROBLEMS` documented, and
+    unknown query parameters refused."""
+    return APIRouter(
+        prefix=prefix,
+        tags=tags,
+        route_class=ProblemRoute,
+        responses=CLIENT_PROBLEMS,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
+    )
+
+
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": HEADER,
     "in": "header",
     "required": True,
-    "schema": {"type": "string", "maxLength": 255},
+    # printable ASCII (what the server accepts), no space at either end (HTTP strips it)
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+    },
     "description": "Unique per request; a retry sends the same key",
 }

@@ -1,16 +1,18 @@
 """``GET /v1/dead-letters`` and ``POST /v1/dead-letters/{id}/replay``.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Security
 
 from paymux.app.job_schemas import DeadLetterListOut, JobOut
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
+from paymux.core.domain.api_keys import Scope
 from paymux.core.identifiers import utc_now
 
 _ERRORS = problem_responses(
@@ -20,13 +22,13 @@ _ERRORS = problem_responses(
 
 def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
     """The dead-letter endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["dead letters"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1", tags=["dead letters"])
+    Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
 
     @router.get("/dead-letters", response_model=DeadLetterListOut)
     async def list_dead_letters(
-        client_id: Client,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        client_id: Admin,
+        limit: Annotated[int, page_limit(100, 500)],
         after: Annotated[str | None, Query(max_length=40)] = None,
     ) -> DeadLetterListOut:
         """Jobs of this client that failed for good, oldest first, each with its reason."""
@@ -37,7 +39,7 @@ def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
         )
 
     @router.get("/dead-letters/{job_id}", response_model=JobOut, responses=_ERRORS)
-    async def get_dead_letter(job_id: str, client_id: Client) -> JobOut:
+    async def get_dead_letter(job_id: str, client_id: Admin) -> JobOut:
         """One job of this client, dead-lettered or not (after a replay: its progress)."""
         job = await runtime.jobs.get(job_id, client_id=client_id)
         if job is None:
@@ -50,7 +52,7 @@ def dead_letters_router(runtime: PaymuxRuntime) -> APIRouter:
         response_model=JobOut,
         responses=_ERRORS,
     )
-    async def replay_dead_letter(job_id: str, client_id: Client) -> JobOut:
+    async def replay_dead_letter(job_id: str, client_id: Admin) -> JobOut:
         """Queue the dead letter again with fresh attempts; a worker runs it once.
 
         A second replay while the first is queued or running answers 409.

@@ -1,13 +1,14 @@
 """Wallets and the ledger, read-only: ``/v1/wallets`` and ``/v1/ledger``.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Security
 
-from paymux.app.problems import ProblemRoute
+from paymux.app.routes.common import api_router, problem_responses
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import (
     AccountOut,
@@ -17,15 +18,19 @@ from paymux.app.schemas import (
     WalletBalanceOut,
     WalletOut,
 )
+from paymux.core.domain.api_keys import Scope
+
+_NOT_FOUND = problem_responses({404: "No such ledger account or transaction for this client"})
 
 
 def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
     """The wallet and ledger endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["ledger"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1", tags=["ledger"])
+    Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
+    Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
 
     @router.get("/wallets/{seller_id}", response_model=WalletOut)
-    async def wallet(seller_id: str, client_id: Client) -> WalletOut:
+    async def wallet(seller_id: str, client_id: Payer) -> WalletOut:
         """The seller's pending and available money per currency, derived from the ledger."""
         balances = await runtime.ledger.wallet(client_id, seller_id)
         return WalletOut(
@@ -43,19 +48,21 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
             ],
         )
 
-    @router.get("/ledger/accounts/{account_id}", response_model=AccountOut)
-    async def account(account_id: str, client_id: Client) -> AccountOut:
+    @router.get("/ledger/accounts/{account_id}", response_model=AccountOut, responses=_NOT_FOUND)
+    async def account(account_id: str, client_id: Admin) -> AccountOut:
         """One ledger account and its balance."""
         return AccountOut.of(await runtime.ledger.account(client_id, account_id))
 
-    @router.get("/ledger/accounts/{account_id}/entries", response_model=EntriesPage)
+    @router.get(
+        "/ledger/accounts/{account_id}/entries", response_model=EntriesPage, responses=_NOT_FOUND
+    )
     async def entries(
         account_id: str,
-        client_id: Client,
+        client_id: Admin,
+        limit: Annotated[int, page_limit(100, 500)],
         after: Annotated[
             int | None, Query(ge=0, description="Last entry id of the page before")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> EntriesPage:
         """The account's postings, oldest first, a page at a time (``after`` = ``next_after``)."""
         found, rows = await runtime.ledger.entries(
@@ -69,8 +76,12 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
             next_after=page[-1].id if len(rows) > limit else None,
         )
 
-    @router.get("/ledger/transactions/{transaction_id}", response_model=LedgerTransactionOut)
-    async def transaction(transaction_id: str, client_id: Client) -> LedgerTransactionOut:
+    @router.get(
+        "/ledger/transactions/{transaction_id}",
+        response_model=LedgerTransactionOut,
+        responses=_NOT_FOUND,
+    )
+    async def transaction(transaction_id: str, client_id: Admin) -> LedgerTransactionOut:
         """One journal transaction with every posting."""
         return LedgerTransactionOut.of(await runtime.ledger.transaction(client_id, transaction_id))
 

@@ -1,16 +1,18 @@
 """``/v1/payments``: create a payment (idempotently) and read it.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.openapi_links import PAYMENT_LINKS
+from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -18,6 +20,7 @@ from paymux.app.routes.common import (
 )
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import PaymentIn, PaymentOut, inline_schema
+from paymux.core.domain.api_keys import Scope
 from paymux.core.domain.errors import InvalidCheckoutError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.idempotency import IdempotentRequest
@@ -38,8 +41,9 @@ _ERRORS = problem_responses(
 
 def payments_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payments endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payments", tags=["payments"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1/payments", tags=["payments"])
+    Writer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_WRITE])]  # noqa: N806
+    Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
     def render(payment: PaymentEvent, pending: PendingWork | None = None) -> str:
         view = PaymentOut.of(
@@ -51,7 +55,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PaymentOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYMENT_LINKS},
         summary="Create a payment",
         openapi_extra={
             "requestBody": {
@@ -62,7 +66,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def create_payment(
-        request: Request, client_id: Client, key: Annotated[str, Depends(idempotency_key)]
+        request: Request, client_id: Writer, key: Annotated[str, Depends(idempotency_key)]
     ) -> Response:
         """Create a checkout with one order per seller and register it with its provider.
 
@@ -90,7 +94,7 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         return stored_response(stored)
 
     @router.get("/{payment_id}", response_model=PaymentOut, responses=_ERRORS)
-    async def get_payment(payment_id: str, client_id: Client) -> Response:
+    async def get_payment(payment_id: str, client_id: Reader) -> Response:
         """A payment and each of its orders; while it is open, the buyer's next step
         (``next_action``) and what it waits for (``pending``: why, what to do, and when
         paymux next asks the provider on its own)."""

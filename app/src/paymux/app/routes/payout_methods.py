@@ -1,17 +1,18 @@
 """``PUT`` and ``GET /v1/sellers/{seller_id}/payout-method``: where a seller is paid.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request, Security
 
 from paymux.app.dispute_schemas import PayoutMethodIn, PayoutMethodOut
-from paymux.app.problems import ProblemRoute
-from paymux.app.routes.common import json_body, parse_body, problem_responses
+from paymux.app.openapi_links import PAYOUT_METHOD_LINKS
+from paymux.app.routes.common import api_router, json_body, parse_body, problem_responses
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import inline_schema
+from paymux.core.domain.api_keys import Scope
 
 _ERRORS = problem_responses(
     {
@@ -25,13 +26,13 @@ SellerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x
 
 def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout-method endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/sellers", tags=["payouts"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1/sellers", tags=["payouts"])
+    Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
 
     @router.put(
         "/{seller_id}/payout-method",
         response_model=PayoutMethodOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 200: PAYOUT_METHOD_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -40,7 +41,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def put_payout_method(
-        seller_id: SellerId, request: Request, client_id: Client
+        seller_id: SellerId, request: Request, client_id: Payer
     ) -> PayoutMethodOut:
         """Set (or replace) through which provider and to which account the seller is paid.
 
@@ -59,7 +60,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
         return PayoutMethodOut.of(method)
 
     @router.get("/{seller_id}/payout-method", response_model=PayoutMethodOut, responses=_ERRORS)
-    async def get_payout_method(seller_id: SellerId, client_id: Client) -> PayoutMethodOut:
+    async def get_payout_method(seller_id: SellerId, client_id: Payer) -> PayoutMethodOut:
         """The seller's payout method."""
         return PayoutMethodOut.of(await runtime.payouts.get_payout_method(client_id, seller_id))
 

@@ -1,16 +1,17 @@
 """``POST /v1/payouts`` and ``GET /v1/payouts/{id}``.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import ProblemRoute
+from paymux.app.openapi_links import PAYOUT_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -18,6 +19,7 @@ from paymux.app.routes.common import (
 )
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import PayoutIn, PayoutOut, inline_schema
+from paymux.core.domain.api_keys import Scope
 from paymux.core.domain.payouts import Payout
 from paymux.core.services.idempotency import IdempotentRequest
 
@@ -34,8 +36,8 @@ _ERRORS = problem_responses(
 
 def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/payouts", tags=["payouts"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1/payouts", tags=["payouts"])
+    Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
 
     def render(payout: Payout) -> str:
         return PayoutOut.of(payout).model_dump_json()
@@ -44,7 +46,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         "",
         status_code=201,
         response_model=PayoutOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: PAYOUT_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -54,7 +56,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def create_payout(
-        request: Request, client_id: Client, key: Annotated[str, Depends(idempotency_key)]
+        request: Request, client_id: Payer, key: Annotated[str, Depends(idempotency_key)]
     ) -> Response:
         """Pay a seller: everything available in the currency, or an amount.
 
@@ -78,7 +80,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         return stored_response(stored)
 
     @router.get("/{payout_id}", response_model=PayoutOut, responses=_ERRORS)
-    async def get_payout(payout_id: str, client_id: Client) -> Response:
+    async def get_payout(payout_id: str, client_id: Payer) -> Response:
         """A payout."""
         payout = await runtime.payouts.get_payout(payout_id, client_id=client_id)
         return Response(render(payout), media_type="application/json")

@@ -1,6 +1,6 @@
 """``POST /v1/reconciliations`` (upload a settlement file) and the runs' results.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 import hashlib
@@ -8,10 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import Problem, ProblemRoute
+from paymux.app.openapi_links import RECONCILIATION_LINKS
+from paymux.app.problems import Problem
 from paymux.app.reconciliation_schemas import (
     DiscrepancyListOut,
     DiscrepancyOut,
@@ -20,10 +21,13 @@ from paymux.app.reconciliation_schemas import (
 )
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     problem_responses,
     stored_response,
 )
+from paymux.app.routes.paging import page_limit
 from paymux.app.runtime import PaymuxRuntime
+from paymux.core.domain.api_keys import Scope
 from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.reconciliation import UnknownRunError
@@ -42,15 +46,15 @@ _UPLOAD_ERRORS = problem_responses(
 
 def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     """The reconciliation endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["reconciliation"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1", tags=["reconciliation"])
+    Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
     limit_bytes = runtime.settings.reconciliation_max_upload_bytes
 
     @router.post(
         "/reconciliations",
         status_code=201,
         response_model=ReconciliationOut,
-        responses=_UPLOAD_ERRORS,
+        responses={**_UPLOAD_ERRORS, 201: RECONCILIATION_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -64,7 +68,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     )
     async def upload(
         request: Request,
-        client_id: Client,
+        client_id: Admin,
         key: Annotated[str, Depends(idempotency_key)],
         provider: Annotated[str, Query(min_length=1, max_length=32)],
         file_name: Annotated[str | None, Query(max_length=255)] = None,
@@ -110,14 +114,14 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
 
     @router.get("/reconciliations", response_model=ReconciliationListOut)
     async def list_reconciliations(
-        client_id: Client, limit: Annotated[int, Query(ge=1, le=500)] = 50
+        client_id: Admin, limit: Annotated[int, page_limit(50, 500)]
     ) -> ReconciliationListOut:
         """This client's latest runs, newest first."""
         runs = await runtime.reconciliation.list_runs(client_id, limit=limit)
         return ReconciliationListOut(reconciliations=[ReconciliationOut.of(r) for r in runs])
 
     @router.get("/reconciliations/{run_id}", response_model=ReconciliationOut, responses=_NOT_FOUND)
-    async def get_reconciliation(run_id: str, client_id: Client) -> ReconciliationOut:
+    async def get_reconciliation(run_id: str, client_id: Admin) -> ReconciliationOut:
         """One run: its file, period, line counts, totals and what it found."""
         try:
             run = await runtime.reconciliation.get_run(run_id, client_id=client_id)
@@ -132,8 +136,8 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     )
     async def list_discrepancies(
         run_id: str,
-        client_id: Client,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        client_id: Admin,
+        limit: Annotated[int, page_limit(100, 1000)],
         after: Annotated[str | None, Query(max_length=40)] = None,
     ) -> DiscrepancyListOut:
         """The discrepancies this run opened (each discrepancy is opened by one run only),

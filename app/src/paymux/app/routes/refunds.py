@@ -1,16 +1,17 @@
 """``POST /v1/payments/{id}/refunds`` and ``GET /v1/refunds/{id}``.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
-from paymux.app.problems import ProblemRoute
+from paymux.app.openapi_links import REFUND_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
+    api_router,
     json_body,
     parse_body,
     problem_responses,
@@ -18,6 +19,7 @@ from paymux.app.routes.common import (
 )
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.schemas import RefundIn, RefundOut, inline_schema
+from paymux.core.domain.api_keys import Scope
 from paymux.core.domain.refunds import Refund
 from paymux.core.services.idempotency import IdempotentRequest
 from paymux.core.services.refunds import RefundAsk
@@ -35,8 +37,8 @@ _ERRORS = problem_responses(
 
 def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
     """The refund endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1", tags=["refunds"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1", tags=["refunds"])
+    Refunder = Annotated[str, Security(runtime.api_keys, scopes=[Scope.REFUNDS])]  # noqa: N806
 
     def render(refund: Refund) -> str:
         return RefundOut.of(refund).model_dump_json()
@@ -45,7 +47,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         "/payments/{payment_id}/refunds",
         status_code=201,
         response_model=RefundOut,
-        responses=_ERRORS,
+        responses={**_ERRORS, 201: REFUND_LINKS},
         openapi_extra={
             "requestBody": {
                 "required": False,
@@ -57,7 +59,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
     async def create_refund(
         payment_id: str,
         request: Request,
-        client_id: Client,
+        client_id: Refunder,
         key: Annotated[str, Depends(idempotency_key)],
     ) -> Response:
         """Refund a payment: one order or all, an amount or everything left.
@@ -85,7 +87,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         return stored_response(stored)
 
     @router.get("/refunds/{refund_id}", response_model=RefundOut, responses=_ERRORS)
-    async def get_refund(refund_id: str, client_id: Client) -> Response:
+    async def get_refund(refund_id: str, client_id: Refunder) -> Response:
         """A refund and its parts per order."""
         refund = await runtime.refunds.get_refund(refund_id, client_id=client_id)
         return Response(render(refund), media_type="application/json")

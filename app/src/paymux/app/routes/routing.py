@@ -1,16 +1,17 @@
 """``/v1/routing/explain``: which provider a checkout would go to, and why.
 
-No ``from __future__ import annotations`` here: FastAPI resolves the local ``Client`` alias.
+No ``from __future__ import annotations`` here: FastAPI resolves the local scope aliases.
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Security
 
-from paymux.app.problems import Problem, ProblemRoute
-from paymux.app.routes.common import problem_responses
+from paymux.app.problems import Problem
+from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.routing_schemas import ExplanationOut
 from paymux.app.runtime import PaymuxRuntime
+from paymux.core.domain.api_keys import Scope
 from paymux.core.routing import MarketRouter, NoRouteError
 from paymux.currencies import MoneyError, get_active_currency
 
@@ -25,12 +26,12 @@ _ERRORS = problem_responses(
 
 def routing_router(runtime: PaymuxRuntime) -> APIRouter:
     """The routing endpoints, bound to ``runtime``."""
-    router = APIRouter(prefix="/v1/routing", tags=["routing"], route_class=ProblemRoute)
-    Client = Annotated[str, Depends(runtime.api_keys)]  # noqa: N806 - a type alias
+    router = api_router(prefix="/v1/routing", tags=["routing"])
+    Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
     @router.get("/explain", response_model=ExplanationOut, responses=_ERRORS)
     async def explain(
-        _client_id: Client,
+        _client_id: Reader,
         country: Annotated[
             str, Query(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 of the buyer")
         ],

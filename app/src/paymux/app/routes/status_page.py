@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from paymux.app.runtime import PaymuxRuntime
+from paymux.app.status_links import LinkCheck
 from paymux.core.domain.errors import PaymentNotFoundError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.payment_pending import PendingReason, PendingWork
@@ -45,8 +46,11 @@ _MESSAGES = {
 }
 
 
+_EXPIRED = "<p>This link has expired. The shop's order page or its latest e-mail has a new one.</p>"
+
+
 def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
-    """``GET /checkout/{payment_id}?sig=...``, an HTML page that refreshes until final."""
+    """``GET /checkout/{payment_id}?sig=...&exp=...``, an HTML page that refreshes until final."""
     router = APIRouter(tags=["buyer"], include_in_schema=False)
     last_asked: dict[str, float] = {}
 
@@ -69,12 +73,16 @@ def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
             return payment
 
     @router.get("/checkout/{payment_id}", response_class=HTMLResponse)
-    async def status_page(payment_id: str, sig: str = "") -> HTMLResponse:
+    async def status_page(payment_id: str, sig: str = "", exp: str = "") -> HTMLResponse:
         not_found = HTMLResponse(
             _page("Payment not found", "<p>Check the link.</p>", final=True), 404
         )
-        if not runtime.status_links.verify(payment_id, sig):
+        expires = int(exp) if exp.isdigit() and len(exp) <= 12 else None
+        checked = runtime.status_links.check(payment_id, sig, expires)
+        if checked is LinkCheck.FORGED:
             return not_found
+        if checked is LinkCheck.EXPIRED:
+            return HTMLResponse(_page("Link expired", _EXPIRED, final=True), 410)
         try:
             payment = await runtime.payments.get_payment(payment_id, client_id=None)
         except PaymentNotFoundError:

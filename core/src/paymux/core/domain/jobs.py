@@ -50,6 +50,9 @@ class JobKind(StrEnum):
     RECONCILE_NIGHTLY = "reconcile_nightly"
     """Fetch a provider's settlement report of a day and reconcile it (one job per provider
     and day; each queues the next day's)."""
+    RECONCILE_ANNOUNCED_REPORT = "reconcile_announced_report"
+    """Download a settlement report a provider announced by webhook and reconcile it (one
+    job per provider and report, queued in the webhook's transaction)."""
 
 
 @dataclass(frozen=True, slots=True)

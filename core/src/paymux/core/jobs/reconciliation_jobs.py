@@ -7,6 +7,16 @@ queues the next day's job. No report yet: asked again in an hour, for a week. A 
 cannot be asked for (a network error) is retried like any provider call; a malformed
 report is dead-lettered with its line number (an operator looks at it).
 
+``reconcile_announced_report`` (one job per provider and report, key
+``reconcile_announced_report:<provider>:<report name>``): queued by the webhook service in
+the transaction that records the provider's announcement
+(:class:`~paymux.core.ports.provider.SettlementReportAvailable`); downloads the report
+through the provider (:class:`~paymux.core.reconciliation.parsers.SettlementReportDownloader`)
+and reconciles it. The job is marked done in the run's own transaction, so a worker that
+dies after the run committed leaves nothing to do, and a worker that lost its lease meanwhile
+cannot store a second run. A download the provider cannot answer is retried like any
+provider call; a refused download or report is dead-lettered with its reason.
+
 ``send_reconciliation_alert``: sends a run's new discrepancies through every alerter;
 remembers in its payload the alerters that delivered, so a retry never alerts twice
 through the same channel.
@@ -14,13 +24,15 @@ through the same channel.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from paymux.core import crashpoints
 from paymux.core.domain.jobs import (
     Done,
     GiveUp,
@@ -31,7 +43,9 @@ from paymux.core.domain.jobs import (
     Retry,
     RunAgainAt,
 )
+from paymux.core.identifiers import utc_now
 from paymux.core.jobs.worker import JobHandler
+from paymux.core.ports.provider import SettlementReportAvailable
 from paymux.core.providers import ProviderRegistry
 from paymux.core.reconciliation.alerts import (
     DiscrepancySummary,
@@ -39,9 +53,14 @@ from paymux.core.reconciliation.alerts import (
     ReconciliationAlerter,
 )
 from paymux.core.reconciliation.errors import SettlementFileError
-from paymux.core.reconciliation.parsers import SettlementReportFetcher
+from paymux.core.reconciliation.parsers import (
+    SettlementReportDownloader,
+    SettlementReportFetcher,
+)
 from paymux.core.services.reconciliation import ReconciliationService
 from paymux.core.storage.job_repository import JobQueue
+from paymux.core.storage.reconciliation_repository import StoredRun
+from paymux.core.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +149,105 @@ def reconcile_nightly_handler(
                 )  # fmt: skip
             except SettlementFileError as error:
                 return GiveUp(f"the {name} report of {day} was refused: {error}")
+        return Done(
+            f"run {result.run.id}: {result.run.lines_total} lines, "
+            f"{len(result.opened)} new discrepancies"
+        )
+
+    return run
+
+
+KEY_LENGTH = 255
+"""The longest job key; a longer report name is keyed by its hash."""
+
+
+def announced_report_job(
+    provider: str, report: SettlementReportAvailable, *, client_id: str | None
+) -> NewJob:
+    """The job that downloads and reconciles a report ``provider`` announced (due now).
+
+    ``client_id``: the API client whose records it is matched against (``None``: the one
+    the worker's settings name when it runs).
+    """
+    key = f"{JobKind.RECONCILE_ANNOUNCED_REPORT.value}:{provider}:{report.report_name}"
+    if len(key) > KEY_LENGTH:
+        digest = hashlib.sha256(report.report_name.encode()).hexdigest()
+        key = f"{JobKind.RECONCILE_ANNOUNCED_REPORT.value}:{provider}:sha256:{digest}"
+    occurred = None if report.occurred_at is None else report.occurred_at.isoformat()
+    return NewJob(
+        kind=JobKind.RECONCILE_ANNOUNCED_REPORT.value,
+        key=key,
+        payload={
+            "provider": provider,
+            "client_id": client_id,
+            "event_id": report.event_id,
+            "report_name": report.report_name,
+            "download_url": report.download_url,
+            "occurred_at": occurred,
+        },
+        provider=provider,
+    )
+
+
+def announced_report(job: Job) -> SettlementReportAvailable:
+    """The announcement a ``reconcile_announced_report`` job carries."""
+    occurred = job.payload.get("occurred_at")
+    return SettlementReportAvailable(
+        event_id=str(job.payload["event_id"]),
+        report_name=str(job.payload["report_name"]),
+        download_url=str(job.payload["download_url"]),
+        occurred_at=None if occurred is None else datetime.fromisoformat(str(occurred)),
+    )
+
+
+class _ReconciledMeanwhileError(Exception):
+    """Another worker finished the job first (rolls this run back)."""
+
+
+def reconcile_announced_handler(
+    reconciliation: ReconciliationService,
+    providers: ProviderRegistry,
+    *,
+    resolve_client: Callable[[], Awaitable[str | None]],
+    now: Callable[[], datetime] = utc_now,
+) -> JobHandler:
+    """The handler of ``reconcile_announced_report`` jobs. ``resolve_client``: whose records
+    a job queued without a client is matched against (the reconciliation client, asked when
+    the job runs, so that a client configured or given a key since then counts)."""
+
+    async def run(job: Job) -> JobOutcome:
+        name = str(job.payload["provider"])
+        report = announced_report(job)
+        client = job.payload.get("client_id") or await resolve_client()
+        if client is None:
+            return GiveUp(
+                f"the {name} report {report.report_name} names no API client to reconcile "
+                "for: set PAYMUX_RECONCILIATION_CLIENT, then replay this dead letter"
+            )
+        if name not in providers:
+            return GiveUp(f"provider {name} is not enabled; its report {report.report_name} "
+                          "is not reconciled")  # fmt: skip
+        provider = providers.get(name)
+        if not isinstance(provider, SettlementReportDownloader):
+            return GiveUp(f"provider {name} cannot download its settlement reports")
+
+        async def finish_with_the_run(uow: UnitOfWork, _run: StoredRun) -> None:
+            if not await uow.jobs.finish_key(job.key, now=now()):
+                raise _ReconciledMeanwhileError
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "report.settlement"
+            await provider.download_settlement_report(report, path)
+            try:
+                result = await reconciliation.reconcile(
+                    path, provider=name, client_id=str(client), source="webhook",
+                    file_name=report.report_name[:255], before_commit=finish_with_the_run,
+                )  # fmt: skip
+            except SettlementFileError as error:
+                return GiveUp(f"the {name} report {report.report_name} was refused: {error}")
+            except _ReconciledMeanwhileError:
+                return Done(f"the {name} report {report.report_name} was reconciled meanwhile")
+        crashpoints.reached(crashpoints.REPORT_RECONCILED)
         return Done(
             f"run {result.run.id}: {result.run.lines_total} lines, "
             f"{len(result.opened)} new discrepancies"

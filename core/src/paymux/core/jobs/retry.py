@@ -59,6 +59,9 @@ DEFAULT_POLICIES: Mapping[str, RetryPolicy] = {
         max_attempts=12, base_seconds=30.0, cap_seconds=3600.0
     ),
     "reconcile_nightly": RetryPolicy(max_attempts=12, base_seconds=60.0, cap_seconds=3600.0),
+    "reconcile_announced_report": RetryPolicy(
+        max_attempts=12, base_seconds=60.0, cap_seconds=3600.0
+    ),
 }
 """paymux's defaults per job kind; ``PAYMUX_JOB_RETRY`` overrides them (see settings)."""
 

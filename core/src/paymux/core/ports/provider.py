@@ -225,7 +225,27 @@ class PayoutEvent:
     occurred_at: datetime | None = None
 
 
-WebhookEvent = ProviderEvent | DisputeEvent | RefundEvent | PayoutEvent
+@dataclass(frozen=True, slots=True)
+class SettlementReportAvailable:
+    """The provider announces a settlement report that paymux can download and reconcile.
+
+    ``report_name`` is the provider's stable name of the report, used as the run's file name
+    and to queue the report once (``settlement_detail_report_batch_42.csv``);
+    ``download_url`` where it is downloaded from. The plugin announces only reports its
+    settlement parser reads and whose URL it checked (a provider object that announces
+    them implements
+    :class:`~paymux.core.reconciliation.parsers.SettlementReportDownloader`); paymux
+    stores the announcement as a durable job in the webhook's transaction, and a worker
+    downloads and reconciles the report.
+    """
+
+    event_id: str
+    report_name: str
+    download_url: str
+    occurred_at: datetime | None = None
+
+
+WebhookEvent = ProviderEvent | DisputeEvent | RefundEvent | PayoutEvent | SettlementReportAvailable
 """Everything :meth:`PaymentProvider.parse_webhook` may return."""
 
 
@@ -343,8 +363,9 @@ class PaymentProvider(Protocol):
         """Verify a webhook's signature with the provider's own scheme and normalize it.
 
         ``headers`` have lower-case names. Must do no I/O. Returns payment status reports
-        (:class:`ProviderEvent`), chargebacks (:class:`DisputeEvent`) and refund and payout
-        updates (:class:`RefundEvent`, :class:`PayoutEvent`); every event id must be stable
+        (:class:`ProviderEvent`), chargebacks (:class:`DisputeEvent`), refund and payout
+        updates (:class:`RefundEvent`, :class:`PayoutEvent`) and settlement reports ready
+        for download (:class:`SettlementReportAvailable`); every event id must be stable
         across the provider's redeliveries, since paymux applies each id once. Raises
         :class:`WebhookVerificationError` for a bad signature, a stale timestamp or a body
         that cannot be read (a batch is refused whole if any item fails to verify); a

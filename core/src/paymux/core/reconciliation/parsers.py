@@ -7,7 +7,11 @@ its format, parses the whole file (checking every batch with :func:`check_batch`
 anything is written, then matches the lines.
 
 A provider that can download its own report implements :class:`SettlementReportFetcher`
-on its provider object; the worker then reconciles it every night.
+on its provider object; the worker then reconciles it every night. A provider that
+announces its reports by webhook (Adyen's ``REPORT_AVAILABLE``) returns a
+:class:`~paymux.core.ports.provider.SettlementReportAvailable` event from
+``parse_webhook`` and implements :class:`SettlementReportDownloader`; the worker then
+downloads and reconciles each announced report.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from paymux.core.ports.provider import SettlementReportAvailable
 from paymux.core.reconciliation.amounts import check_currencies
 from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFormatError
 from paymux.core.reconciliation.lines import LINE_SCHEMA, LINE_TYPES
@@ -68,6 +73,24 @@ class SettlementReportFetcher(Protocol):
     async def fetch_settlement_report(self, day: date) -> bytes | None:
         """The report of ``day`` (as the file its parser reads), or ``None`` if there is
         none (yet). Raise a ``ProviderError`` when the provider cannot be reached."""
+        ...
+
+
+@runtime_checkable
+class SettlementReportDownloader(Protocol):
+    """A provider object that downloads the settlement reports its webhooks announce."""
+
+    async def download_settlement_report(
+        self, report: SettlementReportAvailable, destination: Path
+    ) -> None:
+        """Write the announced report (as the file its parser reads) to ``destination``.
+
+        Called by a worker, outside any database transaction, possibly again for the same
+        report (a retry, a replayed dead letter): stream large files, overwrite
+        ``destination``. Raise a retryable ``ProviderError`` when the provider cannot be
+        reached (the job is retried), a ``ProviderRejectedError`` when it refuses for good
+        (wrong credentials, no such report: the job is dead-lettered).
+        """
         ...
 
 

@@ -1,9 +1,12 @@
-"""Verified provider events, each applied once: payment statuses, disputes, refunds, payouts.
+"""Verified provider events, each applied once: payment statuses, disputes, refunds, payouts,
+announced settlement reports.
 
 The provider plugin verifies and normalizes a webhook; this routes each event to its use case.
 Each event commits in its own database transaction together with the record that its id was
 processed, so a redelivered event changes nothing. An event naming something paymux does not
-know (yet) raises before anything is written, so the provider delivers it again later.
+know (yet) raises before anything is written, so the provider delivers it again later. An
+announced settlement report becomes a ``reconcile_announced_report`` job in the same
+transaction: a worker downloads and reconciles it (no network call here).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime
 
 from paymux.core.domain.errors import ProviderReferenceUnknownError
 from paymux.core.identifiers import utc_now
+from paymux.core.jobs.reconciliation_jobs import announced_report_job
 from paymux.core.ports.provider import (
     DisputeEvent,
     PayoutEvent,
@@ -20,6 +24,7 @@ from paymux.core.ports.provider import (
     ProviderEvent,
     RefundEvent,
     RefundResult,
+    SettlementReportAvailable,
     WebhookEvent,
 )
 from paymux.core.services.chargebacks import ChargebackService
@@ -44,13 +49,17 @@ class WebhookService:
         refunds: RefundService,
         payouts: PayoutService,
         chargebacks: ChargebackService,
+        reconciliation_client: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``reconciliation_client``: the API client whose records an announced settlement
+        report is matched against (``None``: the worker's setting when the job runs)."""
         self._store = store
         self._payments = payments
         self._refunds = refunds
         self._payouts = payouts
         self._chargebacks = chargebacks
+        self._reconciliation_client = reconciliation_client
         self._clock = clock
 
     async def apply(self, provider: str, events: Sequence[WebhookEvent]) -> WebhookOutcome:
@@ -82,9 +91,17 @@ class WebhookService:
         return outcome
 
     async def _change_for(
-        self, uow: UnitOfWork, provider: str, event: DisputeEvent | RefundEvent | PayoutEvent
+        self,
+        uow: UnitOfWork,
+        provider: str,
+        event: DisputeEvent | RefundEvent | PayoutEvent | SettlementReportAvailable,
     ) -> Callable[[], Awaitable[bool]]:
         """Find what the event is about (raising if unknown) and how to apply it."""
+        if isinstance(event, SettlementReportAvailable):
+            job = announced_report_job(provider, event, client_id=self._reconciliation_client)
+            return lambda: uow.jobs.enqueue(
+                job, now=self._clock(), client_id=self._reconciliation_client
+            )
         if isinstance(event, DisputeEvent):
             payment_id = await uow.find_payment_id_by_psp_id(provider, event.token)
             if payment_id is None:

@@ -74,8 +74,9 @@ class JobRepository:
             created_at=now,
             updated_at=now,
         ).on_conflict_do_nothing(index_elements=["key"])
-        result = cast(sa.CursorResult[Any], await self._session.execute(statement))
-        return result.rowcount == 1
+        # RETURNING, not rowcount: psycopg reports -1 for this compiled INSERT
+        inserted = await self._session.execute(statement.returning(_job.c.id))
+        return inserted.first() is not None
 
     async def get_by_key(self, key: str) -> Job | None:
         """The job queued under ``key``."""

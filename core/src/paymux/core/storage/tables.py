@@ -330,7 +330,8 @@ class ReconciliationRunRow(SQLModel, table=True):
     provider: str = Field(max_length=32)
     format: str = Field(max_length=64)
     source: str = Field(max_length=16)
-    """``upload`` (API), ``cli`` or ``nightly`` (the worker)."""
+    """``upload`` (API), ``cli``, ``nightly`` (the worker) or ``webhook`` (a report the provider
+    announced, fetched by the worker)."""
     file_name: str = Field(max_length=255)
     file_sha256: str = Field(max_length=64, index=True)
     period_start: date | None = None
@@ -397,6 +398,23 @@ class ReconciliationDiscrepancyRow(SQLModel, table=True):
     opened_at: datetime = Field(sa_type=_TZ)
     resolved_run_id: str | None = Field(default=None, max_length=40)
     resolved_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key of a client: its SHA-256 digest and scopes, never the key itself."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(index=True, max_length=64)
+    key_digest: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    scopes: str = Field(max_length=255)
+    """Space-separated scope names."""
+    label: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=_TZ)
+    expires_at: datetime | None = Field(default=None, sa_type=_TZ)
+    revoked_at: datetime | None = Field(default=None, sa_type=_TZ)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

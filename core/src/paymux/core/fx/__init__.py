@@ -1,0 +1,1 @@
+"""Foreign exchange: rate sources, locked quotes and the one rounding step of a conversion."""
