@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from paymux.app.cli_jobs import dlq_cli, worker
 from paymux.app.cli_keys import keys_cli
 from paymux.app.cli_reconcile import reconcile
+from paymux.app.logging_setup import configure_logging
 from paymux.core.markets_config import MarketsConfigError
 from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
@@ -83,7 +84,16 @@ def serve(
     typer.echo(f"  database:  {make_url(settings.database_url).render_as_string()}")
     if DEVELOPMENT_API_KEY in settings.api_keys:
         typer.echo(f"  API key:   {DEVELOPMENT_API_KEY}  (development only)")
-    uvicorn.run(app, host=host, port=port, log_level="info", **options)
+    configure_logging(settings)  # after the banner, which stays plain text on stdout
+    # log_config=None: uvicorn's loggers go through paymux's handler (JSON, ids, redaction)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        **options,
+    )
 
 
 @cli.command()
@@ -176,7 +186,6 @@ def relay(
     With --once, exits 1 if a publisher failed (the events stay for the next run).
     """
     import asyncio
-    import logging
     import signal
 
     from paymux.app.runtime import create_relay
@@ -188,8 +197,7 @@ def relay(
     if interval is not None:
         overrides["relay_interval_seconds"] = interval
     settings = _settings(**overrides)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     try:
         outbox_relay = create_relay(settings)
     except (PluginError, ValueError) as error:

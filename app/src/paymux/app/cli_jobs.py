@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 from typing import Annotated
 
 import typer
 
+from paymux.app.logging_setup import configure_logging
 from paymux.core.domain.jobs import Job
 from paymux.core.identifiers import utc_now
 from paymux.core.markets_config import MarketsConfigError
@@ -43,8 +43,7 @@ def worker(
     from paymux.app.runtime import create_runtime
 
     settings = _settings()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     try:
         runtime = create_runtime(settings)
     except (PluginError, MarketsConfigError, ValueError) as error:

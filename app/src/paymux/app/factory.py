@@ -11,9 +11,11 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paymux.app.card_data import CardDataGuard
 from paymux.app.hardening import add_hardening
 from paymux.app.metrics import RequestMetricsMiddleware, create_metrics
 from paymux.app.problems import Problem, as_problem, problem_response
+from paymux.app.request_ids import add_request_ids
 from paymux.app.routes.chargebacks import chargebacks_router
 from paymux.app.routes.dead_letters import dead_letters_router
 from paymux.app.routes.ledger import ledger_router
@@ -98,6 +100,10 @@ def create_app(
     )
     app.state.paymux = runtime
     app.include_router(create_router(runtime))
+    # innermost: it reads bodies only after the rate and size limits let them through
+    app.add_middleware(
+        CardDataGuard, exempt_paths=[mount.path for mount in runtime.mounts], max_body_bytes=None
+    )
     add_hardening(app, settings, runtime.providers)
 
     @app.get("/healthz", tags=["operations"])
@@ -120,6 +126,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, http_error)
     app.add_exception_handler(Problem, http_error)
+    add_request_ids(app)  # outside the hardening: 429s and 413s carry the id too
     # the last one added is the outermost: the latency counts every other middleware's time
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

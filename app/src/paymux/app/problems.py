@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from paymux.app.request_ids import current_request_id
 from paymux.core.domain.errors import PaymuxError, ProviderOutcomeUnknownError
 from paymux.core.ledger.journal import InsufficientBalanceError
 from paymux.core.routing import NoRouteError
@@ -47,6 +48,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "dead-letter-not-found": 404,
     "reconciliation-not-found": 404,
     "settlement-file-refused": 422,
+    "card-data-refused": 422,
     "settlement-file-malformed": 422,
     "payload-too-large": 413,
     "job-not-dead": 409,
@@ -108,6 +110,7 @@ TITLES: dict[str, str] = {
     "dead-letter-not-found": "Dead letter not found",
     "reconciliation-not-found": "Reconciliation run not found",
     "settlement-file-refused": "The file is not a settlement file of this provider",
+    "card-data-refused": "paymux never accepts card numbers or security codes",
     "settlement-file-malformed": "A line of the settlement file is malformed",
     "payload-too-large": "The request body is too large",
     "job-not-dead": "The job is not in the dead-letter queue",
@@ -163,6 +166,8 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
     }
     if instance:
         body["instance"] = instance
+    if (request_id := current_request_id()) is not None:
+        body["request_id"] = request_id
     body.update(problem.extensions)
     return Response(
         json.dumps(body), status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     """Log every published event on the ``paymux.events`` logger: ``auto`` only when no
     plugin offers a publisher, ``always`` beside them, ``never``."""
 
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """How ``paymux serve``, ``worker`` and ``relay`` write logs (to standard error): ``json``,
+    one JSON object per line with the request or job id; ``text``, one readable line;
+    ``auto``, text on a terminal and JSON otherwise (a container, systemd, a pipe)."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The lowest level logged by ``paymux serve``, ``worker`` and ``relay``."""
+
     relay_batch_size: int = Field(default=100, gt=0, le=10_000)
     """How many outbox events the relay publishes per pass."""
 

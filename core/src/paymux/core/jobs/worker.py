@@ -22,6 +22,7 @@ from paymux.core.domain.jobs import Done, GiveUp, Job, JobOutcome, JobState, Ret
 from paymux.core.identifiers import utc_now
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.retry import RetryPolicy, policy_for
+from paymux.core.log_context import job_context
 from paymux.core.ports.provider import ProviderError
 from paymux.core.storage.job_repository import JobQueue
 
@@ -114,6 +115,10 @@ class Worker:
     # -- one job ---------------------------------------------------------------------------
 
     async def _run(self, job: Job) -> None:
+        with job_context(job.id, job.kind):  # every log record of the job carries its id
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
         policy = policy_for(job.kind, self._policies)
         if policy.exhausted(job.attempts):
             await self._dead(job, job.last_error or "no attempts left")
