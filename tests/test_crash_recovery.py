@@ -329,10 +329,16 @@ def buyer_pays(redirect_url: str, card: str) -> None:
 
 
 def delivered_events(cluster: Cluster) -> list[dict[str, Any]]:
-    """Every event the relays' log publisher wrote, in order, duplicates included."""
+    """Every event the relays' log publisher wrote, in order, duplicates included (the
+    relays log JSON lines, their output not being a terminal; text lines are read too)."""
     events = []
     for log in cluster.logs["relay"]:
         for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if record.get("logger") == "paymux.events":
+                    events.append(json.loads(record["message"]))
+                continue
             match = EVENT_LINE.search(line)
             if match:
                 events.append(json.loads(match.group(1)))

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from paymux.app.factory import create_app
 from paymux.app.runtime import create_runtime
@@ -70,8 +71,8 @@ def create_payment(client: httpx.Client, key: str) -> dict[str, Any]:
 
 
 async def queue_jobs(settings: Settings) -> None:
-    """A dead letter (a kind no worker handles), one job held by a worker, one due now,
-    one due in an hour."""
+    """A dead letter (a kind no worker handles), one job held by a worker, one whose
+    worker's lease ran out, one due now, one due in an hour."""
     runtime = create_runtime(settings)
     try:
         now = datetime.now(UTC)
@@ -82,6 +83,13 @@ async def queue_jobs(settings: Settings) -> None:
             worker="metrics-test", now=now, lease=timedelta(minutes=5), limit=1
         )
         assert held.kind == "metrics_held"
+        # a worker that claimed a job an hour ago with a one-minute lease, then died
+        past = now - timedelta(hours=1)
+        await runtime.jobs.enqueue(NewJob("metrics_orphan", "metrics-orphan"), now=past)
+        [orphan] = await runtime.jobs.claim(
+            worker="metrics-dead-worker", now=past, lease=timedelta(minutes=1), limit=1
+        )
+        assert orphan.kind == "metrics_orphan"
         await runtime.jobs.enqueue(NewJob("metrics_ready", "metrics-ready"), now=now)
         await runtime.jobs.enqueue(
             NewJob("metrics_later", "metrics-later", run_at=now + timedelta(hours=1)), now=now
@@ -126,6 +134,8 @@ def test_a_scrape_counts_payments_jobs_dead_letters_and_discrepancies(database_u
     assert value(samples, "paymux_jobs", kind="metrics_later", state="ready") == 0
     assert value(samples, "paymux_jobs", kind="metrics_held", state="running") == 1
     assert value(samples, "paymux_jobs", kind="metrics_held", state="ready") == 0
+    assert value(samples, "paymux_jobs", kind="metrics_orphan", state="ready") == 1
+    assert value(samples, "paymux_jobs", kind="metrics_orphan", state="running") == 0
     assert (
         value(
             samples,
@@ -161,6 +171,8 @@ def test_latency_is_counted_per_route_template_method_and_status_class(
     assert client.get("/no/such/path/42").status_code == 404
     assert client.get("/sandbox-psp/v1/checkouts/tok_1").status_code == 404
     assert client.delete("/healthz").status_code == 405
+    for made_up in ("M0", "Z1", "BREW"):  # clients choose methods: not a label each
+        client.request(made_up, "/healthz")
     first = scrape(client)
     second = scrape(client)
 
@@ -173,6 +185,9 @@ def test_latency_is_counted_per_route_template_method_and_status_class(
     assert count(first, "GET", "/v1/payments/{payment_id}", "4xx") == 2
     assert count(first, "GET", "/healthz", "2xx") == 1
     assert count(first, "DELETE", "/healthz", "4xx") == 1
+    assert count(first, "other", "/healthz", "4xx") == 3
+    methods = {dict(labels).get("method") for (_, labels) in first}
+    assert not methods & {"M0", "Z1", "BREW"}
     assert count(first, "GET", "unmatched", "4xx") == 1
     assert count(first, "GET", "/sandbox-psp/v1/checkouts/{token}", "4xx") == 1
     # a scrape is observed once answered: the second sees the first, no raw path is a label
@@ -205,7 +220,7 @@ def test_two_apps_in_one_process_keep_their_own_counts(sqlite_url: str) -> None:
 
 def test_a_metrics_token_is_required_when_set(sqlite_url: str) -> None:
     settings = make_settings(
-        sqlite_url, settings={"embedded_worker": "never", "metrics_token": "scrape-me"}
+        sqlite_url, settings={"embedded_worker": "never", "metrics_token": "scrape-me-0123456789"}
     )
     with TestClient(create_app(settings)) as client:
         refused = client.get("/metrics")
@@ -215,8 +230,10 @@ def test_a_metrics_token_is_required_when_set(sqlite_url: str) -> None:
         # an API key is no metrics token
         assert client.get("/metrics", headers=auth()).status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        samples = scrape(client, Authorization="Bearer scrape-me")
+        samples = scrape(client, Authorization="Bearer scrape-me-0123456789")
         assert value(samples, "paymux_payment_orders", status="pending") == 0
+    with pytest.raises(ValidationError, match="at least 16"):  # an empty token is no token
+        make_settings(sqlite_url, settings={"metrics_token": ""})
 
 
 def test_openmetrics_is_served_when_asked_for(client: TestClient) -> None:

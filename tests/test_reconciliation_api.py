@@ -130,6 +130,13 @@ def test_refused_files_name_the_problem_and_write_nothing(client: TestClient) ->
     assert "line 3" in malformed["detail"]
     too_big = upload(client, UNKNOWN + b"x" * 5000)
     assert (too_big["status"], too_big["type"]) == (413, PROBLEM + "payload-too-large")
+    control = client.post(  # a NUL in the name: PostgreSQL would refuse the text (was a 500)
+        "/v1/reconciliations",
+        params={"provider": "sandbox", "file_name": "day\x001.csv"},
+        content=UNKNOWN,
+        headers={"Idempotency-Key": "nul-name"},
+    )
+    assert (control.status_code, control.json()["type"]) == (422, PROBLEM + "validation-error")
     assert client.get("/v1/reconciliations").json()["reconciliations"] == []
 
 

@@ -67,6 +67,16 @@ def test_json_lines_mask_card_numbers_in_message_args_extras_and_tracebacks(
     assert third["raw"] == "[card number ending 4242]"
 
 
+def test_the_log_publishers_events_reach_consumers_unchanged(json_logs: io.StringIO) -> None:
+    # a random event id whose digits pass the Luhn check (seen in a crash test's relay log)
+    event = json.dumps({"id": "evt_0491098798a7530800313867", "type": "payment.succeeded"})
+    logging.getLogger("paymux.events").info(event)
+    log.info("relayed %s", "evt_0491098798a7530800313867")
+    published, diagnostic = records(json_logs)
+    assert json.loads(published["message"])["id"] == "evt_0491098798a7530800313867"
+    assert diagnostic["message"] == "relayed evt_0491098798a[card number ending 3867]"
+
+
 def test_text_format_and_a_second_call_replace_the_handler() -> None:
     stream = io.StringIO()
     root = logging.getLogger()

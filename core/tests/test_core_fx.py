@@ -127,10 +127,18 @@ async def test_fixed_rates_answer_given_pairs_and_their_inverses_only() -> None:
         FixedRateSource({"EURUSD": "1.25"})
 
 
+async def test_the_ecb_rate_of_easter_thursday_still_quotes_on_tuesday() -> None:
+    thursday = date(2027, 3, 25)  # Good Friday and Easter Monday 2027: no ECB rates
+    tuesday_morning = datetime(2027, 3, 30, 9, 0, tzinfo=UTC)
+    source = FixedRateSource({"EUR/USD": "1.1"}, as_of=thursday)
+    quoter = Quoter(source, clock=lambda: tuesday_morning)
+    assert (await quoter.lock("EUR", "USD")).rate_date == thursday
+
+
 async def test_the_quoter_locks_fresh_rates_and_refuses_stale_ones() -> None:
     now = [NOON]
     source = FixedRateSource({"EUR/USD": "1.25"}, as_of=date(2026, 11, 20))
-    quoter = Quoter(source, lock_seconds=600, max_rate_age_days=4, clock=lambda: now[0])
+    quoter = Quoter(source, lock_seconds=600, clock=lambda: now[0])
     quote = await quoter.lock("EUR", "USD")
     assert (quote.rate, quote.source, quote.rate_date) == (
         Decimal("1.25"),
@@ -138,7 +146,9 @@ async def test_the_quoter_locks_fresh_rates_and_refuses_stale_ones() -> None:
         date(2026, 11, 20),
     )
     assert quote.expires_at - quote.created_at == timedelta(seconds=600)
-    now[0] = NOON + timedelta(days=1)
+    now[0] = NOON + timedelta(days=1)  # Wednesday 25th: the rate is of Friday 20th
+    assert (await quoter.lock("EUR", "USD")).rate_date == date(2026, 11, 20)
+    now[0] = NOON + timedelta(days=2)
     with pytest.raises(RateUnavailableError, match="too old"):
         await quoter.lock("EUR", "USD")
 

@@ -126,7 +126,8 @@ def test_amounts(text: str | None, currency: str, minor: int) -> None:
     ("text", "currency"),
     [("12.345", "EUR"), ("1.5", "JPY"), ("12,34", "EUR"), ("abc", "EUR"), ("1.2.3", "EUR"),
      (" 1", "EUR"), ("-", "EUR"), (".", "EUR"), ("1.00001", "EUR"), ("1.23456", "CLF"),
-     ("10", "EURO"), ("1000000000000000", "EUR")],
+     ("10", "EURO"), ("1000000000000000", "EUR"), ("1E-3", "EUR"), ("1e-5", "EUR"),
+     ("-1e-1", "JPY"), ("1e2", "EUR"), ("nan", "EUR"), ("inf", "EUR"), ("1_0", "EUR")],
 )  # fmt: skip
 def test_not_amounts_are_flagged_with_their_line(text: str, currency: str) -> None:
     converted = convert(["1", text], currency)
@@ -140,3 +141,16 @@ def test_not_amounts_are_flagged_with_their_line(text: str, currency: str) -> No
 def test_nothing_flagged_is_no_error() -> None:
     converted = convert(["1.00", None], "EUR")
     assert first_bad_amount(converted, [AmountColumn("t", "e")], ["b"]) is None
+
+
+@given(
+    text=st.text(alphabet="0123456789.+-eE _", min_size=1, max_size=9),
+    currency=st.sampled_from(sorted(EXPONENTS)),
+)
+def test_any_text_is_flagged_or_converted_exactly(text: str, currency: str) -> None:
+    converted = convert([text], currency)
+    if converted["b"].to_list() == [True]:
+        return
+    exact = Decimal(text).scaleb(EXPONENTS[currency])  # what the text says, in minor units
+    assert exact == exact.to_integral_value()
+    assert converted["v"].to_list() == [int(exact)]

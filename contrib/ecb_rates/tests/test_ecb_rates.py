@@ -29,6 +29,19 @@ def test_the_daily_file_gives_one_day_of_exact_rates() -> None:
     assert all(isinstance(rate, Decimal) for rate in day.rates.values())
 
 
+def test_currencies_no_longer_in_iso_4217_are_skipped() -> None:
+    document = DAILY.replace(b"currency='HUF'", b"currency='HRK'")
+    (day,) = parse_reference_rates(document)
+    assert "HRK" not in day.rates
+    assert len(day.rates) == 24
+    only_old = (
+        DAILY.split(b"<Cube currency=")[0]
+        + b"<Cube currency='CYP' rate='0.58'/></Cube></Cube></gesmes:Envelope>"
+    )
+    with pytest.raises(ReferenceRatesError, match="no rates"):
+        parse_reference_rates(only_old)
+
+
 def test_a_history_file_gives_its_days_newest_first() -> None:
     days = parse_reference_rates((DATA / "eurofxref-hist-3d.xml").read_bytes())
     assert [d.day for d in days] == [date(2026, 11, 23), date(2026, 11, 20), date(2026, 11, 19)]
@@ -43,7 +56,7 @@ def test_a_history_file_gives_its_days_newest_first() -> None:
         (DAILY.replace(b"<Cube time='2026-11-23'>", b"<Cube time='yesterday'>"), "not a date"),
         (DAILY.replace(b"rate='1.0812'", b"rate='1,0812'"), "USD: rate '1,0812' is not a number"),
         (DAILY.replace(b"rate='1.0812'", b"rate='-1'"), "not positive"),
-        (DAILY.replace(b"currency='USD'", b"currency='XYZ'"), "'XYZ' is not an active"),
+        (DAILY.replace(b"<?xml", b"<!DOCTYPE x [<!ENTITY a 'b'>]><?xml"), "document type"),
         (DAILY.replace(b"currency='JPY'", b"currency='USD'"), "USD appears twice"),
     ],
 )
@@ -93,7 +106,12 @@ async def test_the_document_is_fetched_once_per_refresh_and_a_failed_refresh_kee
     now[0] = 3600.0
     status[0] = 503
     assert (await source.rate("EUR", "USD")).value == Decimal("1.0812")
-    assert served == [200, 503]
+    assert (await source.rate("EUR", "JPY")).value == Decimal("163.45")
+    assert served == [200, 503]  # a failed refresh is tried again a minute later, not per rate
+    now[0] = 3660.0
+    status[0] = 200
+    await source.rate("EUR", "USD")
+    assert served == [200, 503, 200]
 
 
 async def test_without_any_document_no_rate_is_given() -> None:

@@ -19,6 +19,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from paymux.core.card_numbers import redact_card_numbers
+from paymux.core.events_publishers import EVENTS_LOGGER
 from paymux.core.log_context import current_job_id, current_job_kind
 from paymux.core.settings import Settings
 
@@ -45,6 +46,12 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     return value
 
 
+UNREDACTED_LOGGERS = frozenset({EVENTS_LOGGER})
+"""Loggers whose records are data, not diagnostics: the log publisher's events are written as
+they are in the outbox (already free of card data: requests carrying it are refused), so that
+their random ids, whose digits pass the Luhn check now and then, reach consumers intact."""
+
+
 class CardNumberRedactionFilter(logging.Filter):
     """Masks card numbers in a record before any handler formats it.
 
@@ -57,6 +64,8 @@ class CardNumberRedactionFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact the record; never drop it."""
+        if record.name in UNREDACTED_LOGGERS:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the record
@@ -95,7 +104,8 @@ class RedactingJsonFormatter(JsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """One JSON object, card numbers masked."""
-        return redact_card_numbers(super().format(record))
+        line = super().format(record)
+        return line if record.name in UNREDACTED_LOGGERS else redact_card_numbers(line)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         """ISO 8601 in UTC, to the millisecond: ``2026-11-24T18:10:53.427+00:00``."""
@@ -117,7 +127,7 @@ class RedactingTextFormatter(logging.Formatter):
         if context:
             first, newline, rest = text.partition("\n")
             text = f"{first} [{context}]{newline}{rest}"
-        return redact_card_numbers(text)
+        return text if record.name in UNREDACTED_LOGGERS else redact_card_numbers(text)
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):

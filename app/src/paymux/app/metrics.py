@@ -34,6 +34,10 @@ UNMATCHED_ROUTE = "unmatched"
 QUEUE_STATES = ("ready", "scheduled", "running")
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods that get their own ``method`` label."""
+
+
 class _SnapshotCollector(Collector):
     """Gauges from the latest :class:`OperationsSnapshot` (nothing before the first)."""
 
@@ -96,8 +100,11 @@ class PaymuxMetrics:
         self.registry.register(self._snapshot)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one answered request (``status``: the HTTP status code)."""
-        self.request_duration.labels(method, route, f"{status // 100}xx").observe(seconds)
+        """Record one answered request (``status``: the HTTP status code). A method outside
+        :data:`HTTP_METHODS` counts as ``other``: clients choose it, and every value would
+        be new series."""
+        label = method if method in HTTP_METHODS else "other"
+        self.request_duration.labels(label, route, f"{status // 100}xx").observe(seconds)
 
     def exposition(self, snapshot: OperationsSnapshot, *, accept: str = "") -> tuple[bytes, str]:
         """The exposition with the gauges of ``snapshot`` and its media type, in the format

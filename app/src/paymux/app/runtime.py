@@ -276,7 +276,7 @@ def create_runtime(
             refunds=refunds,
             payouts=payouts,
             chargebacks=chargebacks,
-            reconciliation_client=settings.reconciliation_client_id,
+            reconciliation_client=settings.reconciliation_client,
         ),
         ledger=LedgerService(store=store),
         reconciliation=ReconciliationService(

@@ -7,12 +7,15 @@ Rates are read as decimal text, never through a float.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from paymux.currencies import is_active_currency
+
+log = logging.getLogger(__name__)
 
 EUROFXREF = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
 _CUBE = f"{{{EUROFXREF}}}Cube"
@@ -31,9 +34,15 @@ class ReferenceDay:
 
 
 def parse_reference_rates(document: bytes) -> list[ReferenceDay]:
-    """Every day in ``document``, newest first (at least one, each with at least one rate)."""
+    """Every day in ``document``, newest first (at least one, each with at least one rate).
+
+    A currency that is not an active ISO 4217 code (the history files hold CYP, HRK, BGN
+    ...) is skipped with a log line; a day left with no rate is an error.
+    """
+    if b"<!DOCTYPE" in document[:4096].upper():
+        raise ReferenceRatesError("a document type declaration: not the ECB's reference rates")
     try:
-        root = ElementTree.fromstring(document)  # noqa: S314 - the ECB's file, no DTD expansion
+        root = ElementTree.fromstring(document)  # noqa: S314 - no DTD (refused above)
     except ElementTree.ParseError as error:
         raise ReferenceRatesError(f"not XML: {error}") from None
     if not root.tag.endswith("}Envelope"):
@@ -57,7 +66,10 @@ def _day(cube: ElementTree.Element) -> ReferenceDay:
     for entry in cube.findall(_CUBE):
         currency, rate = entry.get("currency", ""), entry.get("rate", "")
         if not is_active_currency(currency):
-            raise ReferenceRatesError(f"{day}: {currency!r} is not an active ISO 4217 currency")
+            log.info(
+                "ECB rates of %s: %r is not an active ISO 4217 currency, skipped", day, currency
+            )
+            continue
         try:
             value = Decimal(rate)
         except InvalidOperation:

@@ -15,15 +15,28 @@ from paymux_ecb_rates.reference_xml import ReferenceDay, ReferenceRatesError, pa
 
 Fetch = Callable[[], Awaitable[bytes]]
 
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+"""The largest document fetched (the daily file is about 2 KB, the full history 6 MB)."""
+
+RETRY_SECONDS = 60.0
+"""After a failed refresh the day already read answers this long before the next try."""
+
 
 def fetch_url(url: str, *, timeout_seconds: float = 10.0) -> Fetch:
     """A fetch that GETs ``url`` (a new HTTP client per fetch: it happens once an hour)."""
 
     async def fetch() -> bytes:
-        async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=True) as client:
-            response = await client.get(url)
+        async with (
+            httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=True) as client,
+            client.stream("GET", url) as response,
+        ):
             response.raise_for_status()
-            return response.content
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise ReferenceRatesError(f"{url} sent more than {MAX_DOCUMENT_BYTES} bytes")
+            return bytes(body)
 
     return fetch
 
@@ -42,7 +55,8 @@ class EcbRateSource:
 
     The document is fetched on the first rate asked for and again ``refresh_seconds``
     later; when a refresh fails the day already read keeps answering (the quoter refuses
-    it once it is too old). Only one fetch runs at a time.
+    it once it is too old) and the next try is a minute later. Only one fetch runs at a
+    time.
     """
 
     def __init__(
@@ -87,4 +101,7 @@ class EcbRateSource:
                         raise RateUnavailableError(
                             f"the ECB rates could not be read: {error}"
                         ) from error
+                    # keep answering with the day read; try again in a minute, not per quote
+                    retry_in = min(RETRY_SECONDS, self._refresh)
+                    self._fetched_at = self._clock() - self._refresh + retry_in
             return self._day

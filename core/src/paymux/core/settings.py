@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     """How long after a payment was made its status page link stays valid (30 days); after
     that the link answers 410."""
 
-    metrics_token: SecretStr | None = None
-    """When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (``None``:
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    """When set (16 characters at least), ``GET /metrics`` answers only
+    ``Authorization: Bearer <token>`` (``None``:
     open, as on the sandbox; in production set it or keep ``/metrics`` off the internet)."""
 
     idempotency_lock_seconds: float = Field(default=60.0, gt=0)

@@ -71,7 +71,14 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
         client_id: Admin,
         key: Annotated[str, Depends(idempotency_key)],
         provider: Annotated[str, Query(min_length=1, max_length=32)],
-        file_name: Annotated[str | None, Query(max_length=255)] = None,
+        file_name: Annotated[
+            str | None,
+            Query(
+                max_length=255,
+                pattern=r"^[^\x00-\x1f\x7f]+$",
+                description="Shown in the run (no control characters)",
+            ),
+        ] = None,
     ) -> Response:
         """Reconcile a settlement file sent as the request body (the file as it is: CSV,
         JSON or XML), for ``provider``. The whole file is read and checked before anything

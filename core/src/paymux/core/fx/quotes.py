@@ -97,7 +97,7 @@ class Quoter:
         source: RateSource,
         *,
         lock_seconds: float = 15 * 60,
-        max_rate_age_days: int = 4,
+        max_rate_age_days: int = 5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if lock_seconds <= 0:
@@ -109,7 +109,8 @@ class Quoter:
 
     async def lock(self, base: str, quote: str) -> Quote:
         """A fresh quote for ``base → quote``; :class:`RateUnavailableError` when the source
-        has none or its newest is older than ``max_rate_age_days`` (a long weekend is fine)."""
+        has none or its newest is older than ``max_rate_age_days`` (5: Easter's Thursday
+        rate still holds on the Tuesday morning after)."""
         rate = await self._source.rate(base, quote)
         now = self._clock()
         if now.date() - rate.as_of > self._max_age:

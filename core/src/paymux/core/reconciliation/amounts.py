@@ -165,7 +165,8 @@ def fast_minor(text: pl.Expr, exponent: pl.Expr, divisor: pl.Expr) -> tuple[pl.E
     """``(value, bad)`` of decimal text in major units.
 
     ``value`` is ``Int64`` minor units (0 where the text is null: read empty fields as
-    null); ``bad`` is true where there is text but no number, no currency, more decimals
+    null); ``bad`` is true where there is text but no number (anything but digits, a point
+    and a sign, so no exponent), no currency, more decimals
     than the currency has, or :data:`LIMIT` major units or more. ``divisor`` is
     :func:`divisor_expr` of ``exponent``; pass both as columns (polars does not share a
     ``replace_strict`` between expressions, so computing it once per report saves a pass
@@ -173,7 +174,12 @@ def fast_minor(text: pl.Expr, exponent: pl.Expr, divisor: pl.Expr) -> tuple[pl.E
     """
     scaled = text.cast(DECIMAL, strict=False).to_physical().cast(pl.Int64, strict=False)
     value = scaled // divisor
-    bad = text.is_not_null() & (value.is_null() | (decimals_expr(text) > exponent)).fill_null(True)
+    # polars' decimal cast also reads exponents ("1E-3") and rounds them away: only digits,
+    # a point and a sign make an amount here
+    foreign = text.str.contains(r"[^0-9.+\-]")
+    bad = text.is_not_null() & (
+        value.is_null() | foreign | (decimals_expr(text) > exponent)
+    ).fill_null(True)
     return value.fill_null(0), bad
 
 

@@ -31,7 +31,8 @@ class OperationsSnapshot:
     """Payment orders per status."""
     jobs: Mapping[tuple[str, str], int]
     """Unfinished jobs per ``(kind, queue state)``: ``ready`` (queued and due), ``scheduled``
-    (queued for later, e.g. a retry's backoff) or ``running`` (claimed by a worker)."""
+    (queued for later, e.g. a retry's backoff) or ``running`` (claimed by a worker whose
+    lease still holds; a job past its lease counts as ready: any worker takes it next)."""
     dead_letters: Mapping[str, int]
     """Dead-lettered jobs per kind."""
     open_discrepancies: Mapping[tuple[str, str], int]
@@ -42,10 +43,12 @@ async def read_operations_snapshot(database: Database, *, now: datetime) -> Oper
     """Count payment orders, jobs, dead letters and open discrepancies (three queries, each
     a ``GROUP BY`` over indexed columns, in one transaction)."""
     due = (_job.c.next_run_at <= now).label("due")
+    # a running job past its lease belongs to no one (its worker died): it is ready again
+    abandoned = sa.func.coalesce(_job.c.locked_until < now, False).label("abandoned")
     jobs_query = (
-        sa.select(_job.c.kind, _job.c.state, due, sa.func.count())
+        sa.select(_job.c.kind, _job.c.state, due, abandoned, sa.func.count())
         .where(_job.c.state != JobState.DONE.value)
-        .group_by(_job.c.kind, _job.c.state, due)
+        .group_by(_job.c.kind, _job.c.state, due, abandoned)
     )
     orders_query = sa.select(_order.c.status, sa.func.count()).group_by(_order.c.status)
     discrepancies_query = (
@@ -59,12 +62,12 @@ async def read_operations_snapshot(database: Database, *, now: datetime) -> Oper
         discrepancies = (await session.execute(discrepancies_query)).all()
     jobs: dict[tuple[str, str], int] = {}
     dead: dict[str, int] = {}
-    for kind, state, is_due, count in job_rows:
+    for kind, state, is_due, is_abandoned, count in job_rows:
         if state == JobState.DEAD.value:
             dead[kind] = dead.get(kind, 0) + int(count)
             continue
         if state == JobState.RUNNING.value:
-            queue_state = "running"
+            queue_state = "ready" if is_abandoned else "running"
         else:
             queue_state = "ready" if is_due else "scheduled"
         jobs[kind, queue_state] = jobs.get((kind, queue_state), 0) + int(count)
