@@ -107,9 +107,14 @@ class StoredDiscrepancy:
 
 
 def read_records_postgresql(url: str, client_id: str, provider: str, since: datetime) -> Records:
-    """The provider's records, streamed with ``COPY`` (blocking: call it in a thread)."""
+    """The provider's records, streamed with ``COPY`` (blocking: call it in a thread).
+
+    The three reads share one snapshot (a read-only repeatable-read transaction), so a payment
+    that changes meanwhile is not seen in two states."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
+    with psycopg.connect(conninfo) as connection:
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        connection.read_only = True
         connection.execute("SET TIME ZONE 'UTC'")
         params = {
             "client": _literal(connection, client_id),
