@@ -315,3 +315,16 @@ def test_a_bad_line_in_a_later_piece_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(MalformedSettlementError) as caught:
         parse(path, AdyenSettlementParser(chunk_bytes=500))
     assert caught.value.line_number == 27
+
+
+def test_a_quoted_field_across_lines_is_not_cut_between_pieces(tmp_path: Path) -> None:
+    rows = [row(**{"Psp Reference": f"88150000000{i:05d}"}) for i in range(1, 30)]
+    fields = rows[14].split(",")
+    fields[HEADER.split(",").index("Merchant Reference")] = '"order\nwith a line break"'
+    rows[14] = ",".join(fields)
+    path = report(tmp_path, *rows)
+    whole = parse(path)
+    assert whole.height == 29
+    assert "order\nwith a line break" in whole["merchant_reference"].to_list()
+    for size in (300, 500, 700, 1100):  # wherever the pieces would be cut
+        assert parse(path, AdyenSettlementParser(chunk_bytes=size)).equals(whole)

@@ -186,6 +186,12 @@ class AdyenSettlementParser:
         exponents = _active_exponents()
         batches: list[pl.DataFrame] = []
         for first_line, chunk in _chunks(path, self.chunk_bytes):
+            if b'"' in chunk:  # quoted fields may span lines: pieces cut at line ends
+                batches.clear()  # could split one; read the whole file instead
+                raw = _read(path, columns)
+                if raw.height:
+                    yield _checked_lines(raw, fees, booking_date=booking)
+                return
             try:
                 lines = _normalized(
                     _prepared(_scan_bytes(chunk, columns, first_line), exponents, fees),
