@@ -176,3 +176,21 @@ async def test_a_clamped_page_has_the_maximum_and_a_correct_cursor() -> None:
     assert seen == items
     assert pages == 3
     assert default["items"] == [1, 2]
+
+
+async def test_the_413_problem_never_echoes_a_card_number_in_the_path(sqlite_url: str) -> None:
+    app = small_limits_app(sqlite_url)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://paymux.test") as client:
+        declared = await client.post(
+            "/v1/payments/4242424242424242/refunds",
+            content=b"{" + b" " * 5000 + b"}",
+            headers={**auth(), "content-type": "application/json"},
+        )
+        streamed = await client.post(
+            "/v1/webhooks/4242424242424242", content=Chunks(b" " * 512, 100)
+        )
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        assert "4242424242424242" not in response.text
+        assert "card number ending 4242" in response.json()["instance"]  # masked

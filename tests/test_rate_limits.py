@@ -213,6 +213,46 @@ async def test_webhooks_are_limited_per_provider_and_sender(
     assert api.status_code == 404
 
 
+async def test_made_up_provider_names_share_one_webhook_budget(
+    sqlite_url: str, storage_url: str, prefix: str
+) -> None:
+    app = limited_app(
+        sqlite_url,
+        rate_limit_webhooks="2/minute",
+        rate_limit_storage_url=storage_url,
+        rate_limit_key_prefix=prefix,
+    )
+    async with client_of(app, ip="192.0.2.20") as sender:
+        made_up = [
+            await sender.post(f"/v1/webhooks/nosuchpsp{number}", content=b"{}")
+            for number in range(3)
+        ]
+        sandbox = await sender.post("/v1/webhooks/sandbox", content=b"{}")
+    assert [response.status_code for response in made_up[:2]] == [404, 404]
+    assert_rate_limited(made_up[2])  # a new name is no new budget
+    assert sandbox.status_code == 400  # an enabled provider keeps its own
+
+
+async def test_the_429_problem_never_echoes_a_card_number_in_the_path(
+    sqlite_url: str, prefix: str
+) -> None:
+    app = limited_app(
+        sqlite_url,
+        rate_limit_anonymous="1/minute",
+        rate_limit_webhooks="1/minute",
+        rate_limit_key_prefix=prefix,
+    )
+    async with client_of(app, ip="192.0.2.30") as client:
+        await client.get("/checkout/pay_missing")
+        await client.post("/v1/webhooks/sandbox", content=b"{}")
+        status_page = await client.get("/checkout/4242424242424242")
+        webhook = await client.post("/v1/webhooks/sandbox/4242424242424242", content=b"{}")
+    for response in (status_page, webhook):
+        assert_rate_limited(response)
+        assert "4242424242424242" not in response.text
+        assert "card number ending 4242" in response.json()["instance"]  # masked
+
+
 async def test_redis_down_fails_open_to_a_limit_in_this_process(
     sqlite_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:

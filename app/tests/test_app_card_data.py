@@ -53,12 +53,19 @@ def test_card_field_names(name: str, parent: str | None, card: bool) -> None:
         ({"card": {"number": "424242******4242"}}, False),  # masked, as PSPs send it back
         ({"card": {"number": "4242"}}, False),  # the last four digits
         ({"card_number": "•••• 4242"}, False),
+        ({"card_number": "424242 **** **** 4242"}, False),  # six and four: ten digits
+        ({"card_number": "4242424242424242x"}, True),  # a mask sign, but all the digits
+        ({"card": {"number": "4242424242424242X"}}, True),
+        ({"card_number": "42424242424*"}, True),  # eleven digits shown: more than a mask
         ({"card_number": None, "cvc": ""}, False),  # no value
         ({"card_last4": "4242", "cvc_check": "pass", "account_number": "12345678"}, False),
         ({"iban": "BE68 5390 0754 7034", "phone": "+49 4242 4242 4242 4242"}, False),
         ({"amount": "12.50", "created": 1732471217000, "id": "ord_4242424242424242"}, False),
         ({"nested": [{"note": f"card {PAN}"}]}, True),
         ({"ids": [4242424242424242]}, True),
+        ({"ref": 4242424242424242.0}, True),  # a JSON float that is a whole number
+        ({"refs": [3.78282246310005e14]}, True),  # 378282246310005, an Amex test card
+        ({"amount": 12.5, "rate": 1.0}, False),
         ({PAN: True}, True),
     ],
 )

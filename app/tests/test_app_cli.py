@@ -100,3 +100,20 @@ def test_a_plugin_that_fails_to_load_leaves_the_core_commands(
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
     assert "migrate" in result.output
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["create", "--client", "shop", "--scope", "admin", "--expires"],
+        ["revoke", "key_x", "--after"],
+    ],
+)
+@pytest.mark.parametrize(
+    "when", ["99999999d", "9999999999999h", "999999999999999999999s", "9999-12-31T23:59:59-01:00"]
+)
+def test_a_moment_past_the_year_9999_is_reported_not_raised(option: list[str], when: str) -> None:
+    result = CliRunner().invoke(cli, ["keys", *option, when])
+    assert result.exit_code == 2, result.output
+    assert "out of range" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

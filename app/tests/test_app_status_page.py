@@ -37,6 +37,7 @@ def test_links_are_signed_per_payment_secret_and_expiry() -> None:
     assert links.check("pay_2", sig, expires) is LinkCheck.FORGED
     assert links.check("pay_1", sig, expires + 3600) is LinkCheck.FORGED  # a longer life is forged
     assert links.check("pay_1", sig, None) is LinkCheck.FORGED
+    assert links.check("pay_1", "\u00e9" + sig[1:], expires) is LinkCheck.FORGED  # not TypeError
     other = StatusLinks(public_url="http://h", secret="s2", clock=lambda: now[0])
     assert other.check("pay_1", sig, expires) is LinkCheck.FORGED
     now[0] = 1_000_059.0
@@ -63,9 +64,14 @@ def test_status_page_needs_the_signature(sqlite_url: str) -> None:
         assert page.status_code == 200
         assert 'data-status="unknown"' in page.text
         assert "€30.00" in page.text
-        assert '<meta http-equiv="refresh"' in page.text
+        # every 3 s, not every second: buyers behind one NAT share the per-IP budget
+        assert '<meta http-equiv="refresh" content="3">' in page.text
         forged = client.get(f"/checkout/{payment_id}?sig=00000000")
         assert forged.status_code == 404
+        # non-ASCII digits in the expiry, non-ASCII text in the signature: forged, not a 500
+        assert client.get(f"/checkout/{payment_id}?sig=a&exp=\u00b2").status_code == 404
+        assert client.get(f"/checkout/{payment_id}?sig=\u00e9&exp=123").status_code == 404
+        assert client.get(f"/checkout/{payment_id}?sig=\u00e9&exp=\u00b2").status_code == 404
         assert "€30.00" not in forged.text
         sig, expires = _query(good)
         unexpiring = client.get(f"/checkout/{payment_id}?sig={sig}")

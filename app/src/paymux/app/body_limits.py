@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.app.problems import Problem, problem_response
+from paymux.core.card_numbers import redact_card_numbers
 from paymux.core.providers import ProviderRegistry
 from paymux.core.settings import Settings
 
@@ -96,7 +97,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope)
-        instance = str(scope.get("path", ""))
+        instance = redact_card_numbers(str(scope.get("path", "")))  # echoed in the problem
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await problem_response(too_large(limit), instance=instance)(scope, receive, send)

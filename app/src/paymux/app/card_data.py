@@ -8,8 +8,8 @@ own routes (the API, buyer status pages, PSP webhooks) for
 - fields named like a card number or security code (:func:`card_field_kind`), with a value
   (:func:`holds_card_data`), at any depth of a JSON body, in query parameters and form fields;
 - card numbers (:func:`paymux.core.card_numbers.find_card_numbers`, strict) in the path,
-  query string, headers, JSON keys and values (strings and integers), form fields and plain
-  text bodies.
+  query string, headers, JSON keys and values (strings, integers and whole floats), form
+  fields and plain text bodies.
 
 Plugins' mounted apps (the sandbox PSP's hosted page, which plays the PSP and takes test
 cards) are not guarded; neither is the body of ``POST /v1/reconciliations`` (the PSP's
@@ -68,6 +68,8 @@ _NUMBER_IN_CARD = re.compile(r"number|num|no|pan")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _MASKED = re.compile(r"[0-9]{1,4}|(?=.*[0-9])(?=.*[*xX\u2022])[0-9*xX\u2022 -]+")
 """A masked card number (``424242******4242``) or its last four digits: not card data."""
+MAX_MASKED_DIGITS = 10
+"""The most digits a masked card number shows: the first six and the last four."""
 
 
 def _normalized(name: str) -> str:
@@ -101,13 +103,17 @@ def is_card_field(name: str, parent: str | None = None) -> bool:
 def holds_card_data(kind: Literal["number", "code"] | None, value: object) -> bool:
     """Whether a field of ``kind`` with ``value`` carries card data: any value of a security
     code field; any value of a card number field but a masked number or the last four
-    digits (what PSPs may send back). A missing value (``null``, ``""``) carries nothing."""
+    digits (what PSPs may send back). A masked number shows at most ten digits (the first
+    six and the last four): ``4242424242424242x`` is a card number, not a masked one. A
+    missing value (``null``, ``""``) carries nothing."""
     if kind is None or value is None or value == "":
         return False
     if kind == "code":
         return True
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return _MASKED.fullmatch(str(value)) is None
+        text = str(value)
+        digits = sum(character.isdigit() for character in text)
+        return digits > MAX_MASKED_DIGITS or _MASKED.fullmatch(text) is None
     return True
 
 
@@ -160,6 +166,8 @@ def json_findings(value: Any, pointer: str = "", parent: str | None = None) -> I
         yield from _text_findings("body", pointer, value)
     elif isinstance(value, int) and not isinstance(value, bool):
         yield from _text_findings("body", pointer, str(value))
+    elif isinstance(value, float) and value.is_integer():  # 4242424242424242.0
+        yield from _text_findings("body", pointer, str(int(value)))
 
 
 def _body_findings(content_type: str, body: bytes) -> Iterator[Finding]:

@@ -34,15 +34,18 @@ def parse_when(value: str, now: datetime) -> datetime:
     """A moment from a duration after ``now`` (``90d``, ``12h``, ``30m``, ``0s``) or an ISO
     8601 date or time (UTC when it names no zone); ``ValueError`` otherwise."""
     duration = _DURATION.match(value.strip())
-    if duration:
-        return now + timedelta(**{_UNITS[duration.group(2)]: int(duration.group(1))})
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is neither a duration (90d, 12h, 30m) nor an ISO 8601 date or time"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if duration:
+            return now + timedelta(**{_UNITS[duration.group(2)]: int(duration.group(1))})
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither a duration (90d, 12h, 30m) nor an ISO 8601 date or time"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 99999999d: past the year 9999, the last a datetime holds
+        raise ValueError(f"{value!r} is out of range (years 1 to 9999)") from None
 
 
 def _with_store(settings: Settings, work: Callable[[ApiKeyStore], Awaitable[T]]) -> T:

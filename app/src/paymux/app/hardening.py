@@ -15,5 +15,5 @@ def add_hardening(app: FastAPI, settings: Settings, providers: ProviderRegistry)
     """Add them to ``app``, outermost last: HSTS wraps even a 429 or a 413, and a request
     over its rate limit is refused before its body is read."""
     add_body_limits(app, settings, providers)
-    add_rate_limits(app, settings)
+    add_rate_limits(app, settings, providers)
     add_hsts(app, settings)

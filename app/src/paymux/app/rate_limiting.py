@@ -2,7 +2,9 @@
 
 Which counter a request counts against (:func:`bucket_for`):
 
-* ``/v1/webhooks/{provider}``: the provider and the client IP (``rate_limit_webhooks``);
+* ``/v1/webhooks/{provider}``: the provider and the client IP (``rate_limit_webhooks``); every
+  name that is not an enabled provider shares one ``unknown`` provider, so made-up names do
+  not each get a fresh budget;
 * any other ``/v1/...`` request with ``Authorization: Bearer <key>``: a SHA-256 digest of the
   key (``rate_limit``). The key itself is never stored; the limit does not depend on how
   keys are checked. Requests answered 401 (a wrong key) also count against their client
@@ -26,7 +28,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Container
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -46,6 +48,7 @@ from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.app.problems import Problem, problem_response
+from paymux.core.card_numbers import redact_card_numbers
 from paymux.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,9 +106,11 @@ def key_digest(token: str) -> str:
 
 
 class BucketRules:
-    """Which bucket a request counts against (see the module's docstring)."""
+    """Which bucket a request counts against (see the module's docstring); ``providers``: the
+    names of the enabled providers, each with webhook buckets of its own."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, providers: Container[str]) -> None:
+        self.providers = providers
         self.per_key = parse_limits(settings.rate_limit, "rate_limit")
         self.anonymous = parse_limits(settings.rate_limit_anonymous, "rate_limit_anonymous")
         self.webhooks = parse_limits(settings.rate_limit_webhooks, "rate_limit_webhooks")
@@ -122,6 +127,8 @@ class BucketRules:
         ip = str(client[0]) if client else "unknown"
         if path.startswith("/v1/webhooks/"):
             provider = path.removeprefix("/v1/webhooks/").split("/", 1)[0]
+            if provider not in self.providers:
+                provider = "unknown"  # made-up names share one budget
             return _bucket("webhook", f"{provider}:{ip}", self.webhooks)
         if path.startswith("/v1/") or path == "/v1":
             token = _bearer_token(scope)
@@ -245,7 +252,7 @@ class RateLimitMiddleware:
         if bucket is None:
             await self.app(scope, receive, send)
             return
-        path = str(scope.get("path", ""))
+        path = redact_card_numbers(str(scope.get("path", "")))  # echoed in the problem
         refused_keys = self.rules.refused_keys_bucket(scope) if bucket.kind == "key" else None
         what = "requests"
         try:
@@ -305,9 +312,10 @@ class RateLimitMiddleware:
                 await self.limiter.hit(refused_keys)
 
 
-def add_rate_limits(app: FastAPI, settings: Settings) -> Limiter:
-    """Limit ``app``'s requests as ``settings`` say; the app's lifespan closes the storage."""
-    rules = BucketRules(settings)
+def add_rate_limits(app: FastAPI, settings: Settings, providers: Container[str]) -> Limiter:
+    """Limit ``app``'s requests as ``settings`` say (webhooks per enabled provider of
+    ``providers``); the app's lifespan closes the storage."""
+    rules = BucketRules(settings, providers)
     limiter = Limiter(settings)
     app.add_middleware(RateLimitMiddleware, rules=rules, limiter=limiter)
     inner = app.router.lifespan_context

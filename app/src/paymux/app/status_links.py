@@ -68,8 +68,10 @@ class StatusLinks:
         A forged link is told apart from an expired one only after the signature matched, so
         nobody learns anything about a payment from a link they did not get.
         """
-        if expires is None or not hmac.compare_digest(
-            self.signature(payment_id, expires), signature
+        if (
+            expires is None
+            or not signature.isascii()  # compare_digest refuses non-ASCII text: no 500
+            or not hmac.compare_digest(self.signature(payment_id, expires), signature)
         ):
             return LinkCheck.FORGED
         if self._clock() >= expires:

@@ -77,7 +77,7 @@ def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
         not_found = HTMLResponse(
             _page("Payment not found", "<p>Check the link.</p>", final=True), 404
         )
-        expires = int(exp) if exp.isdigit() and len(exp) <= 12 else None
+        expires = int(exp) if exp.isascii() and exp.isdigit() and len(exp) <= 12 else None
         checked = runtime.status_links.check(payment_id, sig, expires)
         if checked is LinkCheck.FORGED:
             return not_found
@@ -123,7 +123,7 @@ def _status(payment: PaymentEvent, pending: PendingWork | None) -> str:
 
 
 def _page(title: str, content: str, *, final: bool) -> str:
-    refresh = "" if final else '<meta http-equiv="refresh" content="1">'
+    refresh = "" if final else '<meta http-equiv="refresh" content="3">'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{refresh}<title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
