@@ -18,9 +18,10 @@ from paymux.core.fx.quotes import (
     require_valid,
 )
 from paymux.core.fx.rates import Rate, RateUnavailableError, cross_rate, round_rate
+from paymux.core.fx.setup import FxSetupError, build_quoter
 from paymux.core.hookspecs import hookimpl
 from paymux.core.plugins import PluginError, collect_rate_sources, create_plugin_manager
-from paymux.core.settings import Settings
+from paymux.core.settings import FxSettings, Settings
 from paymux.currencies import Money
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -168,3 +169,31 @@ def test_plugins_offer_rate_sources_with_unique_names() -> None:
     clash = create_plugin_manager(autoload=False, plugins=[_Sources("a", "a")])
     with pytest.raises(PluginError, match="named 'a'"):
         collect_rate_sources(clash, Settings())
+
+
+async def test_the_settings_choose_the_source_quotes_come_from() -> None:
+    ecb_like = FixedRateSource({"EUR/USD": "1.1"}, name="ecb")
+    assert build_quoter([], FxSettings()) is None
+    only = build_quoter([ecb_like], FxSettings())
+    assert only is not None
+    assert (await only.lock("EUR", "USD")).source == "ecb"
+    fixed = build_quoter([ecb_like], FxSettings(fixed_rates={"JPY/USD": "0.0067"}))
+    assert fixed is not None
+    assert (await fixed.lock("JPY", "USD")).rate == Decimal("0.0067")
+    chosen = build_quoter(
+        [ecb_like], FxSettings(source="ecb", fixed_rates={"EUR/USD": "1.2"}, lock_seconds=60)
+    )
+    assert chosen is not None
+    quote = await chosen.lock("EUR", "USD")
+    assert (quote.source, quote.expires_at - quote.created_at) == ("ecb", timedelta(seconds=60))
+    with pytest.raises(FxSetupError, match=r"PAYMUX_FX__SOURCE is 'house'.*ecb, fixed"):
+        build_quoter([ecb_like], FxSettings(source="house", fixed_rates={"EUR/USD": "1.2"}))
+    with pytest.raises(FxSetupError, match="several rate sources"):
+        build_quoter([ecb_like, FixedRateSource({}, name="house")], FxSettings())
+    with pytest.raises(ValueError, match="BASE/QUOTE"):
+        FxSettings(fixed_rates={"EURUSD": "1.1"})
+
+
+async def test_fixed_rates_without_a_day_hold_for_today() -> None:
+    rate = await FixedRateSource({"EUR/USD": "1.1"}).rate("EUR", "USD")
+    assert rate.as_of == datetime.now(UTC).date()

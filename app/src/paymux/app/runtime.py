@@ -13,6 +13,8 @@ from paymux.app.status_links import StatusLinks
 from paymux.core.domain.jobs import JobKind
 from paymux.core.domain.models import OrderStatusChange
 from paymux.core.events_publishers import Publisher, choose_publishers
+from paymux.core.fx.quotes import Quoter
+from paymux.core.fx.setup import build_quoter
 from paymux.core.hookspecs import AsgiMount
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.janitor import DEFAULT_SCHEDULES, JanitorSchedule
@@ -40,6 +42,7 @@ from paymux.core.plugins import (
     collect_alerters,
     collect_notifiers,
     collect_provider_specs,
+    collect_rate_sources,
     collect_settlement_parsers,
     create_plugin_manager,
 )
@@ -74,6 +77,9 @@ class PaymuxRuntime:
     router: Router
     """Routes checkouts to providers (the markets file's chains, or capabilities)."""
     payments: PaymentService
+    quoter: Quoter | None
+    """Locks exchange-rate quotes from the configured rate source (``None``: no source, no
+    conversions; see ``docs/concepts/fx.md``)."""
     shipments: ShipmentService
     refunds: RefundService
     payouts: PayoutService
@@ -227,6 +233,7 @@ def create_runtime(
         entry: JournalEntry = manager.hook.paymux_ledger_entry(event=event)
         return entry
 
+    quoter = build_quoter(collect_rate_sources(manager, settings), settings.fx)
     store = PaymentStore(database)
     payments = PaymentService(
         store=store,
@@ -266,6 +273,7 @@ def create_runtime(
         providers=providers,
         router=router,
         payments=payments,
+        quoter=quoter,
         shipments=ShipmentService(store=store, ledger_entry=ledger_entry),
         payouts=payouts,
         refunds=refunds,

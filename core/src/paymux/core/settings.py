@@ -43,6 +43,35 @@ class RetrySettings(BaseModel):
         return self
 
 
+class FxSettings(BaseModel):
+    """Where exchange rates come from and how long a quote holds (``docs/concepts/fx.md``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = None
+    """The name of the rate source quotes are locked from (``ecb``, ``fixed``, a plugin's
+    source). ``None``: the only source there is; with several, this must be set."""
+
+    fixed_rates: dict[str, str] = Field(default_factory=dict)
+    """Rates of the built-in ``fixed`` source, ``{"EUR/USD": "1.0812"}`` (1 EUR = 1.0812 USD;
+    inverses are derived). Empty: no ``fixed`` source."""
+
+    lock_seconds: float = Field(default=15 * 60, gt=0, le=7 * 24 * 3600)
+    """How long a locked quote holds (15 minutes)."""
+
+    max_rate_age_days: int = Field(default=5, ge=0, le=366)
+    """A rate older than this many days is refused (no quote)."""
+
+    @field_validator("fixed_rates")
+    @classmethod
+    def _pairs(cls, value: dict[str, str]) -> dict[str, str]:
+        for pair in value:
+            base, slash, quote = pair.partition("/")
+            if not slash or len(base) != 3 or len(quote) != 3:
+                raise ValueError(f"a fixed rate's pair is written 'BASE/QUOTE', not {pair!r}")
+        return value
+
+
 class ConfiguredApiKey(BaseModel):
     """A key of ``api_keys`` with its own scopes: ``{"client": "shop", "scopes": [...]}``."""
 
@@ -181,6 +210,10 @@ class Settings(BaseSettings):
 
     reconciliation_max_upload_bytes: int = Field(default=1 << 30, gt=0)
     """The largest settlement file ``POST /v1/reconciliations`` accepts (413 above)."""
+
+    fx: FxSettings = Field(default_factory=FxSettings)
+    """Exchange rates and quotes: ``PAYMUX_FX__SOURCE``, ``PAYMUX_FX__FIXED_RATES``
+    (JSON), ``PAYMUX_FX__LOCK_SECONDS``, ``PAYMUX_FX__MAX_RATE_AGE_DAYS``."""
 
     # Hardening: rate limits, body sizes, HTTPS (docs/security/rate-limits.md,
     # docs/security/https-and-proxies.md).

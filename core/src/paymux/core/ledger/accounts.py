@@ -65,6 +65,14 @@ class Purpose(StrEnum):
     BANK = "bank"
     """The platform's bank account: what providers paid out to it (asset); booked by
     reconciliation from settlement payouts."""
+    FX_CONVERSION = "fx_conversion"
+    """The platform's position in each currency from conversions (asset, one per currency):
+    a conversion debits it in the currency given away and credits it in the currency got,
+    so every conversion balances per currency. Its balances are the platform's open
+    currency positions."""
+    FX_GAIN_LOSS = "fx_gain_loss"
+    """What conversions gained (credit) or lost (debit) against their locked quotes: the
+    difference between a quote and what the provider settled (revenue, per currency)."""
     LATE_PAYMENTS = "late_payments"
     """Money a buyer paid after paymux had expired the payment: owed back to the buyer until
     the automatic refund succeeds (liability)."""
@@ -84,6 +92,8 @@ PURPOSES: dict[Purpose, tuple[AccountType, OwnerKind]] = {
     Purpose.CHARGEBACK_LOSSES: (AccountType.EXPENSE, OwnerKind.PLATFORM),
     Purpose.LATE_PAYMENTS: (AccountType.LIABILITY, OwnerKind.PLATFORM),
     Purpose.BANK: (AccountType.ASSET, OwnerKind.PLATFORM),
+    Purpose.FX_CONVERSION: (AccountType.ASSET, OwnerKind.PLATFORM),
+    Purpose.FX_GAIN_LOSS: (AccountType.REVENUE, OwnerKind.PLATFORM),
 }
 
 NON_NEGATIVE: frozenset[Purpose] = frozenset(
