@@ -46,7 +46,7 @@ from paymux.core.plugins import (
     collect_settlement_parsers,
     create_plugin_manager,
 )
-from paymux.core.providers import ProviderRegistry
+from paymux.core.providers import ProviderRegistry, settlement_currencies
 from paymux.core.reconciliation.alerts import ReconciliationAlerter
 from paymux.core.routing import CapabilityRouter, MarketRouter, Router
 from paymux.core.services.chargebacks import ChargebackService
@@ -247,6 +247,8 @@ def create_runtime(
         janitor=JanitorSchedule({**DEFAULT_SCHEDULES, **settings.janitor_schedule}),
         refund_late_payments=settings.late_payments == "refund",
         retry_policies=retry_policies(settings),
+        quoter=quoter,
+        settlement_currencies=settlement_currencies(settings.providers),
     )
     mounts = [
         mount for offered in manager.hook.paymux_asgi_mounts(settings=settings) for mount in offered

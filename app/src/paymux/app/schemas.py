@@ -195,6 +195,26 @@ class OrderOut(BaseModel):
     estimated_delivery: str | None = Field(
         default=None, description="As given at checkout: a date or a range of two dates"
     )
+    settlement_amount: str | None = Field(
+        default=None,
+        description="When the payment converts: this order's share of the settlement amount, "
+        "in the payment's settlement_currency",
+    )
+
+
+class FxQuoteOut(BaseModel):
+    """The quote locked for a payment's conversion (1 presentment = rate settlement)."""
+
+    base: str = Field(description="The presentment currency", examples=["JPY"])
+    quote: str = Field(description="The settlement currency", examples=["USD"])
+    rate: str = Field(
+        description="The rate exactly as the source gave it (decimal string)",
+        examples=["0.0066"],
+    )
+    source: str = Field(description="The rate source", examples=["ecb"])
+    rate_date: str = Field(description="The day the rate holds for (ISO date)")
+    created_at: datetime
+    expires_at: datetime
 
 
 class NextAction(BaseModel):
@@ -239,6 +259,18 @@ class PaymentOut(BaseModel):
     created_at: datetime
     buyer_email: str | None = Field(default=None, description="As given at checkout")
     buyer_locale: str | None = Field(default=None, description="As given at checkout")
+    settlement_currency: str | None = Field(
+        default=None,
+        description="The currency the provider settles the payment in (the payment's own "
+        "unless its provider account settles in another)",
+    )
+    settlement_amount: str | None = Field(
+        default=None,
+        description="When the payment converts: its total converted once at fx_quote",
+    )
+    fx_quote: FxQuoteOut | None = Field(
+        default=None, description="When the payment converts: the quote locked at creation"
+    )
 
     @classmethod
     def of(
@@ -247,6 +279,7 @@ class PaymentOut(BaseModel):
         """Render a payment."""
         redirect = payment.registration.redirect_url if payment.registration else None
         status = payment.status
+        settled, quote = payment.settlement_total, payment.fx_quote
         waiting = status in {PaymentStatus.PENDING, PaymentStatus.EXECUTING}
         return cls(
             id=payment.id,
@@ -272,6 +305,19 @@ class PaymentOut(BaseModel):
             created_at=payment.created_at,
             buyer_email=payment.buyer_email,
             buyer_locale=payment.buyer_locale,
+            settlement_currency=payment.settles_in,
+            settlement_amount=None if settled is None else settled.amount_str,
+            fx_quote=None
+            if quote is None
+            else FxQuoteOut(
+                base=quote.base,
+                quote=quote.quote,
+                rate=str(quote.rate),
+                source=quote.source,
+                rate_date=quote.rate_date.isoformat(),
+                created_at=quote.created_at,
+                expires_at=quote.expires_at,
+            ),
         )
 
 
@@ -288,6 +334,9 @@ def _order_out(order: PaymentOrder) -> OrderOut:
         estimated_delivery=None
         if order.estimated_delivery is None
         else str(order.estimated_delivery),
+        settlement_amount=None
+        if order.settlement_amount is None
+        else order.settlement_amount.amount_str,
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from paymux.core.markets_countries import ISO_COUNTRIES
 from paymux.core.markets_fees import CommissionRule, MarketFees
-from paymux.currencies import Money, MoneyError, is_active_currency
+from paymux.currencies import Money, MoneyError, get_active_currency, is_active_currency
 
 FORMAT_VERSION = 1
 PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -33,7 +33,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PERCENT = re.compile(r"^(0|[1-9][0-9]{0,2})(\.[0-9]{1,6})?$")
 
 _TOP_KEYS = {"version", "providers", "markets"}
-_PROVIDER_KEYS = {"enabled", "sandbox", "config"}
+_PROVIDER_KEYS = {"enabled", "sandbox", "config", "settlement_currency"}
 _MARKET_KEYS = {"name", "countries", "currencies"}
 _CURRENCY_KEYS = {"methods", "commission", "logistics_fee"}
 _COMMISSION_KEYS = {"percent", "minimum", "maximum"}
@@ -69,6 +69,9 @@ class ProviderEntry:
     """Run against the sandbox simulator or the plugin's fake PSP: no network."""
     config: Mapping[str, Any] = field(default_factory=dict)
     """The provider's own settings; may hold :class:`EnvRef` values until resolved."""
+    settlement_currency: str | None = None
+    """The currency this provider account settles in (``None``: each payment's own);
+    see ``docs/concepts/fx.md``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,7 @@ def _parse_providers(value: object, mode: str, errors: _Errors) -> dict[str, Pro
         _unknown_keys(entry, _PROVIDER_KEYS, path, errors)
         enabled = _bool(entry, "enabled", True, path, errors)
         sandbox = _bool(entry, "sandbox", False, path, errors)
+        settlement_currency = _settlement_currency(entry, path, errors)
         config_value = entry.get("config", {})
         config = _table(config_value, f"{path}.config", errors) or {}
         parsed = {
@@ -212,8 +216,30 @@ def _parse_providers(value: object, mode: str, errors: _Errors) -> dict[str, Pro
                 errors.add(
                     ref_path, "live mode takes secrets from the environment only: remove `default`"
                 )
-        providers[name] = ProviderEntry(name=name, enabled=enabled, sandbox=sandbox, config=parsed)
+        providers[name] = ProviderEntry(
+            name=name,
+            enabled=enabled,
+            sandbox=sandbox,
+            config=parsed,
+            settlement_currency=settlement_currency,
+        )
     return providers
+
+
+def _settlement_currency(entry: Mapping[str, Any], path: str, errors: _Errors) -> str | None:
+    value = entry.get("settlement_currency")
+    if value is None:
+        return None
+    where = f"{path}.settlement_currency"
+    if not isinstance(value, str):
+        errors.add(where, f"must be a currency code, not {_describe(value)}")
+        return None
+    try:
+        get_active_currency(value)
+    except MoneyError as error:
+        errors.add(where, str(error))
+        return None
+    return value
 
 
 def _config_value(value: object, path: str, errors: _Errors) -> Any:
@@ -482,6 +508,11 @@ def resolve_provider_configs(
     errors = _Errors()
     resolved = {
         entry.name: _resolve(entry.config, f"providers.{entry.name}.config", env, errors)
+        | (
+            {}
+            if entry.settlement_currency is None
+            else {"settlement_currency": entry.settlement_currency}
+        )
         for entry in config.enabled_providers()
     }
     if errors.items:

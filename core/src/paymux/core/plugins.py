@@ -11,7 +11,12 @@ from paymux.core import hookspecs
 from paymux.core.fx.rates import RateSource
 from paymux.core.ledger import default_plugin
 from paymux.core.notifications import BuyerNotifier
-from paymux.core.providers import ProviderContext, ProviderRegistry, ProviderSpec
+from paymux.core.providers import (
+    ProviderContext,
+    ProviderRegistry,
+    ProviderSpec,
+    split_settlement_currency,
+)
 from paymux.core.reconciliation.alerts import ReconciliationAlerter
 from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
@@ -93,12 +98,16 @@ def build_provider_registry(
                 f"provider {name!r} is enabled but no plugin offers it (offered: {known})"
             )
         base = public_url.rstrip("/")
+        try:  # paymux's own key; the plugin's configuration model never sees it
+            _settles_in, own_config = split_settlement_currency(name, config)
+        except ValueError as error:
+            raise PluginError(str(error)) from None
         context = ProviderContext(
             name=name,
             mode=mode,
             public_url=base,
             webhook_url=f"{base}/v1/webhooks/{name}",
-            config=dict(config),
+            config=own_config,
             sandbox=name in sandboxed,
         )
         provider = specs[name].build(context)

@@ -9,8 +9,44 @@ from typing import Any
 
 from paymux.core.domain.errors import NoProviderError, UnknownProviderError
 from paymux.core.ports.provider import PaymentProvider
+from paymux.currencies import MoneyError, get_active_currency
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+SETTLEMENT_CURRENCY = "settlement_currency"
+"""The key of a provider's configuration that names the currency its account settles in
+(read by paymux, not passed to the provider's own configuration)."""
+
+
+def split_settlement_currency(
+    name: str, config: Mapping[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    """A provider configuration's ``settlement_currency`` (``None`` if absent: payments
+    settle in their own currency) and the rest of the configuration, for the plugin.
+
+    Raises ``ValueError`` when it is not an active ISO 4217 code."""
+    rest = {key: value for key, value in config.items() if key != SETTLEMENT_CURRENCY}
+    code = config.get(SETTLEMENT_CURRENCY)
+    if code is None:
+        return None, rest
+    if not isinstance(code, str):
+        raise ValueError(f"providers.{name}.settlement_currency must be a currency code")
+    try:
+        get_active_currency(code)
+    except MoneyError as error:
+        raise ValueError(f"providers.{name}.settlement_currency: {error}") from None
+    return code, rest
+
+
+def settlement_currencies(providers: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Provider name -> the currency its account settles in, for the providers that set
+    ``settlement_currency`` (see :func:`split_settlement_currency`)."""
+    found: dict[str, str] = {}
+    for name, config in providers.items():
+        code, _rest = split_settlement_currency(name, config)
+        if code is not None:
+            found[name] = code
+    return found
 
 
 @dataclass(frozen=True, slots=True)

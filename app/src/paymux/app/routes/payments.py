@@ -33,7 +33,8 @@ _ERRORS = problem_responses(
         404: "No such payment for this client",
         409: "A request with the same Idempotency-Key is in progress",
         422: "Invalid input, no provider or market route for the checkout (`no-route` lists "
-        "what is supported), or the Idempotency-Key was used with another body",
+        "what is supported), no exchange rate for a payment its provider settles in another "
+        "currency (`fx-rate-unavailable`), or the Idempotency-Key was used with another body",
         503: "The provider did not answer; retry with the same Idempotency-Key",
     }
 )

@@ -29,6 +29,14 @@ class NoProviderError(PaymuxError):
     code = "no-provider"
 
 
+class FxRateUnavailableError(PaymuxError):
+    """The payment needs a conversion (its provider settles in another currency) and no
+    fresh rate can be had: no rate source is configured, it has no rate for the pair, or
+    its newest rate is too old. Nothing was written."""
+
+    code = "fx-rate-unavailable"
+
+
 class PaymentNotFoundError(PaymuxError):
     """No payment with that id is visible to this client."""
 

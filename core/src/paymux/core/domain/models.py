@@ -8,6 +8,7 @@ from typing import Any
 
 from paymux.core.domain.delivery import DeliveryEstimate
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.fx.quotes import Quote
 from paymux.currencies import Money
 
 
@@ -29,6 +30,9 @@ class PaymentOrder:
     shipped_at: datetime | None = None
     estimated_delivery: DeliveryEstimate | None = None
     """When the buyer should get this order, as the shop estimated it at checkout."""
+    settlement_amount: Money | None = None
+    """This order's share of the payment's settlement amount, in the settlement currency,
+    when the payment converts (``None``: it settles in its own currency)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +69,33 @@ class PaymentEvent:
     """Where the buyer's confirmation goes (personal data: never logged, never in an event)."""
     buyer_locale: str | None = None
     """The buyer's language tag for notifications (``de-DE``), if the shop gave one."""
+    settlement_currency: str | None = None
+    """The currency the provider settles the payment in (its provider account's
+    ``settlement_currency``); ``None``: the payment's own (presentment) currency."""
+    fx_quote: Quote | None = None
+    """The quote (presentment to settlement currency) locked when the payment was created,
+    when the two currencies differ; its orders then carry their ``settlement_amount``."""
 
     @property
     def total(self) -> Money:
         """The amount the buyer pays."""
         return Money.sum((order.amount for order in self.orders), self.currency)
+
+    @property
+    def settles_in(self) -> str:
+        """The settlement currency (the presentment currency unless the payment converts)."""
+        return self.settlement_currency or self.currency
+
+    @property
+    def settlement_total(self) -> Money | None:
+        """What the provider settles, in the settlement currency, when the payment converts:
+        the total converted once at the locked quote (the orders' shares sum to it)."""
+        if self.fx_quote is None:
+            return None
+        return Money.sum(
+            (order.settlement_amount or Money.zero(self.fx_quote.quote) for order in self.orders),
+            self.fx_quote.quote,
+        )
 
     @property
     def is_settled(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paymux.core.fx.settlement import settlement_share
 from paymux.core.ledger.accounts import (
     Purpose,
     clearing_account,
@@ -31,6 +32,16 @@ class OrderFacts:
     amount: Money
     commission: Money
     logistics_fee: Money
+    settlement: Money | None = None
+    """The order's settlement amount when its payment converts (the provider's side then
+    moves in that currency, at the payment's quote); ``None``: no conversion."""
+
+    def provider_side(self, amount: Money) -> Money:
+        """What ``amount`` of the order is on the provider's side: itself, or for a converted
+        payment its share of the settlement amount (:func:`settlement_share`)."""
+        if self.settlement is None:
+            return amount
+        return settlement_share(amount, self.amount, self.settlement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +166,21 @@ class SettlementPaidOut:
 
 
 @dataclass(frozen=True, slots=True)
+class FxSettled:
+    """A provider settled a converted payment: what it settled (net plus fee, in the
+    settlement currency) differs from the payment's settlement amount at the locked quote
+    by ``difference`` (positive: it settled more, a gain; negative: a loss). Booked by
+    reconciliation; ``reference`` names the settlement line, so the same line books once.
+    """
+
+    client_id: str
+    provider: str
+    payment_id: str
+    difference: Money
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutFacts:
     """What the rules need to know of a payout."""
 
@@ -211,7 +237,7 @@ class LatePayment:
 PayoutEvent = ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed
 ChargebackEvent = ChargebackOpened | ChargebackWon | ChargebackLost
 OrderEvent = PaymentSucceeded | ShipmentConfirmed | RefundSucceeded | ChargebackEvent
-PlatformEvent = UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut
+PlatformEvent = UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut | FxSettled
 LedgerEvent = OrderEvent | PayoutEvent | PlatformEvent
 
 
@@ -227,11 +253,32 @@ def release_shares(order: OrderFacts, amount: Money) -> tuple[Money, Money, Mone
     return seller, commission, fee
 
 
+def _conversion(
+    order: OrderFacts, amount: Money, provider_side: Money, *, incoming: bool
+) -> tuple[Posting, ...]:
+    """The two FX position postings that balance a move of ``amount`` (presentment currency)
+    against ``provider_side`` (settlement currency); none when the order does not convert.
+
+    ``incoming``: money reaches the provider's side (a payment): the position in the
+    settlement currency is credited and the one in the presentment currency debited;
+    leaving it (a refund, a lost chargeback) the other way round."""
+    if provider_side.currency == amount.currency:
+        return ()
+    client = order.client_id
+    settled = platform_account(client, Purpose.FX_CONVERSION, provider_side.currency)
+    presented = platform_account(client, Purpose.FX_CONVERSION, amount.currency)
+    if incoming:
+        return (credit(settled, provider_side), debit(presented, amount))
+    return (debit(settled, provider_side), credit(presented, amount))
+
+
 def default_entry(event: LedgerEvent) -> JournalEntry:
     """The journal entry paymux records for ``event`` unless a plugin provides another."""
     if isinstance(event, ReceivableRecovered | PayoutInitiated | PayoutPaid | PayoutFailed):
         return _payout_entry(event)
-    if isinstance(event, UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut):
+    if isinstance(
+        event, UnallocatedChargeback | PspFeeCharged | LatePayment | SettlementPaidOut | FxSettled
+    ):
         return _platform_entry(event)
     if isinstance(event, ChargebackOpened | ChargebackWon | ChargebackLost):
         return _chargeback_entry(event)
@@ -240,25 +287,33 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
     client = order.client_id
     pending = seller_account(client, order.seller_id, Purpose.SELLER_PENDING, currency)
     available = seller_account(client, order.seller_id, Purpose.SELLER_AVAILABLE, currency)
-    clearing = clearing_account(client, order.provider, currency)
     commission_account = platform_account(client, Purpose.COMMISSION, currency)
     fees_account = platform_account(client, Purpose.LOGISTICS_FEES, currency)
     metadata = {"payment_id": order.payment_id, "payment_order_id": order.order_id}
     if isinstance(event, PaymentSucceeded):
+        received = order.provider_side(order.amount)
+        clearing = clearing_account(client, order.provider, received.currency)
         return JournalEntry(
             reference=f"payment_succeeded:{order.order_id}",
             kind="payment_succeeded",
-            postings=(debit(clearing, order.amount), credit(pending, order.amount)),
+            postings=(
+                debit(clearing, received),
+                *_conversion(order, order.amount, received, incoming=True),
+                credit(pending, order.amount),
+            ),
             metadata=metadata,
         )
     if isinstance(event, RefundSucceeded):
         reference = f"refund_succeeded:{event.refund_id}:{order.order_id}"
         metadata = {**metadata, "refund_id": event.refund_id}
+        given = order.provider_side(event.amount)
+        clearing = clearing_account(client, order.provider, given.currency)
+        converted = _conversion(order, event.amount, given, incoming=False)
         if not event.released:
             return JournalEntry(
                 reference=reference,
                 kind="refund_before_release",
-                postings=(debit(pending, event.amount), credit(clearing, event.amount)),
+                postings=(debit(pending, event.amount), credit(clearing, given), *converted),
                 metadata=metadata,
             )
         seller, commission, fee = release_shares(order, event.amount)
@@ -272,7 +327,8 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
                 debit(receivable, seller - from_available),
                 debit(commission_account, commission),
                 debit(fees_account, fee),
-                credit(clearing, event.amount),
+                credit(clearing, given),
+                *converted,
             ),
             metadata=metadata,
         )
@@ -323,6 +379,8 @@ def _payout_entry(event: PayoutEvent) -> JournalEntry:
 
 
 def _platform_entry(event: PlatformEvent) -> JournalEntry:
+    if isinstance(event, FxSettled):
+        return _fx_settled_entry(event)
     if isinstance(event, LatePayment):
         clearing = clearing_account(event.client_id, event.provider, event.amount.currency)
         owed = platform_account(event.client_id, Purpose.LATE_PAYMENTS, event.amount.currency)
@@ -349,6 +407,26 @@ def _platform_entry(event: PlatformEvent) -> JournalEntry:
         kind=f"chargeback_{event.status}",
         postings=postings,
         metadata={"payment_id": event.payment_id, "chargeback_id": event.chargeback_id},
+    )
+
+
+def _fx_settled_entry(event: FxSettled) -> JournalEntry:
+    """A gain: PSP clearing <- FX gain/loss; a loss: FX gain/loss <- PSP clearing (both in the
+    settlement currency)."""
+    money = event.difference
+    clearing = clearing_account(event.client_id, event.provider, money.currency)
+    gain_loss = platform_account(event.client_id, Purpose.FX_GAIN_LOSS, money.currency)
+    size = -money if money.is_negative else money
+    postings = (
+        (debit(gain_loss, size), credit(clearing, size))
+        if money.is_negative
+        else (debit(clearing, size), credit(gain_loss, size))
+    )
+    return JournalEntry(
+        reference=f"fx_settled:{event.provider}:{event.reference}",
+        kind="fx_settled",
+        postings=postings,
+        metadata={"payment_id": event.payment_id, "provider_reference": event.reference},
     )
 
 
@@ -382,8 +460,9 @@ def _chargeback_entry(event: ChargebackEvent) -> JournalEntry:
     pending = seller_account(client, seller_id, Purpose.SELLER_PENDING, currency)
     available = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
     frozen = seller_account(client, seller_id, Purpose.SELLER_DISPUTED, currency)
-    clearing = clearing_account(client, order.provider, currency)
-    disputed = disputed_account(client, order.provider, currency)
+    withdrawn = order.provider_side(amount)  # the provider's side, in its currency
+    clearing = clearing_account(client, order.provider, withdrawn.currency)
+    disputed = disputed_account(client, order.provider, withdrawn.currency)
     commission_account = platform_account(client, Purpose.COMMISSION, currency)
     fees_account = platform_account(client, Purpose.LOGISTICS_FEES, currency)
     metadata = {
@@ -411,8 +490,8 @@ def _chargeback_entry(event: ChargebackEvent) -> JournalEntry:
         postings = (
             *seller_side,
             credit(frozen, amount),
-            debit(disputed, amount),
-            credit(clearing, amount),
+            debit(disputed, withdrawn),
+            credit(clearing, withdrawn),
         )
     elif isinstance(event, ChargebackWon):
         kind = "chargeback_won"
@@ -424,11 +503,15 @@ def _chargeback_entry(event: ChargebackEvent) -> JournalEntry:
             )
         else:
             returned = (credit(pending, amount),)
-        postings = (debit(clearing, amount), credit(disputed, amount), debit(frozen, amount))
+        postings = (debit(clearing, withdrawn), credit(disputed, withdrawn), debit(frozen, amount))
         postings = (*postings, *returned)
     else:
         kind = "chargeback_lost"
-        postings = (debit(frozen, amount), credit(disputed, amount))
+        postings = (
+            debit(frozen, amount),
+            credit(disputed, withdrawn),
+            *_conversion(order, amount, withdrawn, incoming=False),
+        )
     return JournalEntry(
         reference=f"{kind}:{event.chargeback_id}:{order.order_id}",
         kind=kind,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from paymux.core import crashpoints
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
+    FxRateUnavailableError,
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
     WebhookPaymentMismatchError,
@@ -30,6 +31,9 @@ from paymux.core.domain.models import (
     PspRegistration,
 )
 from paymux.core.domain.status import PaymentStatus, next_status
+from paymux.core.fx.quotes import Quote, Quoter
+from paymux.core.fx.rates import RateUnavailableError
+from paymux.core.fx.settlement import settlement_amounts
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.jobs.circuit import CircuitBreakers
 from paymux.core.jobs.janitor import JanitorSchedule
@@ -130,8 +134,12 @@ class PaymentService:
         retry_policies: dict[str, RetryPolicy] | None = None,
         notify_buyers: bool = True,
         refund_late_payments: bool = True,
+        quoter: Quoter | None = None,
+        settlement_currencies: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
+        self._quoter = quoter
+        self._settlement_currencies = dict(settlement_currencies or {})
         self._refund_late_payments = refund_late_payments
         self._breakers = breakers
         self._janitor = janitor or JanitorSchedule()
@@ -164,12 +172,21 @@ class PaymentService:
         """
         now = self._clock()
         payment_id = new_id("pay")
+        priced: _Pricing | None = None
+        async with self._store.begin() as uow:
+            known = await uow.find_idempotency_key(request.client_id, request.key)
+        if known is None:  # a new request: route it and lock its quote, outside a transaction
+            priced = await self._price(draft)
 
         async def open_payment(uow: UnitOfWork) -> PaymentEvent:
-            provider = self._router.choose(
-                country=draft.country, currency=draft.currency, method=draft.payment_method
-            )
-            payment = _new_payment(payment_id, request, draft, provider.name, now)
+            pricing = priced
+            if pricing is None:  # the key was there a moment ago and is gone: route now
+                pricing = self._route(draft)
+                if pricing.settlement_currency != draft.currency:
+                    raise FxRateUnavailableError(
+                        "the payment's quote was not locked; send the request again"
+                    )
+            payment = _new_payment(payment_id, request, draft, pricing, now)
             await uow.insert_payment(payment)
             await uow.add_outbox([_payment_created(payment)], now=now)
             await uow.jobs.enqueue(
@@ -192,6 +209,31 @@ class PaymentService:
         if isinstance(claimed, StoredResponse):
             return claimed
         return await self._register(claimed.resource, claimed.record_id, render)
+
+    def _route(self, draft: CheckoutDraft) -> _Pricing:
+        provider = self._router.choose(
+            country=draft.country, currency=draft.currency, method=draft.payment_method
+        )
+        settles_in = self._settlement_currencies.get(provider.name, draft.currency)
+        return _Pricing(provider.name, settles_in)
+
+    async def _price(self, draft: CheckoutDraft) -> _Pricing:
+        """The provider for ``draft`` and, when it settles in another currency, a quote
+        locked for the conversion (a rate source call: never inside a transaction)."""
+        pricing = self._route(draft)
+        if pricing.settlement_currency == draft.currency:
+            return pricing
+        pair = f"{draft.currency}/{pricing.settlement_currency}"
+        if self._quoter is None:
+            raise FxRateUnavailableError(
+                f"{pricing.provider} settles in {pricing.settlement_currency} and no rate "
+                f"source is configured for {pair} (see PAYMUX_FX__SOURCE)"
+            )
+        try:
+            quote = await self._quoter.lock(draft.currency, pricing.settlement_currency)
+        except RateUnavailableError as error:
+            raise FxRateUnavailableError(f"no rate for {pair}: {error}") from None
+        return replace(pricing, quote=quote)
 
     async def _register(
         self, payment: PaymentEvent, record_id: int, render: Renderer
@@ -616,10 +658,34 @@ class PaymentService:
             uow.after_commit(functools.partial(self._on_status_changed, change))
 
 
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """Where a new payment goes and what it settles in: the provider, its settlement
+    currency and, when that is not the payment's currency, the locked quote."""
+
+    provider: str
+    settlement_currency: str
+    quote: Quote | None = None
+
+
 def _new_payment(
-    payment_id: str, request: IdempotentRequest, draft: CheckoutDraft, provider: str, now: datetime
+    payment_id: str,
+    request: IdempotentRequest,
+    draft: CheckoutDraft,
+    pricing: _Pricing,
+    now: datetime,
 ) -> PaymentEvent:
-    """The payment a checkout draft becomes: orders executing, registration not answered."""
+    """The payment a checkout draft becomes: orders executing, registration not answered.
+
+    A converted payment's total is converted once at its quote and shared out to the
+    orders in proportion to their amounts."""
+    provider = pricing.provider
+    shares: tuple[Money | None, ...] = tuple(None for _ in draft.orders)
+    if pricing.quote is not None:
+        _total, settled = settlement_amounts(
+            [order.amount for order in draft.orders], pricing.quote
+        )
+        shares = settled
     return PaymentEvent(
         id=payment_id,
         client_id=request.client_id,
@@ -632,6 +698,8 @@ def _new_payment(
         created_at=now,
         buyer_email=draft.buyer_email,
         buyer_locale=draft.buyer_locale,
+        settlement_currency=pricing.settlement_currency,
+        fx_quote=pricing.quote,
         orders=tuple(
             PaymentOrder(
                 id=new_id("po"),
@@ -646,8 +714,9 @@ def _new_payment(
                 created_at=now,
                 updated_at=now,
                 estimated_delivery=order.estimated_delivery,
+                settlement_amount=share,
             )
-            for order in draft.orders
+            for order, share in zip(draft.orders, shares, strict=True)
         ),
         registration=PspRegistration(
             payment_event_id=payment_id,
@@ -683,6 +752,7 @@ def order_facts(payment: PaymentEvent, order: PaymentOrder) -> OrderFacts:
         amount=order.amount,
         commission=order.commission,
         logistics_fee=order.logistics_fee,
+        settlement=order.settlement_amount,
     )
 
 

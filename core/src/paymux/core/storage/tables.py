@@ -57,6 +57,11 @@ class PaymentEventRow(SQLModel, table=True):
     buyer_email: str | None = Field(default=None, max_length=254)
     """Personal data: for the buyer's confirmation only."""
     buyer_locale: str | None = Field(default=None, max_length=35)
+    settlement_currency: str | None = Field(default=None, max_length=3)
+    """The currency the provider settles in (``NULL`` on payments older than 0011: the
+    payment's own currency)."""
+    fx_quote: str | None = Field(default=None, sa_type=sa.Text)
+    """The locked quote (JSON of ``Quote.as_dict``) when the payment converts."""
 
 
 class PaymentOrderRow(SQLModel, table=True):
@@ -85,6 +90,9 @@ class PaymentOrderRow(SQLModel, table=True):
     """The estimated delivery's last day (the same as the first for one day)."""
     succeeded_at: datetime | None = Field(default=None, sa_type=_TZ)
     """When the order succeeded (reconciliation's settlement delay counts from here)."""
+    settlement_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    """The order's share of the payment's settlement amount, in the payment's settlement
+    currency, when the payment converts."""
 
 
 class PspRegistrationRow(SQLModel, table=True):
@@ -332,6 +340,14 @@ class ReconciliationPaymentRow(SQLModel, table=True):
             "provider",
             "created_at",
         ),
+        sa.Index(
+            "ix_reconciliation_payment_converted",
+            "client_id",
+            "provider",
+            "created_at",
+            postgresql_where=sa.text("settlement_currency IS NOT NULL"),
+            sqlite_where=sa.text("settlement_currency IS NOT NULL"),
+        ),
     )
 
     payment_event_id: str = Field(primary_key=True, foreign_key="payment_event.id", max_length=40)
@@ -350,6 +366,10 @@ class ReconciliationPaymentRow(SQLModel, table=True):
     psp_payment_id: str | None = Field(default=None, max_length=255)
     has_chargeback: bool = False
     created_at: datetime = Field(sa_type=_TZ)
+    settlement_currency: str | None = Field(default=None, max_length=3)
+    """Set only when the payment converts: the currency the provider settles it in."""
+    settlement_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    """Set only when the payment converts: its settlement amount (at the locked quote)."""
 
 
 class ReconciliationRunRow(SQLModel, table=True):

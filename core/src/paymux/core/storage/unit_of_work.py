@@ -28,6 +28,7 @@ from paymux.core.domain.models import (
 from paymux.core.domain.payouts import Payout, PayoutDestination, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundPart, RefundStatus
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.fx.quotes import Quote
 from paymux.core.identifiers import new_id
 from paymux.core.storage.chargeback_repository import ChargebackRepository
 from paymux.core.storage.database import Database
@@ -196,6 +197,8 @@ class UnitOfWork:
                 created_at=event.created_at,
                 buyer_email=event.buyer_email,
                 buyer_locale=event.buyer_locale,
+                settlement_currency=event.settles_in,
+                fx_quote=None if event.fx_quote is None else json.dumps(event.fx_quote.as_dict()),
             )
         )
         await self._session.execute(
@@ -216,6 +219,9 @@ class UnitOfWork:
                     "created_at": order.created_at,
                     "updated_at": order.updated_at,
                     **_delivery_columns(order.estimated_delivery),
+                    "settlement_minor": None
+                    if order.settlement_amount is None
+                    else order.settlement_amount.minor,
                 }
                 for position, order in enumerate(event.orders)
             ],
@@ -235,6 +241,7 @@ class UnitOfWork:
                 )
             )
         if event.orders:  # reconciliation's copy (reconciliation_payment)
+            settled = event.settlement_total
             await self._execute(
                 sa.insert(_recon).values(
                     payment_event_id=event.id,
@@ -249,6 +256,8 @@ class UnitOfWork:
                     psp_payment_id=None,
                     has_chargeback=False,
                     created_at=event.created_at,
+                    settlement_currency=None if settled is None else settled.currency,
+                    settlement_minor=None if settled is None else settled.minor,
                 )
             )
 
@@ -720,6 +729,9 @@ def _delivery(earliest: date | None, latest: date | None) -> DeliveryEstimate | 
 
 def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) -> PaymentEvent:
     currency = event["currency"]
+    stored_quote = event["fx_quote"]
+    quote = None if stored_quote is None else Quote.from_dict(json.loads(stored_quote))
+    settles_in = event["settlement_currency"] or currency
     return PaymentEvent(
         id=event["id"],
         client_id=event["client_id"],
@@ -732,6 +744,8 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
         created_at=event["created_at"],
         buyer_email=event["buyer_email"],
         buyer_locale=event["buyer_locale"],
+        settlement_currency=settles_in,
+        fx_quote=quote,
         orders=tuple(
             PaymentOrder(
                 id=o.id,
@@ -747,6 +761,9 @@ def _payment_event(event: Any, orders: Sequence[Any], registration: Any | None) 
                 updated_at=o.updated_at,
                 shipped_at=o.shipped_at,
                 estimated_delivery=_delivery(o.delivery_earliest, o.delivery_latest),
+                settlement_amount=None
+                if o.settlement_minor is None
+                else Money(o.settlement_minor, settles_in),
             )
             for o in orders
         ),
