@@ -93,7 +93,8 @@ BAD: list[tuple[str, str, str]] = [
     (
         "unknown provider key",
         VALID.replace("sandbox = true", "sandbx = true"),
-        "providers.adyen.sandbx: unknown key (allowed: config, enabled, sandbox, settlement_currency)",
+        "providers.adyen.sandbx: unknown key "
+        "(allowed: config, enabled, sandbox, settlement_currency)",
     ),
     (
         "unknown market key",

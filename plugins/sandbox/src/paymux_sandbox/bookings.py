@@ -13,9 +13,13 @@ Fees are deterministic and integer-only (:func:`capture_fee`): captures pay
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Literal
+
+from paymux.currencies import get_currency
 
 BookingType = Literal["capture", "refund", "chargeback", "chargeback_reversal", "payout"]
 """What a booking moved (the settlement line type it becomes)."""
@@ -67,11 +71,17 @@ class Booking:
     """The checkout's token (not written to the file; faults may aim at it)."""
     payment_id: str | None = None
     """paymux's payment id of the checkout (not written; faults may aim at it)."""
+    settlement_currency: str | None = None
+    """Set when the sandbox account converts this movement (see :func:`settled_amount`):
+    ``fee`` and ``net`` are then in this currency, ``gross`` stays in ``currency``."""
+    settled_gross_minor: int | None = None
+    """``gross`` converted to ``settlement_currency`` (signed like ``gross``)."""
 
     @property
     def net_minor(self) -> int:
-        """``gross - fee``."""
-        return self.gross_minor - self.fee_minor
+        """``gross - fee``, in the settlement currency when the movement converts."""
+        gross = self.gross_minor if self.settled_gross_minor is None else self.settled_gross_minor
+        return gross - self.fee_minor
 
     def references(self) -> frozenset[str]:
         """Every reference a settlement fault may name to aim at this booking."""
@@ -84,3 +94,29 @@ class Booking:
             self.payment_id,
         )
         return frozenset(name for name in names if name)
+
+
+def sandbox_rate(rates: Mapping[str, Decimal], base: str, quote: str) -> Decimal | None:
+    """``1 base = rate quote`` from ``rates`` (``"BASE/QUOTE"``; an inverse is derived),
+    or ``None`` when neither pair is there."""
+    if f"{base}/{quote}" in rates:
+        return Decimal(rates[f"{base}/{quote}"])
+    if f"{quote}/{base}" in rates:
+        with localcontext() as context:
+            context.prec = 28
+            return 1 / Decimal(rates[f"{quote}/{base}"])
+    return None
+
+
+def settled_amount(
+    gross_minor: int, currency: str, into: str, rate: Decimal, spread: Decimal
+) -> int:
+    """``gross_minor`` of ``currency`` converted by the sandbox into ``into``, in minor units:
+    at ``rate * (1 - spread)``, rounded half to even once (the sign is kept)."""
+    with localcontext() as context:
+        context.prec = 60
+        major = Decimal(gross_minor).scaleb(-get_currency(currency).exponent)
+        exact = major * rate * (1 - spread)
+        exponent = get_currency(into).exponent
+        rounded = exact.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_EVEN)
+        return int(rounded.scaleb(exponent))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_WEBHOOK_SECRET = "whsec_sandbox_development"  # noqa: S105 - sandbox only, no real money
@@ -31,3 +33,12 @@ class SandboxConfig(BaseModel):
     """How old a webhook's signed timestamp may be before it is refused."""
     webhook_attempts: int = Field(default=5, ge=1)
     """How often the simulator tries to deliver one webhook."""
+    settlement_currency: str | None = Field(default=None, min_length=3, max_length=3)
+    """The currency the sandbox account settles in (paymux reads the same key to price
+    payments, see ``docs/concepts/fx.md``); ``None``: each payment's own currency."""
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+    """The simulator's own rates for settling converted payments, ``{"JPY/USD": "0.0066"}``
+    (inverses derived). Empty: paymux's ``PAYMUX_FX__FIXED_RATES`` when paymux mounts it."""
+    fx_spread: Decimal = Field(default=Decimal(0), gt=-1, lt=1)
+    """How far below its rate the simulator converts (``0.01``: 1 % less, a loss for the
+    platform; negative: more, a gain), so a settlement differs from paymux's quote."""

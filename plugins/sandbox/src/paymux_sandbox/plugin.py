@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from paymux.core.hookspecs import AsgiMount, hookimpl
 from paymux.core.ports.provider import PaymentProvider
@@ -47,5 +48,11 @@ def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
     config = SandboxConfig.model_validate(settings.providers["sandbox"])
     if config.base_url is not None:  # the simulator runs elsewhere
         return []
+    if not config.fx_rates and settings.fx.fixed_rates:  # settle at paymux's own fixed rates
+        config = config.model_copy(
+            update={
+                "fx_rates": {pair: Decimal(rate) for pair, rate in settings.fx.fixed_rates.items()}
+            }
+        )
     psp = SandboxPsp(config, public_base=f"{settings.public_url}{MOUNT_PATH}")
     return [AsgiMount(MOUNT_PATH, psp.asgi(), "sandbox-psp", aclose=psp.aclose)]

@@ -4,7 +4,11 @@ A CSV file per UTC day, header on line 1, columns found by name (see
 ``docs/providers/sandbox.md``, "Settlement files"):
 
 ``line_id, type, payment_reference, modification_reference, merchant_reference, currency,
-gross, fee, net, booked_at, batch``
+gross, fee, net, booked_at, batch[, settlement_currency]``
+
+``settlement_currency`` is optional (older files have no such column): when a line names
+one, its ``fee`` and ``net`` are in that currency and ``gross`` in ``currency`` (the account
+settles a payment in another currency than the buyer paid in).
 
 Amounts are decimal text in major units, signed as the PSP's balance sees them;
 ``booked_at`` is an ISO 8601 date-time with an offset (``2026-05-12T10:11:12Z``). The file
@@ -42,6 +46,11 @@ COLUMNS: tuple[str, ...] = (
     "batch",
 )
 """The columns of the format, in the order the sandbox writes them (readers go by name)."""
+
+SETTLEMENT_CURRENCY_COLUMN = "settlement_currency"
+"""The optional last column: written only when a line of the file converts."""
+
+_NEEDED = COLUMNS
 
 REQUIRED_VALUES: tuple[str, ...] = ("line_id", "type", "payment_reference", "booked_at", "batch")
 """Columns no line may leave empty (``currency`` is checked with the amounts)."""
@@ -90,7 +99,7 @@ class SandboxSettlementParser:
             header = _header(head.decode("utf-8"))
         except (UnicodeDecodeError, csv.Error):
             return False
-        return header is not None and set(COLUMNS) <= set(header)
+        return header is not None and set(_NEEDED) <= set(header)
 
     def parse(self, path: Path) -> Iterator[pl.DataFrame]:
         """The file's lines, in batches of :data:`BATCH_ROWS` (see the class docstring)."""
@@ -103,7 +112,7 @@ class SandboxSettlementParser:
         if header is None:
             raise MalformedSettlementError(1, "the file is empty")
         names = header
-        missing = [column for column in COLUMNS if column not in names]
+        missing = [column for column in _NEEDED if column not in names]
         if missing:
             raise MalformedSettlementError(1, f"columns missing: {', '.join(missing)}")
         repeated = sorted({name for name in names if names.count(name) > 1})
@@ -147,9 +156,17 @@ def _lines(chunk: pl.DataFrame) -> pl.DataFrame:
             unreadable["line_number"][0],
             f"booked_at {unreadable['booked_at'][0]!r} is not an ISO date-time with an offset",
         )
+    settles_in = pl.lit(None, dtype=pl.String)
+    if "settlement_currency" in frame.columns:
+        given = pl.col("settlement_currency").str.strip_chars()
+        settles_in = pl.when(given != "").then(given).otherwise(None)
+    frame = frame.with_columns(
+        settles_in.alias("_settlement_currency"),
+        pl.coalesce(settles_in, pl.col("currency")).alias("_fee_currency"),
+    )
     gross = to_minor(frame, "gross", "currency")
-    fee = to_minor(frame, "fee", "currency")
-    net = to_minor(frame, "net", "currency")
+    fee = to_minor(frame, "fee", "_fee_currency", label="fee")
+    net = to_minor(frame, "net", "_fee_currency", label="net")
     return pl.DataFrame(
         {
             "provider": pl.Series([PROVIDER] * frame.height, dtype=pl.String),
@@ -161,7 +178,7 @@ def _lines(chunk: pl.DataFrame) -> pl.DataFrame:
             "net_minor": net,
             "currency": frame["currency"],
             "booking_date": booked.dt.date(),
-            "settlement_currency": pl.Series([None] * frame.height, dtype=pl.String),
+            "settlement_currency": frame["_settlement_currency"],
             "modification_reference": frame["modification_reference"],
             "merchant_reference": frame["merchant_reference"],
             "line_reference": frame["line_id"],

@@ -4,7 +4,8 @@
 day (plus those a ``late`` fault moved from the day before, minus those it moved to the
 next), changed by the settlement faults in force (:mod:`paymux_sandbox.settlement_faults`),
 in booking order; then per currency (alphabetically) one ``payout`` line, the sandbox paying
-the day's balance to the platform's bank: ``gross = net = -(sum of that currency's nets)``,
+the day's balance to the platform's bank: ``gross = net = -(sum of that currency's nets)``
+(a converted line's net counts in its settlement currency),
 ``fee`` 0, ``payment_reference`` ``sbx_payout_<YYYYMMDD>_<currency>``. Every currency's
 nets therefore sum to 0 in the file as written (faulted lines included). Every line's
 ``batch`` is ``sandbox-<YYYYMMDD>``. :func:`settlement_csv` writes the lines as CSV.
@@ -20,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from paymux.currencies import format_amount
 from paymux_sandbox.bookings import Booking
-from paymux_sandbox.settlement import COLUMNS
+from paymux_sandbox.settlement import COLUMNS, SETTLEMENT_CURRENCY_COLUMN
 from paymux_sandbox.settlement_faults import SettlementFaults
 
 LATE_BY = timedelta(days=1)
@@ -41,11 +42,21 @@ class FileLine:
     batch: str
     modification_reference: str | None = None
     merchant_reference: str | None = None
+    settlement_currency: str | None = None
+    """Set when the line converts: ``fee`` and ``net`` are in this currency."""
+    settled_gross_minor: int | None = None
+    """``gross`` converted to ``settlement_currency`` (not a column: ``net + fee``)."""
+
+    @property
+    def settles_in(self) -> str:
+        """The currency of ``fee`` and ``net``."""
+        return self.settlement_currency or self.currency
 
     @property
     def net_minor(self) -> int:
-        """``gross - fee``."""
-        return self.gross_minor - self.fee_minor
+        """``gross - fee`` (the converted gross when the line converts)."""
+        gross = self.gross_minor if self.settled_gross_minor is None else self.settled_gross_minor
+        return gross - self.fee_minor
 
     def row(self) -> dict[str, str]:
         """The line as the CSV's text fields (amounts in major units)."""
@@ -57,8 +68,9 @@ class FileLine:
             "merchant_reference": self.merchant_reference or "",
             "currency": self.currency,
             "gross": format_amount(self.gross_minor, self.currency),
-            "fee": format_amount(self.fee_minor, self.currency),
-            "net": format_amount(self.net_minor, self.currency),
+            "fee": format_amount(self.fee_minor, self.settles_in),
+            "net": format_amount(self.net_minor, self.settles_in),
+            SETTLEMENT_CURRENCY_COLUMN: self.settlement_currency or "",
             "booked_at": self.booked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "batch": self.batch,
         }
@@ -104,6 +116,8 @@ def settlement_lines(
             batch=batch,
             modification_reference=booking.modification_reference,
             merchant_reference=booking.merchant_reference,
+            settlement_currency=booking.settlement_currency,
+            settled_gross_minor=booking.settled_gross_minor,
         )
         copies = 1 + sum(1 for fault in hitting if fault.fault == "duplicate")
         lines.extend([line] * copies)
@@ -114,7 +128,7 @@ def settlement_lines(
 def _payouts(lines: Sequence[FileLine], day: date, batch: str) -> list[FileLine]:
     balance: dict[str, int] = {}
     for line in lines:
-        balance[line.currency] = balance.get(line.currency, 0) + line.net_minor
+        balance[line.settles_in] = balance.get(line.settles_in, 0) + line.net_minor
     closing = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     return [
         FileLine(
@@ -132,9 +146,12 @@ def _payouts(lines: Sequence[FileLine], day: date, batch: str) -> list[FileLine]
 
 
 def settlement_csv(lines: Sequence[FileLine]) -> bytes:
-    """``lines`` as the CSV file (UTF-8, header first, ``\\n`` line ends)."""
+    """``lines`` as the CSV file (UTF-8, header first, ``\\n`` line ends); the
+    ``settlement_currency`` column only when a line converts."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    converts = any(line.settlement_currency for line in lines)
+    columns = (*COLUMNS, SETTLEMENT_CURRENCY_COLUMN) if converts else COLUMNS
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for line in lines:
         writer.writerow(line.row())

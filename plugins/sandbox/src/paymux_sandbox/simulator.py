@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from html import escape
 from typing import Annotated, Any, Literal
 
@@ -32,7 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paymux.currencies import Money, format_money
 from paymux_sandbox.admin import admin_router
-from paymux_sandbox.bookings import Booking, BookingType, capture_fee, new_line_id
+from paymux_sandbox.bookings import (
+    Booking,
+    BookingType,
+    capture_fee,
+    new_line_id,
+    sandbox_rate,
+    settled_amount,
+)
 from paymux_sandbox.cards import (
     TEST_CARDS,
     TIMEOUT_BUYER_ID,
@@ -499,22 +507,38 @@ class SandboxPsp:
         """Book a movement of ``checkout``'s money (``gross`` signed for the PSP's balance).
 
         The line's merchant reference is paymux's payment id, or for a refund ``merchant``
-        (paymux's refund id, when paymux sent it)."""
+        (paymux's refund id, when paymux sent it). When the account settles in another
+        currency (``settlement_currency``) and the simulator has a rate for it, the movement
+        is converted at its rate less ``fx_spread``: the fee is charged on the converted
+        amount, in the settlement currency."""
+        currency = checkout.request.currency
+        into = self.config.settlement_currency
+        rate = None if into is None or into == currency else self._rate(currency, into)
+        settled = None
+        if rate is not None and into is not None:
+            settled = settled_amount(gross, currency, into, rate, self.config.fx_spread)
+        fee_base = gross if settled is None else settled
         self.bookings.append(
             Booking(
                 line_id=new_line_id(),
                 type=kind,
                 payment_reference=_reference(checkout),
-                currency=checkout.request.currency,
+                currency=currency,
                 gross_minor=gross,
-                fee_minor=capture_fee(gross) if kind == "capture" else 0,
+                fee_minor=capture_fee(fee_base) if kind == "capture" and fee_base > 0 else 0,
                 booked_at=self.now(),
                 modification_reference=modification,
                 merchant_reference=checkout.request.payment_id if kind != "refund" else merchant,
                 token=checkout.token,
                 payment_id=checkout.request.payment_id,
+                settlement_currency=None if settled is None else into,
+                settled_gross_minor=settled,
             )
         )
+
+    def _rate(self, base: str, quote: str) -> Decimal | None:
+        """The simulator's own ``base → quote`` rate (``fx_rates``), if it has one."""
+        return sandbox_rate(self.config.fx_rates, base, quote)
 
     def _book_payout(self, body: PayoutIn, payout_reference: str) -> None:
         self.bookings.append(

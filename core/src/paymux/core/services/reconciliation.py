@@ -32,8 +32,15 @@ from paymux.core.domain.jobs import JobKind, NewJob
 from paymux.core.domain.models import OutboxMessage
 from paymux.core.identifiers import new_id
 from paymux.core.ledger.journal import JournalEntry
-from paymux.core.ledger.rules import LedgerEvent, PspFeeCharged, SettlementPaidOut, default_entry
+from paymux.core.ledger.rules import (
+    FxSettled,
+    LedgerEvent,
+    PspFeeCharged,
+    SettlementPaidOut,
+    default_entry,
+)
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
+from paymux.core.reconciliation.fx import FxDifference, settle_fx
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
 from paymux.core.reconciliation.matching import MatchResult, Records, match, settled_earlier
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
@@ -177,6 +184,9 @@ class ReconciliationService:
                     payment_ids=result.missing.get_column("payment_id"),
                 )
             result = settled_earlier(result, settled)
+        async with self._store.begin() as uow:  # converted payments: currency and FX check
+            converted = await uow.reconciliation.converted_payments(client_id, provider, since)
+        result, fx_differences = settle_fx(result, converted)
         timings["match"] = clock() - started_clock - sum(timings.values())
         every = findings(result)
         found = every.join(open_.select("key"), on="key", how="anti")  # each key once
@@ -189,6 +199,17 @@ class ReconciliationService:
         run_id = new_id("rr")
         matched = int(result.lines.get_column("matched").sum())
         details = _run_summary(result, found, booked, parser, {**timings, **sides})
+        if fx_differences:
+            details["fx_differences"] = [
+                {
+                    "payment_id": d.payment_id,
+                    "currency": d.currency,
+                    "settled_minor": d.settled_minor,
+                    "expected_minor": d.expected_minor,
+                    "difference_minor": d.difference_minor,
+                }
+                for d in fx_differences
+            ]
         closing_ids = closing.get_column("id").to_list()
         run = StoredRun(
             id=run_id,
@@ -217,7 +238,11 @@ class ReconciliationService:
                 run = replace(run, new_discrepancies=len(opened))
                 await uow.reconciliation.set_new_discrepancies(run_id, len(opened))
             await uow.reconciliation.resolve(closing_ids, run_id, now=now)
-            entries = [self._ledger_entry(e) for e in booking_events(client_id, provider, booked)]
+            events = [
+                *booking_events(client_id, provider, booked),
+                *fx_events(client_id, provider, fx_differences),
+            ]
+            entries = [self._ledger_entry(e) for e in events]
             if entries:
                 await uow.ledger.record_all(client_id, entries, now=now)
             await uow.add_outbox([completed_message(run, len(opened), len(closing_ids))], now=now)
@@ -410,6 +435,24 @@ def booking_events(client_id: str, provider: str, booked: Sequence[Booking]) -> 
         else:
             events.append(SettlementPaidOut(client_id, provider, money, reference))
     return events
+
+
+def fx_events(
+    client_id: str, provider: str, differences: Sequence[FxDifference]
+) -> list[LedgerEvent]:
+    """The FX gains and losses of a run's converted captures (none for a zero difference);
+    each line's reference books it once, however often the file is reconciled."""
+    return [
+        FxSettled(
+            client_id,
+            provider,
+            difference.payment_id,
+            Money(difference.difference_minor, difference.currency),
+            f"{difference.reference}:{difference.currency}",
+        )
+        for difference in differences
+        if difference.difference_minor != 0
+    ]
 
 
 def completed_message(run: StoredRun, opened: int, resolved_count: int) -> OutboxMessage:

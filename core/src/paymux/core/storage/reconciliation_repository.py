@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.identifiers import new_id
+from paymux.core.reconciliation.fx import CONVERTED_SCHEMA
 from paymux.core.reconciliation.matching import (
     PAYMENT_INDEX_SCHEMA,
     PAYOUT_INDEX_SCHEMA,
@@ -32,6 +33,7 @@ from paymux.core.reconciliation.matching import (
 )
 from paymux.core.storage.tables import (
     ReconciliationDiscrepancyRow,
+    ReconciliationPaymentRow,
     ReconciliationRunLinesRow,
     ReconciliationRunRow,
     table_of,
@@ -285,6 +287,28 @@ class ReconciliationRepository:
         if not frames:
             return pl.DataFrame(schema=SEEN_SCHEMA)
         return pl.concat(frames).select(list(SEEN_SCHEMA))
+
+    async def converted_payments(
+        self, client_id: str, provider: str, since: datetime
+    ) -> pl.DataFrame:
+        """The provider's payments since ``since`` that convert: ``payment_id``,
+        ``settlement_currency``, ``settlement_minor`` (a partial index keeps it small)."""
+        table = table_of(ReconciliationPaymentRow)
+        rows = (
+            await self._execute(
+                sa.select(
+                    table.c.payment_event_id,
+                    table.c.settlement_currency,
+                    table.c.settlement_minor,
+                ).where(
+                    table.c.client_id == client_id,
+                    table.c.provider == provider,
+                    table.c.created_at >= since,
+                    table.c.settlement_currency.is_not(None),
+                )
+            )
+        ).all()
+        return pl.DataFrame([tuple(row) for row in rows], schema=CONVERTED_SCHEMA, orient="row")
 
     async def settled_payments(
         self, client_id: str, provider: str, *, since: date, payment_ids: pl.Series

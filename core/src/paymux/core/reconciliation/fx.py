@@ -1,0 +1,124 @@
+"""Settlement lines of converted payments: the currency check and the FX gain or loss.
+
+A payment whose provider settles in another currency was priced with a locked quote and
+stores its settlement amount (``docs/concepts/fx.md``). Its capture line carries ``gross``
+in the payment's currency and ``fee`` and ``net`` in the settlement currency, converted at
+the provider's own rate. :func:`match` compares ``gross`` with the payment as for any
+payment; this module then looks at the capture lines of converted payments (and at lines the
+provider converted), after the match:
+
+- a line whose settlement currency is not the payment's is a ``currency_mismatch``;
+- otherwise the difference between what the provider settled (``net + fee``) and the
+  payment's settlement amount is an FX gain (positive) or loss (negative), booked once per
+  line (:class:`~paymux.core.ledger.rules.FxSettled`), never a discrepancy.
+
+Pure and columnar like the matching; a file with no converted line and a provider with no
+converted payment cost one check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from paymux.core.reconciliation.lines import SettlementLineType
+from paymux.core.reconciliation.matching import DiscrepancyKind, MatchResult
+
+CONVERTED_SCHEMA: dict[str, pl.DataType] = {
+    "payment_id": pl.String(),
+    "settlement_currency": pl.String(),
+    "settlement_minor": pl.Int64(),
+}
+"""The provider's converted payments: what they settle in and their settlement amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class FxDifference:
+    """What a provider settled for a converted payment beyond (or short of) its settlement
+    amount at the locked quote, in the settlement currency (positive: a gain)."""
+
+    payment_id: str
+    currency: str
+    difference_minor: int
+    settled_minor: int
+    """What the provider settled: ``net + fee`` of the line."""
+    expected_minor: int
+    """The payment's settlement amount."""
+    reference: str
+    """The line's own id at the provider (its PSP reference when it has none)."""
+
+
+def settle_fx(
+    result: MatchResult, converted: pl.DataFrame
+) -> tuple[MatchResult, list[FxDifference]]:
+    """``result`` with the currency mismatches of converted capture lines marked, and the
+    FX differences of the others (see the module docstring)."""
+    lines = result.lines
+    line_converts = pl.col("settlement_currency").is_not_null() & (
+        pl.col("settlement_currency") != pl.col("currency")
+    )
+    if converted.height == 0 and not lines.select(line_converts.any()).item():
+        return result, []
+    candidates = (
+        lines.select(
+            "payment_id",
+            "type",
+            "kind",
+            "currency",
+            "settlement_currency",
+            "fee_minor",
+            "net_minor",
+            "line_reference",
+            "psp_reference",
+        )
+        .with_row_index("_row")
+        .filter(
+            (pl.col("type") == SettlementLineType.CAPTURE.value)
+            & pl.col("kind").is_null()
+            & pl.col("payment_id").is_not_null()
+            & (
+                line_converts
+                | pl.col("payment_id").is_in(converted.get_column("payment_id").implode())
+            )
+        )
+        .join(
+            converted.rename(
+                {"settlement_currency": "_payment_currency", "settlement_minor": "_expected"}
+            ),
+            on="payment_id",
+            how="left",
+        )
+        .with_columns(
+            _line_settles=pl.coalesce("settlement_currency", "currency"),
+            _payment_settles=pl.coalesce("_payment_currency", "currency"),
+        )
+    )
+    if candidates.height == 0:
+        return result, []
+    mismatched = candidates.filter(pl.col("_line_settles") != pl.col("_payment_settles"))
+    if mismatched.height:
+        rows = mismatched.get_column("_row")
+        lines = lines.with_columns(
+            lines.get_column("kind").clone().scatter(rows, DiscrepancyKind.CURRENCY_MISMATCH.value),
+            lines.get_column("expected_currency")
+            .clone()
+            .scatter(rows, mismatched.get_column("_payment_settles")),
+            lines.get_column("matched").clone().scatter(rows, False),
+        )
+        result = MatchResult(lines, result.missing)
+    settled = candidates.filter(
+        (pl.col("_line_settles") == pl.col("_payment_settles")) & pl.col("_expected").is_not_null()
+    ).with_columns(_settled=pl.col("net_minor") + pl.col("fee_minor"))
+    differences = [
+        FxDifference(
+            payment_id=row["payment_id"],
+            currency=row["_payment_settles"],
+            difference_minor=int(row["_settled"]) - int(row["_expected"]),
+            settled_minor=int(row["_settled"]),
+            expected_minor=int(row["_expected"]),
+            reference=row["line_reference"] or row["psp_reference"],
+        )
+        for row in settled.sort("_row").iter_rows(named=True)
+    ]
+    return result, differences
