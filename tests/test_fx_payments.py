@@ -1,0 +1,252 @@
+"""A JPY payment settled in USD, end to end through the API and the sandbox.
+
+The sandbox account settles in USD (``settlement_currency``) and converts at paymux's fixed
+rate less a 1 % spread, so what it settles differs from paymux's quote. paymux locks the
+quote when the payment is created, shows it, books the payment through the FX position,
+and reconciliation books the difference as an FX loss, once, with every ledger transaction
+balanced per currency.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from paymux.core.storage.database import sync_url
+from paymux_test_support import (
+    SUCCESS_CARD,
+    auth,
+    count_rows,
+    live_service,
+    pay_on_hosted_page,
+    payment_body,
+    wait_for_status,
+)
+
+PROBLEM = "https://paymux.dev/problems/"
+FX = {"fx": {"fixed_rates": {"JPY/USD": "0.0066"}}}
+"""paymux's quote: 1 JPY = 0.0066 USD."""
+
+
+def yen_body() -> dict[str, Any]:
+    return payment_body(
+        currency="JPY",
+        country="JP",
+        orders=[
+            {"seller_id": "seller-a", "amount": "1000", "commission": "100",
+             "logistics_fee": "50", "reference": "order-1"},
+            {"seller_id": "seller-b", "amount": "2333", "reference": "order-2"},
+        ],
+    )  # fmt: skip
+
+
+def postings(database_url: str) -> list[tuple[str, str, str, str, int]]:
+    """``(transaction reference, purpose, owner, currency, minor)`` of every posting."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT t.reference, a.purpose, a.owner_id, p.currency, p.amount_minor "
+                    "FROM ledger_posting p JOIN ledger_transaction t ON t.id = p.transaction_id "
+                    "JOIN ledger_account a ON a.id = p.account_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+
+def balance(rows: list[tuple[str, str, str, str, int]], purpose: str, currency: str) -> int:
+    return sum(r[4] for r in rows if r[1] == purpose and r[3] == currency)
+
+
+def assert_balanced_per_currency(rows: list[tuple[str, str, str, str, int]]) -> None:
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for reference, _purpose, _owner, currency, minor in rows:
+        totals[(reference, currency)] += minor
+    unbalanced = {key: total for key, total in totals.items() if total}
+    assert unbalanced == {}
+
+
+def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) -> None:
+    with (
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert (body["currency"], body["amount"], body["settlement_currency"]) == (
+            "JPY",
+            "3333",
+            "USD",
+        )
+        # 3333 JPY * 0.0066 = 21.9978 USD: one rounding step to 22.00, shared 1000 : 2333
+        assert body["settlement_amount"] == "22.00"
+        assert [o["settlement_amount"] for o in body["orders"]] == ["6.60", "15.40"]
+        quote = body["fx_quote"]
+        assert (quote["base"], quote["quote"], quote["rate"], quote["source"]) == (
+            "JPY",
+            "USD",
+            "0.0066",
+            "fixed",
+        )
+        assert quote["rate_date"] == datetime.now(UTC).date().isoformat()
+        assert quote["created_at"] < quote["expires_at"]
+
+        replay = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert replay.content == created.content
+        assert replay.headers["idempotent-replayed"] == "true"
+
+        pay_on_hosted_page(body["redirect_url"], SUCCESS_CARD)
+        paid = wait_for_status(client, body["id"], "succeeded", timeout=5.0)
+        assert paid["fx_quote"] == quote
+        wallet = client.get("/v1/wallets/seller-a").json()["balances"]
+        assert [(w["currency"], w["pending"]) for w in wallet] == [("JPY", "1000")]
+
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "psp_clearing", "USD") == 2200
+        assert balance(rows, "psp_clearing", "JPY") == 0
+        assert balance(rows, "fx_conversion", "USD") == -2200
+        assert balance(rows, "fx_conversion", "JPY") == 3333
+        assert balance(rows, "seller_pending", "JPY") == -3333
+
+        # The sandbox settles at 0.0066 * 0.99: 3333 JPY -> 21.78 USD, fee 0.55 USD
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
+        assert settlement.status_code == 200, settlement.text
+        lines = list(csv.DictReader(io.StringIO(settlement.text)))
+        (capture,) = [line for line in lines if line["type"] == "capture"]
+        assert (capture["currency"], capture["gross"], capture["settlement_currency"]) == (
+            "JPY",
+            "3333",
+            "USD",
+        )
+        assert (capture["fee"], capture["net"]) == ("0.55", "21.23")
+        (payout,) = [line for line in lines if line["type"] == "payout"]
+        assert (payout["currency"], payout["net"]) == ("USD", "-21.23")
+
+        run = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=settlement.content,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert run.status_code == 201, run.text
+        assert run.json()["new_discrepancies"] == 0
+        assert run.json()["lines_matched"] == 2
+        (difference,) = run.json()["summary"]["fx_differences"]
+        assert difference == {
+            "payment_id": body["id"],
+            "currency": "USD",
+            "settled_minor": 2178,
+            "expected_minor": 2200,
+            "difference_minor": -22,
+        }
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        # the loss is the difference between quote and settlement, to the cent
+        assert balance(rows, "fx_gain_loss", "USD") == 22
+        assert balance(rows, "psp_fees", "USD") == 55
+        assert balance(rows, "bank", "USD") == 2123
+        assert balance(rows, "psp_clearing", "USD") == 0  # all of it accounted for
+
+        again = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "again.csv"},
+            content=settlement.content,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
+        )
+        assert again.status_code == 201, again.text
+        assert again.json()["new_discrepancies"] == 0
+        assert sorted(postings(database_url)) == sorted(rows)  # nothing booked again
+
+
+def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url: str) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}").text
+        # the provider settled it in EUR instead: 3333 JPY -> 20.00 EUR
+        changed = settlement.replace(",0.55,21.23,", ",0.53,19.47,").replace(",USD\n", ",EUR\n")
+        assert changed != settlement
+        before = postings(database_url)
+        run = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=changed.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert run.status_code == 201, run.text
+        found = client.get(f"/v1/reconciliations/{run.json()['id']}/discrepancies").json()
+        kinds = [(d["kind"], d["subject_id"]) for d in found["discrepancies"]]
+        assert kinds == [("currency_mismatch", created.json()["id"])]
+        after = postings(database_url)
+        assert [r for r in after if r[1] == "fx_gain_loss"] == []
+        assert_balanced_per_currency(after)
+        assert len(after) > len(before)  # the fee and the payout are booked, no FX
+
+
+def test_a_refund_of_a_converted_order_gives_back_its_settlement_share(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        order = paid["orders"][0]["id"]
+        refund = client.post(
+            f"/v1/payments/{paid['id']}/refunds",
+            json={"amount": "500", "payment_order_id": order},
+            headers={"Idempotency-Key": "rf1"},
+        )
+        assert refund.status_code == 201, refund.text
+        assert refund.json()["status"] == "succeeded", refund.text
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        refunded = sorted(r[1:] for r in rows if r[0].startswith("refund_succeeded:"))
+        assert refunded == sorted(
+            [
+                ("seller_pending", "seller-a", "JPY", 500),
+                ("psp_clearing", "sandbox", "USD", -330),  # half of its 6.60
+                ("fx_conversion", "platform", "USD", 330),
+                ("fx_conversion", "platform", "JPY", -500),
+            ]
+        )
+
+
+def test_without_a_rate_source_a_converted_payment_is_refused(database_url: str) -> None:
+    with (
+        live_service(database_url, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        refused = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"] == PROBLEM + "fx-rate-unavailable"
+        counts = count_rows(database_url)
+        assert (counts["payment_event"], counts["idempotency_key"]) == (0, 0)
+        # a payment in the settlement currency itself needs no rate
+        usd = payment_body(currency="USD")
+        accepted = client.post("/v1/payments", json=usd, headers=auth(idempotency_key="p2"))
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["settlement_currency"] == "USD"
+        assert accepted.json()["fx_quote"] is None
