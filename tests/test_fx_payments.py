@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 
 from paymux.core.storage.database import sync_url
@@ -250,3 +252,46 @@ def test_without_a_rate_source_a_converted_payment_is_refused(database_url: str)
         assert accepted.status_code == 201, accepted.text
         assert accepted.json()["settlement_currency"] == "USD"
         assert accepted.json()["fx_quote"] is None
+
+
+def test_a_lost_chargeback_of_a_converted_payment_moves_the_provider_side_in_usd(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        payment = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
+        assert opened.status_code == 201, opened.text
+        wait_for_chargeback(client, payment["id"], "opened")
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "psp_disputed", "USD") == 2200  # 6.60 + 15.40, as settled
+        assert balance(rows, "psp_clearing", "USD") == 0
+        assert balance(rows, "seller_disputed", "JPY") == -3333
+        resolved = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "lost"})
+        assert resolved.status_code == 200, resolved.text
+        wait_for_chargeback(client, payment["id"], "lost")
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "psp_disputed", "USD") == 0
+        assert balance(rows, "seller_disputed", "JPY") == 0
+        # the position opened by the payment is closed again in both currencies
+        assert balance(rows, "fx_conversion", "USD") == 0
+        assert balance(rows, "fx_conversion", "JPY") == 0
+
+
+def wait_for_chargeback(client: httpx.Client, payment_id: str, status: str) -> None:
+    deadline = time.monotonic() + 3.0
+    while True:
+        found = client.get(f"/v1/payments/{payment_id}/chargebacks").json()["chargebacks"]
+        if found and found[-1]["status"] == status:
+            return
+        assert time.monotonic() < deadline, f"no {status} chargeback: {found}"
+        time.sleep(0.05)

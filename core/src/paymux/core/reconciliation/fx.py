@@ -12,8 +12,10 @@ provider converted), after the match:
   payment's settlement amount is an FX gain (positive) or loss (negative), booked once per
   line (:class:`~paymux.core.ledger.rules.FxSettled`), never a discrepancy.
 
-Pure and columnar like the matching; a file with no converted line and a provider with no
-converted payment cost one check.
+Lines of payments paymux did not convert are left as the match classified them (a
+provider may settle those in a currency of its own choosing, booking fees and payouts in
+it, as before). Pure and columnar like the matching; a provider with no converted payment
+costs nothing.
 """
 
 from __future__ import annotations
@@ -54,12 +56,9 @@ def settle_fx(
 ) -> tuple[MatchResult, list[FxDifference]]:
     """``result`` with the currency mismatches of converted capture lines marked, and the
     FX differences of the others (see the module docstring)."""
-    lines = result.lines
-    line_converts = pl.col("settlement_currency").is_not_null() & (
-        pl.col("settlement_currency") != pl.col("currency")
-    )
-    if converted.height == 0 and not lines.select(line_converts.any()).item():
+    if converted.height == 0:
         return result, []
+    lines = result.lines
     candidates = (
         lines.select(
             "payment_id",
@@ -77,22 +76,16 @@ def settle_fx(
             (pl.col("type") == SettlementLineType.CAPTURE.value)
             & pl.col("kind").is_null()
             & pl.col("payment_id").is_not_null()
-            & (
-                line_converts
-                | pl.col("payment_id").is_in(converted.get_column("payment_id").implode())
-            )
+            & pl.col("payment_id").is_in(converted.get_column("payment_id").implode())
         )
         .join(
             converted.rename(
-                {"settlement_currency": "_payment_currency", "settlement_minor": "_expected"}
+                {"settlement_currency": "_payment_settles", "settlement_minor": "_expected"}
             ),
             on="payment_id",
-            how="left",
+            how="inner",
         )
-        .with_columns(
-            _line_settles=pl.coalesce("settlement_currency", "currency"),
-            _payment_settles=pl.coalesce("_payment_currency", "currency"),
-        )
+        .with_columns(_line_settles=pl.coalesce("settlement_currency", "currency"))
     )
     if candidates.height == 0:
         return result, []
@@ -107,9 +100,9 @@ def settle_fx(
             lines.get_column("matched").clone().scatter(rows, False),
         )
         result = MatchResult(lines, result.missing)
-    settled = candidates.filter(
-        (pl.col("_line_settles") == pl.col("_payment_settles")) & pl.col("_expected").is_not_null()
-    ).with_columns(_settled=pl.col("net_minor") + pl.col("fee_minor"))
+    settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles")).with_columns(
+        _settled=pl.col("net_minor") + pl.col("fee_minor")
+    )
     differences = [
         FxDifference(
             payment_id=row["payment_id"],

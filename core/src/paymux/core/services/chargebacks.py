@@ -27,6 +27,7 @@ from paymux.core.domain.errors import (
 )
 from paymux.core.domain.models import OutboxMessage, PaymentEvent, PaymentOrder
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.fx.quotes import convert
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.ledger.accounts import AccountKey, Purpose, seller_account
 from paymux.core.ledger.journal import JournalEntry
@@ -161,7 +162,7 @@ class ChargebackService:
                     available[posting.account] -= posting.amount
             entries.append(entry)
         if chargeback.unallocated.is_positive:
-            entries.append(self._ledger_entry(_unallocated(chargeback, "opened")))
+            entries.append(self._ledger_entry(_unallocated(chargeback, "opened", payment)))
         await uow.ledger.record_all(payment.client_id, entries, now=now)
         await uow.add_outbox([_message("chargeback.opened", chargeback)], now=now)
         return chargeback
@@ -185,7 +186,7 @@ class ChargebackService:
             else:
                 events.append(ChargebackLost(facts, chargeback.id, part.amount))
         if chargeback.unallocated.is_positive:
-            events.append(_unallocated(chargeback, status.value))
+            events.append(_unallocated(chargeback, status.value, payment))
         entries = [self._ledger_entry(event) for event in events]
         await uow.ledger.record_all(payment.client_id, entries, now=now)
         settled = await uow.chargebacks.get(chargeback.id)
@@ -213,13 +214,20 @@ def _available_key(payment: PaymentEvent, order: PaymentOrder) -> AccountKey:
     )
 
 
-def _unallocated(chargeback: Chargeback, status: str) -> UnallocatedChargeback:
+def _unallocated(
+    chargeback: Chargeback, status: str, payment: PaymentEvent
+) -> UnallocatedChargeback:
+    """The platform's own exposure: no seller carries it, so for a converted payment it is
+    booked wholly on the provider's side, in the settlement currency at the payment's quote."""
+    amount = chargeback.unallocated
+    if payment.fx_quote is not None:
+        amount = convert(amount, payment.fx_quote)
     return UnallocatedChargeback(
         client_id=chargeback.client_id,
         payment_id=chargeback.payment_event_id,
         provider=chargeback.provider,
         chargeback_id=chargeback.id,
-        amount=chargeback.unallocated,
+        amount=amount,
         status=status,
     )
 

@@ -31,7 +31,7 @@ from paymux.core.domain.models import (
     PspRegistration,
 )
 from paymux.core.domain.status import PaymentStatus, next_status
-from paymux.core.fx.quotes import Quote, Quoter
+from paymux.core.fx.quotes import Quote, Quoter, convert
 from paymux.core.fx.rates import RateUnavailableError
 from paymux.core.fx.settlement import settlement_amounts
 from paymux.core.identifiers import new_id, utc_now
@@ -588,8 +588,9 @@ class PaymentService:
         """The provider says the buyer paid a payment paymux had expired: book the money as
         owed to the buyer, say so by event, and (by default) queue its refund. Once."""
         amount = Money.sum((order.amount for order in late), payment.currency)
+        held = late_provider_side(payment, amount)
         entry = self._ledger_entry(
-            LatePayment(payment.client_id, payment.id, payment.provider, amount, "received")
+            LatePayment(payment.client_id, payment.id, payment.provider, held, "received")
         )
         if await uow.ledger.record(payment.client_id, entry, now=now) is None:
             return  # reported before
@@ -754,6 +755,22 @@ def order_facts(payment: PaymentEvent, order: PaymentOrder) -> OrderFacts:
         logistics_fee=order.logistics_fee,
         settlement=order.settlement_amount,
     )
+
+
+def late_provider_side(payment: PaymentEvent, amount: Money) -> Money:
+    """``amount`` of a payment's late (expired) orders as the provider holds it: itself, or
+    for a converted payment in the settlement currency (the late orders' settlement amounts
+    when it is all of them, else ``amount`` converted at the payment's quote). Late money
+    is owed to no seller, so it is booked wholly in that currency."""
+    if payment.fx_quote is None:
+        return amount
+    late = [order for order in payment.orders if order.status is PaymentStatus.EXPIRED]
+    if late and amount == Money.sum((order.amount for order in late), payment.currency):
+        zero = Money.zero(payment.fx_quote.quote)
+        return Money.sum(
+            (order.settlement_amount or zero for order in late), payment.fx_quote.quote
+        )
+    return convert(amount, payment.fx_quote)
 
 
 def _outcome_unknown(payment: PaymentEvent, error: Exception) -> ProviderOutcomeUnknownError:

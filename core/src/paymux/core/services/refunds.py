@@ -34,7 +34,11 @@ from paymux.core.ledger.rules import LatePayment, LedgerEvent, RefundSucceeded, 
 from paymux.core.ports.provider import RefundRequest, RefundResult
 from paymux.core.providers import ProviderRegistry
 from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, claim_or_resume
-from paymux.core.services.payments import derive_psp_idempotency_key, order_facts
+from paymux.core.services.payments import (
+    derive_psp_idempotency_key,
+    late_provider_side,
+    order_facts,
+)
 from paymux.core.services.provider_calls import OutcomeUnknown, call_provider
 from paymux.core.storage.job_repository import INLINE_WORKER
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
@@ -316,7 +320,11 @@ class RefundService:
             payment = await uow.get_payment(refund.payment_event_id)
             assert payment is not None
             late = LatePayment(
-                refund.client_id, payment.id, payment.provider, refund.amount, "refunded"
+                refund.client_id,
+                payment.id,
+                payment.provider,
+                late_provider_side(payment, refund.amount),
+                "refunded",
             )
             await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
         elif result.status is RefundStatus.SUCCEEDED:
