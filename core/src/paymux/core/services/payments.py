@@ -18,6 +18,7 @@ from paymux.core import crashpoints
 from paymux.core.domain.checkout import CheckoutDraft
 from paymux.core.domain.errors import (
     FxRateUnavailableError,
+    NoProviderError,
     PaymentNotFoundError,
     ProviderOutcomeUnknownError,
     WebhookPaymentMismatchError,
@@ -172,15 +173,21 @@ class PaymentService:
         """
         now = self._clock()
         payment_id = new_id("pay")
-        priced: _Pricing | None = None
-        async with self._store.begin() as uow:
-            known = await uow.find_idempotency_key(request.client_id, request.key)
-        if known is None:  # a new request: route it and lock its quote, outside a transaction
-            priced = await self._price(draft)
+        # Routed first; a payment its provider settles in another currency gets its quote
+        # locked here, outside any transaction, unless the key was used before (a replay or
+        # a resumed request keeps the payment's stored quote and asks for none).
+        try:
+            priced: _Pricing | None = self._route(draft)
+        except NoProviderError:  # raised below, where the key's replay takes precedence
+            priced = None
+        if priced is not None and priced.settlement_currency != draft.currency:
+            async with self._store.begin() as uow:
+                known = await uow.find_idempotency_key(request.client_id, request.key)
+            priced = None if known is not None else await self._lock_quote(draft, priced)
 
         async def open_payment(uow: UnitOfWork) -> PaymentEvent:
             pricing = priced
-            if pricing is None:  # the key was there a moment ago and is gone: route now
+            if pricing is None:  # unroutable, or the key was there a moment ago: route now
                 pricing = self._route(draft)
                 if pricing.settlement_currency != draft.currency:
                     raise FxRateUnavailableError(
@@ -217,12 +224,9 @@ class PaymentService:
         settles_in = self._settlement_currencies.get(provider.name, draft.currency)
         return _Pricing(provider.name, settles_in)
 
-    async def _price(self, draft: CheckoutDraft) -> _Pricing:
-        """The provider for ``draft`` and, when it settles in another currency, a quote
-        locked for the conversion (a rate source call: never inside a transaction)."""
-        pricing = self._route(draft)
-        if pricing.settlement_currency == draft.currency:
-            return pricing
+    async def _lock_quote(self, draft: CheckoutDraft, pricing: _Pricing) -> _Pricing:
+        """``pricing`` with a quote locked for the conversion to its settlement currency
+        (a rate source call: never inside a transaction)."""
         pair = f"{draft.currency}/{pricing.settlement_currency}"
         if self._quoter is None:
             raise FxRateUnavailableError(
