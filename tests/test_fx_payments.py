@@ -9,22 +9,27 @@ balanced per currency.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
+from paymux.app.runtime import create_runtime
+from paymux.core.jobs.reconciliation_jobs import nightly_job
 from paymux.core.storage.database import sync_url
 from paymux_test_support import (
     SUCCESS_CARD,
     auth,
     count_rows,
     live_service,
+    make_settings,
     pay_on_hosted_page,
     payment_body,
     wait_for_status,
@@ -33,6 +38,28 @@ from paymux_test_support import (
 PROBLEM = "https://paymux.dev/problems/"
 FX = {"fx": {"fixed_rates": {"JPY/USD": "0.0066"}}}
 """paymux's quote: 1 JPY = 0.0066 USD."""
+
+
+def nightly(database_url: str, service_url: str, day: datetime) -> int:
+    """Run the worker's nightly reconciliation of ``day`` now, in a runtime of its own."""
+
+    async def run() -> int:
+        settings = make_settings(
+            database_url,
+            service_url,
+            settings={**FX, "embedded_worker": "never"},
+            settlement_currency="USD",
+            fx_spread="0.01",
+        )
+        runtime = create_runtime(settings)
+        try:
+            job = nightly_job("sandbox", day.date(), hour=3, client_id="dev")
+            await runtime.jobs.enqueue(replace(job, run_at=None), client_id="dev")
+            return await runtime.create_worker(worker_id="nightly-fx").drain()
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(run())
 
 
 def yen_body() -> dict[str, Any]:
@@ -137,16 +164,15 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         (payout,) = [line for line in lines if line["type"] == "payout"]
         assert (payout["currency"], payout["net"]) == ("USD", "-21.23")
 
-        run = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox"},
-            content=settlement.content,
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        # the worker's nightly job fetches the day's file from the sandbox and reconciles it
+        assert nightly(database_url, service.url, datetime.now(UTC)) >= 1
+        (run,) = client.get("/v1/reconciliations").json()["reconciliations"]
+        assert (run["source"], run["new_discrepancies"], run["lines_matched"]) == (
+            "nightly",
+            0,
+            2,
         )
-        assert run.status_code == 201, run.text
-        assert run.json()["new_discrepancies"] == 0
-        assert run.json()["lines_matched"] == 2
-        (difference,) = run.json()["summary"]["fx_differences"]
+        (difference,) = run["summary"]["fx_differences"]
         assert difference == {
             "payment_id": body["id"],
             "currency": "USD",
