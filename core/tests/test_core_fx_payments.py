@@ -289,6 +289,18 @@ def ledger_rows(database_url: str) -> list[tuple[str, str, str, str, int]]:
     return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
 
 
+def outbox_payloads(database_url: str, topic: str) -> list[dict[str, object]]:
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT payload FROM outbox_event WHERE topic = :topic"), {"topic": topic}
+            ).all()
+    finally:
+        engine.dispose()
+    return [json.loads(row[0]) for row in rows]
+
+
 async def test_a_converted_payment_stores_its_quote_and_settlement_amounts(
     harness: Harness, database_url: str
 ) -> None:
@@ -303,6 +315,13 @@ async def test_a_converted_payment_stores_its_quote_and_settlement_amounts(
     assert (payment.fx_quote.rate, payment.fx_quote.source) == (Decimal("0.0066"), "fixed")
     assert payment.settlement_total == usd(2200)
     assert [o.settlement_amount for o in payment.orders] == [usd(660), usd(1540)]
+
+    created = outbox_payloads(database_url, "payment.created")
+    assert [(p["currency"], p["amount_minor"]) for p in created] == [("JPY", 3333)]
+    assert (created[0]["settlement_currency"], created[0]["settlement_amount_minor"]) == (
+        "USD",
+        2200,
+    )
 
     replay = await harness.service.create_payment(request(), yen_draft(), render)
     assert replay.replayed

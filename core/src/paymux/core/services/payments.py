@@ -798,6 +798,7 @@ def _checkout_request(payment: PaymentEvent, return_url: str) -> CheckoutRequest
 
 
 def _payment_created(payment: PaymentEvent) -> OutboxMessage:
+    settled = payment.settlement_total
     return OutboxMessage(
         topic="payment.created",
         key=payment.id,
@@ -811,6 +812,8 @@ def _payment_created(payment: PaymentEvent) -> OutboxMessage:
                 {"id": o.id, "seller_id": o.seller_id, "amount_minor": o.amount.minor}
                 for o in payment.orders
             ],
+            "settlement_currency": payment.settles_in,
+            "settlement_amount_minor": None if settled is None else settled.minor,
         },
     )
 
