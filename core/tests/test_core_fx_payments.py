@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
 from paymux.core.domain.errors import FxRateUnavailableError
-from paymux.core.domain.models import PaymentEvent
+from paymux.core.domain.models import PaymentEvent, PaymentOrder
 from paymux.core.domain.status import PaymentStatus
 from paymux.core.fx.fixed_rates import FixedRateSource
 from paymux.core.fx.quotes import Quote, Quoter, convert
@@ -36,7 +36,7 @@ from paymux.core.ledger.rules import (
 from paymux.core.ports.provider import ProviderEvent
 from paymux.core.providers import ProviderRegistry, settlement_currencies
 from paymux.core.services.idempotency import IdempotentRequest
-from paymux.core.services.payments import PaymentService
+from paymux.core.services.payments import PaymentService, late_provider_side
 from paymux.core.storage.database import Database, sync_url
 from paymux.core.storage.unit_of_work import PaymentStore
 from paymux.currencies import Money
@@ -396,3 +396,25 @@ def test_the_settlement_currency_must_be_a_currency() -> None:
     with pytest.raises(ValueError, match=r"providers\.b\.settlement_currency"):
         settlement_currencies({"b": {"settlement_currency": "XYZ"}})
     assert Purpose.FX_GAIN_LOSS.value == "fx_gain_loss"
+
+
+def test_late_money_of_a_converted_payment_is_held_in_the_settlement_currency() -> None:
+    def order(order_id: str, amount: int, settled: int, status: PaymentStatus) -> PaymentOrder:
+        return PaymentOrder(
+            order_id, "pay1", "s1", jpy(amount), jpy(0), jpy(0), order_id, status, None,
+            NOW, NOW, settlement_amount=usd(settled),
+        )  # fmt: skip
+
+    payment = PaymentEvent(
+        id="pay1", client_id="c1", buyer_id="b1", currency="JPY", country="JP",
+        payment_method="card", return_url="https://shop.example", provider="fake",
+        created_at=NOW, registration=None, settlement_currency="USD", fx_quote=quote(),
+        orders=(
+            order("o1", 1000, 660, PaymentStatus.EXPIRED),
+            order("o2", 2333, 1540, PaymentStatus.EXPIRED),
+        ),
+    )  # fmt: skip
+    assert late_provider_side(payment, jpy(3333)) == usd(2200)  # the stored amounts
+    assert late_provider_side(payment, jpy(1000)) == usd(660)  # converted at the quote
+    unconverted = replace(payment, fx_quote=None, settlement_currency=None)
+    assert late_provider_side(unconverted, jpy(3333)) == jpy(3333)
