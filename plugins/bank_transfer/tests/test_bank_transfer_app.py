@@ -141,6 +141,24 @@ def test_mounts_only_when_enabled(tmp_path: Path) -> None:
     assert mount.path == "/bank-transfer"
 
 
+def test_a_settlement_currency_is_paymuxs_and_never_reaches_the_config(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    config = bank_config(tmp_path, settlement_currency="USD")
+    with pytest.raises(ValueError, match="extra"):
+        BankTransferConfig.model_validate(config)  # the plugin's model forbids unknown keys
+    settings = Settings(
+        database_url=sqlite_url,
+        public_url="http://testserver",
+        providers={"bank_transfer": config},
+    )
+    [mount] = paymux_asgi_mounts(settings)
+    assert mount.path == "/bank-transfer"
+    with TestClient(create_app(settings)) as client:  # the provider is built without it
+        runtime = client.app.state.paymux  # type: ignore[attr-defined]
+        assert runtime.payments._settlement_currencies == {"bank_transfer": "USD"}
+
+
 def test_statement_upload_settles_a_payment_in_paymux(sqlite_url: str, tmp_path: Path) -> None:
     settings = Settings(
         database_url=sqlite_url,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from paymux.core.hookspecs import AsgiMount, hookimpl
 from paymux.core.ports.provider import PaymentProvider
-from paymux.core.providers import ProviderContext, ProviderSpec
+from paymux.core.providers import ProviderContext, ProviderSpec, split_settlement_currency
 from paymux.core.reconciliation.parsers import SettlementParser
 from paymux.core.settings import Settings
 from paymux_bank_transfer.config import BankTransferConfig
@@ -40,7 +40,9 @@ def paymux_asgi_mounts(settings: Settings) -> Sequence[AsgiMount]:
     (they are the hosted checkout, in live mode too), with the bank simulation in sandbox."""
     if NAME not in settings.providers:
         return []
-    config = BankTransferConfig.model_validate(settings.providers[NAME])
+    # settlement_currency is paymux's own key, not the plugin's
+    _settles_in, own = split_settlement_currency(NAME, settings.providers[NAME])
+    config = BankTransferConfig.model_validate(own)
     if config.page_base_url is not None:  # the pages are served elsewhere
         return []
     sandbox = settings.mode == "sandbox"
