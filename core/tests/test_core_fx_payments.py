@@ -4,6 +4,7 @@ payment service locking and storing the quote (``docs/concepts/fx.md``)."""
 from __future__ import annotations
 
 import json
+import tomllib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ from paymux.core.ledger.rules import (
     RefundSucceeded,
     default_entry,
 )
+from paymux.core.markets_config import MarketsConfigError, parse_markets, resolve_provider_configs
 from paymux.core.ports.provider import ProviderEvent
 from paymux.core.providers import ProviderRegistry, settlement_currencies
 from paymux.core.services.idempotency import IdempotentRequest
@@ -418,3 +420,26 @@ def test_late_money_of_a_converted_payment_is_held_in_the_settlement_currency() 
     assert late_provider_side(payment, jpy(1000)) == usd(660)  # converted at the quote
     unconverted = replace(payment, fx_quote=None, settlement_currency=None)
     assert late_provider_side(unconverted, jpy(3333)) == jpy(3333)
+
+
+MARKETS = """
+version = 1
+[providers.sandbox]
+settlement_currency = "{code}"
+config = {{ fx_spread = "0.01" }}
+[markets.jp]
+countries = ["JP"]
+[markets.jp.currencies.JPY]
+methods = {{ card = ["sandbox"] }}
+"""
+
+
+def test_the_markets_file_names_a_providers_settlement_currency() -> None:
+    config = parse_markets(tomllib.loads(MARKETS.format(code="USD")))
+    assert config.providers["sandbox"].settlement_currency == "USD"
+    assert resolve_provider_configs(config, {}) == {
+        "sandbox": {"fx_spread": "0.01", "settlement_currency": "USD"}
+    }
+    with pytest.raises(MarketsConfigError) as raised:
+        parse_markets(tomllib.loads(MARKETS.format(code="XYZ")))
+    assert raised.value.errors[0].startswith("providers.sandbox.settlement_currency: ")
