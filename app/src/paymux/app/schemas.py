@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from paymux.app.localization import Localizable
 from paymux.app.problems import Problem
 from paymux.core.domain.buyer_contact import (
     EMAIL_MAX_LENGTH,
@@ -181,8 +182,15 @@ def _money(value: Any, currency: str, where: str) -> Money:
         raise Problem(error.code, f"{where}: {error}", pointer=pointer) from None
 
 
-class OrderOut(BaseModel):
+class OrderOut(Localizable):
     """A payment order as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "amount": "currency",
+        "commission": "currency",
+        "logistics_fee": "currency",
+    }
+    display_days: ClassVar[tuple[str, ...]] = ("estimated_delivery",)
 
     id: str
     seller_id: str
@@ -204,7 +212,7 @@ class NextAction(BaseModel):
     url: str
 
 
-class PendingOut(BaseModel):
+class PendingOut(Localizable):
     """What an open payment waits for, and what to do about it."""
 
     reason: PendingReason
@@ -217,8 +225,10 @@ class PendingOut(BaseModel):
     )
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Localizable):
     """A payment as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: str
     status: PaymentStatus
@@ -319,8 +329,14 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(Localizable):
     """A confirmed shipment and the money it released."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "released": "currency",
+        "commission": "currency",
+        "logistics_fee": "currency",
+    }
 
     payment_id: str
     payment_order_id: str
@@ -350,8 +366,12 @@ class ShipmentOut(BaseModel):
         )
 
 
-class WalletBalanceOut(BaseModel):
+class WalletBalanceOut(Localizable):
     """A seller's money in one currency."""
+
+    display_amounts: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("pending", "available", "paid_out", "disputed", "receivable"), "currency"
+    )
 
     currency: str
     pending: str = Field(description="Paid, not releasable until shipment")
@@ -361,15 +381,17 @@ class WalletBalanceOut(BaseModel):
     receivable: str = Field(description="Owed by the seller; recovered from the next payout")
 
 
-class WalletOut(BaseModel):
+class WalletOut(Localizable):
     """A seller's wallet: the ledger seen per currency."""
 
     seller_id: str
     balances: list[WalletBalanceOut]
 
 
-class AccountOut(BaseModel):
+class AccountOut(Localizable):
     """A ledger account."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"balance": "currency"}
 
     id: str
     owner_kind: str
@@ -393,8 +415,10 @@ class AccountOut(BaseModel):
         )
 
 
-class EntryOut(BaseModel):
+class EntryOut(Localizable):
     """A posting: positive amounts are debits, negative are credits."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: int
     transaction_id: str
@@ -416,7 +440,7 @@ class EntryOut(BaseModel):
         )
 
 
-class EntriesPage(BaseModel):
+class EntriesPage(Localizable):
     """A page of an account's entries."""
 
     account: AccountOut
@@ -425,7 +449,7 @@ class EntriesPage(BaseModel):
     next_after: int | None = Field(description="Pass as `after` for the next page")
 
 
-class LedgerTransactionOut(BaseModel):
+class LedgerTransactionOut(Localizable):
     """A journal transaction."""
 
     id: str
@@ -462,15 +486,19 @@ class RefundIn(BaseModel):
     reason: str | None = Field(default=None, max_length=255)
 
 
-class RefundPartOut(BaseModel):
+class RefundPartOut(Localizable):
     """How much of a refund one order gives."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     payment_order_id: str
     amount: str
 
 
-class RefundOut(BaseModel):
+class RefundOut(Localizable):
     """A refund as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: str
     payment_id: str
@@ -511,8 +539,10 @@ class PayoutIn(BaseModel):
     amount: AmountText | None = Field(default=None, description="Default: all available")
 
 
-class PayoutOut(BaseModel):
+class PayoutOut(Localizable):
     """A payout as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: str
     seller_id: str

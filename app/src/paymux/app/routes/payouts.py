@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, requested_locale
 from paymux.app.openapi_links import PAYOUT_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
     json_body,
+    localized_response,
     parse_body,
     problem_responses,
     stored_response,
@@ -38,6 +40,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1/payouts", tags=["payouts"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
 
     def render(payout: Payout) -> str:
         return PayoutOut.of(payout).model_dump_json()
@@ -56,7 +59,10 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def create_payout(
-        request: Request, client_id: Payer, key: Annotated[str, Depends(idempotency_key)]
+        request: Request,
+        client_id: Payer,
+        key: Annotated[str, Depends(idempotency_key)],
+        locale: Locale,
     ) -> Response:
         """Pay a seller: everything available in the currency, or an amount.
 
@@ -77,12 +83,12 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
             amount=payout_in.amount,
             render=render,
         )
-        return stored_response(stored)
+        return stored_response(stored, PayoutOut, locale)
 
     @router.get("/{payout_id}", response_model=PayoutOut, responses=_ERRORS)
-    async def get_payout(payout_id: str, client_id: Payer) -> Response:
+    async def get_payout(payout_id: str, client_id: Payer, locale: Locale) -> Response:
         """A payout."""
         payout = await runtime.payouts.get_payout(payout_id, client_id=client_id)
-        return Response(render(payout), media_type="application/json")
+        return localized_response(PayoutOut.of(payout), locale)
 
     return router
