@@ -104,7 +104,8 @@ class PaymentIn(BaseModel):
         default=None,
         max_length=LOCALE_MAX_LENGTH,
         pattern=LOCALE_PATTERN,
-        description="The buyer's language tag, for localized amounts and dates in notifications",
+        description="The buyer's language tag, for localized amounts and dates in notifications "
+        "and on the status page",
         examples=["de-DE"],
     )
 
