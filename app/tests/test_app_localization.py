@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from paymux.app import schemas
 from paymux.app.localization import (
+    Display,
     DisplayLocale,
     LanguageRange,
     Localizable,
@@ -353,3 +357,58 @@ def _without_display(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_display(item) for item in node]
     return node
+
+
+# --- coverage: a new amount or date field cannot slip past the display ---------------------
+
+LOCALIZED_ANSWERS = (
+    "PaymentOut",
+    "RefundOut",
+    "ShipmentOut",
+    "PayoutOut",
+    "WalletOut",
+    "AccountOut",
+    "EntriesPage",
+    "LedgerTransactionOut",
+)
+AMOUNT_NAME = re.compile(
+    r"(^|_)(amount|commission|fee|balance|released|pending|available|paid_out|disputed"
+    r"|receivable)$"
+)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _has_datetime(annotation: Any) -> bool:
+    if annotation in (datetime, date):
+        return True
+    return any(_has_datetime(arg) for arg in get_args(annotation))
+
+
+def _tree(model: type[BaseModel], seen: set[type[BaseModel]]) -> None:
+    if model in seen or model is Display:
+        return
+    seen.add(model)
+    for field in model.model_fields.values():
+        for inner in _models_in(field.annotation):
+            _tree(inner, seen)
+
+
+@pytest.mark.parametrize("name", LOCALIZED_ANSWERS)
+def test_every_amount_and_date_of_a_localized_answer_is_shown(name: str) -> None:
+    models: set[type[BaseModel]] = set()
+    _tree(getattr(schemas, name), models)
+    for model in models:
+        fields = model.model_fields
+        dated = [n for n, f in fields.items() if _has_datetime(f.annotation)]
+        amounts = [n for n, f in fields.items() if f.annotation is str and AMOUNT_NAME.search(n)]
+        if dated or amounts or model.__name__ == name:
+            assert issubclass(model, Localizable), f"{model.__name__} cannot carry a display"
+        if issubclass(model, Localizable):
+            assert sorted(model.display_amounts) == sorted(amounts), model.__name__
+            for currency_field in model.display_amounts.values():
+                assert any(currency_field in m.model_fields for m in models), model.__name__
