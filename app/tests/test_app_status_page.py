@@ -163,7 +163,8 @@ def _status_page(
     page = client.get(link.replace(settings.public_url, ""), headers=headers)
     assert page.status_code == 200
     assert page.headers["vary"] == "Accept-Language"
-    return page.text
+    text: str = page.text
+    return text
 
 
 def _shown(text: str, tag: str) -> str:
