@@ -31,7 +31,8 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
 
     @router.get("/wallets/{seller_id}", response_model=WalletOut)
     async def wallet(seller_id: str, client_id: Payer) -> WalletOut:
-        """The seller's pending and available money per currency, derived from the ledger."""
+        """The seller's money per currency, derived from the ledger: pending, available, in
+        transit and paid out, in every currency they have money in or were paid in."""
         balances = await runtime.ledger.wallet(client_id, seller_id)
         return WalletOut(
             seller_id=seller_id,
@@ -40,6 +41,7 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
                     currency=b.currency,
                     pending=b.pending.amount_str,
                     available=b.available.amount_str,
+                    in_transit=b.in_transit.amount_str,
                     paid_out=b.paid_out.amount_str,
                     disputed=b.disputed.amount_str,
                     receivable=b.receivable.amount_str,
