@@ -332,3 +332,41 @@ async def test_concurrent_converted_payouts_never_overdraw_the_jpy(postgres_url:
         assert sandbox_stats(service.url)["payouts"] == 8
         assert _unbalanced(postgres_url) == []
         assert _fx_position(postgres_url) == {"JPY": -8000, "EUR": 4880}
+
+
+def test_a_pending_converted_payout_is_in_transit_in_eur_and_resumes_at_its_quote(
+    database_url: str,
+) -> None:
+    settings = {**FX, "embedded_worker": "never"}
+    with live_service(database_url, settings=settings) as service, service.client() as client:
+        _sold_in_jpy(client, "p1", "seller-a")
+        fault = {"api": [{"fault": "unavailable", "operation": "payout"}]}
+        assert httpx.post(f"{service.url}/sandbox-psp/_admin/faults", json=fault).is_success
+        request = {"seller_id": "seller-a", "currency": "JPY", "payout_currency": "EUR"}
+        unknown = _payout(client, "out-1", **request)
+        assert (unknown.status_code, unknown.json()["type"]) == (
+            503,
+            PROBLEM + "provider-unavailable",
+        )
+        payout_id = unknown.json()["payout_id"]
+        pending = client.get(f"/v1/payouts/{payout_id}").json()
+        assert (pending["status"], pending["payout_amount"]) == ("pending", "51.85")
+        assert _wallet(client, "seller-a") == {
+            "EUR": {"pending": "0.00", "available": "0.00", "in_transit": "51.85",
+                    "paid_out": "0.00"},
+            "JPY": {"pending": "0", "available": "0", "in_transit": "0", "paid_out": "0"},
+        }  # fmt: skip
+        resumed = _payout(client, "out-1", **request)
+        assert resumed.status_code == 201, resumed.text
+        body = resumed.json()
+        assert (body["id"], body["status"], body["payout_amount"]) == (payout_id, "paid", "51.85")
+        assert body["fx_quote"] == pending["fx_quote"]  # the quote locked the first time
+        (line,) = _sandbox_payout_lines(service.url, payout_id)
+        assert (line["currency"], line["gross"]) == ("EUR", "-51.85")
+        assert _wallet(client, "seller-a")["EUR"] == {
+            "pending": "0.00",
+            "available": "0.00",
+            "in_transit": "0.00",
+            "paid_out": "51.85",
+        }
+        assert _unbalanced(database_url) == []
