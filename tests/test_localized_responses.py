@@ -224,6 +224,7 @@ def test_refunds_shipments_payouts_wallets_and_the_ledger_are_localized(
         assert payout["display"] == {
             "locale": "fr-CH",
             "amount": f"22,50{NBSP}€",
+            "payout_amount": f"22,50{NBSP}€",
             "created_at": _shown_at(payout["created_at"], "fr_CH"),
         }
         assert payout["display"]["created_at"].endswith(" TU")  # UTC, said in French
@@ -238,6 +239,7 @@ def test_refunds_shipments_payouts_wallets_and_the_ledger_are_localized(
             "locale": "de-DE",
             "pending": f"2,50{NBSP}€",
             "available": f"0,00{NBSP}€",
+            "in_transit": f"0,00{NBSP}€",
             "paid_out": f"0,00{NBSP}€",
             "disputed": f"0,00{NBSP}€",
             "receivable": f"0,00{NBSP}€",

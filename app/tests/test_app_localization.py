@@ -23,6 +23,7 @@ from paymux.app.localization import (
     parse_accept_language,
 )
 from paymux.app.schemas import (
+    FxQuoteOut,
     OrderOut,
     PayoutOut,
     RefundOut,
@@ -177,13 +178,31 @@ def _refund(currency: str, amount: str, parts: list[str]) -> RefundOut:
     )
 
 
-def _payout(currency: str, amount: str) -> PayoutOut:
+def _payout(
+    currency: str, amount: str, paid_in: str | None = None, paid: str | None = None
+) -> PayoutOut:
+    quote = (
+        None
+        if paid_in is None
+        else FxQuoteOut(
+            base=currency,
+            quote=paid_in,
+            rate="0.0061",
+            source="ecb",
+            rate_date="2026-11-23",
+            created_at=AT,
+            expires_at=AT.replace(minute=15),
+        )
+    )
     return PayoutOut(
         id="po_1",
         seller_id="s",
         status=PayoutStatus.PAID,
         currency=currency,
         amount=amount,
+        payout_currency=paid_in or currency,
+        payout_amount=paid or amount,
+        fx_quote=quote,
         provider="sandbox",
         failure_code=None,
         created_at=AT,
@@ -285,9 +304,27 @@ def test_payouts_are_localized() -> None:
     assert shown["display"] == {
         "locale": "ja-JP",
         "amount": "￥150,000",
+        "payout_amount": "￥150,000",
         "created_at": "2026/11/24 21:00:00 UTC",
     }
     assert _display(_payout("EUR", "1234.56"), "de-DE")["display"]["amount"] == f"1.234,56{NBSP}€"
+
+
+def test_converted_payouts_show_each_amount_in_its_own_currency_and_the_quote() -> None:
+    shown = _display(_payout("JPY", "150000", "EUR", "915.00"), "de-DE")
+    assert shown["display"] == {
+        "locale": "de-DE",
+        "amount": f"150.000{NBSP}¥",
+        "payout_amount": f"915,00{NBSP}€",
+        "created_at": "24.11.2026, 21:00:00 UTC",
+    }
+    assert shown["fx_quote"]["display"] == {
+        "locale": "de-DE",
+        "rate_date": "23. Nov. 2026",
+        "created_at": "24.11.2026, 21:00:00 UTC",
+        "expires_at": "24.11.2026, 21:15:00 UTC",
+    }
+    assert shown["fx_quote"]["rate"] == "0.0061"  # a rate is not money: machine form only
 
 
 def test_wallets_are_localized_per_currency() -> None:
@@ -298,6 +335,7 @@ def test_wallets_are_localized_per_currency() -> None:
                 currency=currency,
                 pending=amount,
                 available=amount,
+                in_transit=amount,
                 paid_out=amount,
                 disputed=amount,
                 receivable=amount,
@@ -307,7 +345,7 @@ def test_wallets_are_localized_per_currency() -> None:
     )
     shown = _display(wallet, "de-DE")
     assert shown["display"] == {"locale": "de-DE"}  # the wallet itself has no values
-    fields = ("pending", "available", "paid_out", "disputed", "receivable")
+    fields = ("pending", "available", "in_transit", "paid_out", "disputed", "receivable")
     assert [b["display"] for b in shown["balances"]] == [
         {"locale": "de-DE", **dict.fromkeys(fields, text)}
         for text in (f"1.234,56{NBSP}€", f"500{NBSP}¥", f"0,001{NBSP}KWD")
@@ -372,8 +410,8 @@ LOCALIZED_ANSWERS = (
     "LedgerTransactionOut",
 )
 AMOUNT_NAME = re.compile(
-    r"(^|_)(amount|commission|fee|balance|released|pending|available|paid_out|disputed"
-    r"|receivable)$"
+    r"(^|_)(amount|commission|fee|balance|released|pending|available|in_transit|paid_out"
+    r"|disputed|receivable)$"
 )
 
 

@@ -264,6 +264,7 @@ def create_runtime(
         lock_seconds=settings.idempotency_lock_seconds,
         ledger_entry=ledger_entry,
         retry_policies=retry_policies(settings),
+        quoter=quoter,
     )
     chargebacks = ChargebackService(store=store, ledger_entry=ledger_entry)
     return PaymuxRuntime(

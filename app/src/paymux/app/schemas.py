@@ -371,13 +371,19 @@ class WalletBalanceOut(Localizable):
     """A seller's money in one currency."""
 
     display_amounts: ClassVar[dict[str, str]] = dict.fromkeys(
-        ("pending", "available", "paid_out", "disputed", "receivable"), "currency"
+        ("pending", "available", "in_transit", "paid_out", "disputed", "receivable"), "currency"
     )
 
     currency: str
     pending: str = Field(description="Paid, not releasable until shipment")
     available: str = Field(description="Released, can be paid out")
-    paid_out: str = Field(description="Paid to the seller so far")
+    in_transit: str = Field(
+        description="Payouts on their way to the seller in this currency (pending payouts)"
+    )
+    paid_out: str = Field(
+        description="Paid to the seller in this currency so far (a payout converted from "
+        "another currency counts with the amount the seller received)"
+    )
     disputed: str = Field(description="Frozen by open chargebacks")
     receivable: str = Field(description="Owed by the seller; recovered from the next payout")
 
@@ -536,20 +542,56 @@ class PayoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seller_id: _Id
-    currency: str = Field(description="ISO 4217 code, upper case", examples=["EUR"])
-    amount: AmountText | None = Field(default=None, description="Default: all available")
+    currency: str = Field(
+        description="ISO 4217 code, upper case: the seller's available money paid out",
+        examples=["EUR"],
+    )
+    amount: AmountText | None = Field(
+        default=None, description="In `currency`; default: all available"
+    )
+    payout_currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code the seller is paid in; default: the payout method's "
+        "currency, else `currency`. Another currency converts at a locked quote.",
+        examples=["EUR"],
+    )
+
+
+class FxQuoteOut(Localizable):
+    """The locked quote a payout converted at: ``1 base = rate quote``."""
+
+    display_days: ClassVar[tuple[str, ...]] = ("rate_date",)
+
+    base: str
+    quote: str
+    rate: str = Field(description="Exactly as locked (a decimal string)")
+    source: str = Field(description="The rate source, e.g. `ecb` or `fixed`")
+    rate_date: str = Field(description="The day the rate holds for (ISO 8601 date)")
+    created_at: datetime
+    expires_at: datetime
 
 
 class PayoutOut(Localizable):
     """A payout as the API shows it."""
 
-    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
+    display_amounts: ClassVar[dict[str, str]] = {
+        "amount": "currency",
+        "payout_amount": "payout_currency",
+    }
 
     id: str
     seller_id: str
     status: PayoutStatus
-    currency: str
-    amount: str
+    currency: str = Field(description="The currency of the seller's money paid out")
+    amount: str = Field(description="Taken from the seller's available money in `currency`")
+    payout_currency: str = Field(description="The currency the seller is paid in")
+    payout_amount: str = Field(
+        description="What the seller is paid in `payout_currency`: `amount` converted at "
+        "`fx_quote`, or `amount` itself"
+    )
+    fx_quote: FxQuoteOut | None = Field(
+        description="The locked quote of a converted payout; null without a conversion"
+    )
     provider: str
     failure_code: str | None
     created_at: datetime
@@ -557,12 +599,26 @@ class PayoutOut(Localizable):
     @classmethod
     def of(cls, payout: Payout) -> PayoutOut:
         """Render a payout."""
+        quote = payout.fx_quote
         return cls(
             id=payout.id,
             seller_id=payout.seller_id,
             status=payout.status,
             currency=payout.amount.currency,
             amount=payout.amount.amount_str,
+            payout_currency=payout.sent.currency,
+            payout_amount=payout.sent.amount_str,
+            fx_quote=None
+            if quote is None
+            else FxQuoteOut(
+                base=quote.base,
+                quote=quote.quote,
+                rate=str(quote.rate),
+                source=quote.source,
+                rate_date=quote.rate_date.isoformat(),
+                created_at=quote.created_at,
+                expires_at=quote.expires_at,
+            ),
             provider=payout.provider,
             failure_code=payout.failure_code,
             created_at=payout.created_at,

@@ -38,7 +38,8 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
     async def wallet(
         seller_id: str, client_id: Payer, locale: Locale, response: Response
     ) -> WalletOut:
-        """The seller's pending and available money per currency, derived from the ledger."""
+        """The seller's money per currency, derived from the ledger: pending, available, in
+        transit and paid out, in every currency they have money in or were paid in."""
         balances = await runtime.ledger.wallet(client_id, seller_id)
         shown(response, locale)
         view = WalletOut(
@@ -48,6 +49,7 @@ def ledger_router(runtime: PaymuxRuntime) -> APIRouter:
                     currency=b.currency,
                     pending=b.pending.amount_str,
                     available=b.available.amount_str,
+                    in_transit=b.in_transit.amount_str,
                     paid_out=b.paid_out.amount_str,
                     disputed=b.disputed.amount_str,
                     receivable=b.receivable.amount_str,

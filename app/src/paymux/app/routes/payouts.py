@@ -30,7 +30,8 @@ _ERRORS = problem_responses(
         400: "Missing Idempotency-Key or malformed JSON",
         404: "No such payout for this client",
         409: "A request with the same Idempotency-Key is in progress",
-        422: "More than available, nothing available, no payout provider, or bad input",
+        422: "More than available, nothing available, no payout provider, no exchange rate "
+        "for the payout currency, or bad input",
         503: "The provider did not answer; the payout stays pending; retry with the same key",
     }
 )
@@ -69,6 +70,11 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         Never more than the seller's available balance. What the seller owes from earlier
         refunds (a receivable) is recovered first. The answer's ``status`` is ``paid``,
         ``failed`` (reversed to available) or ``pending``.
+
+        The seller is paid in ``payout_currency`` (default: their payout method's currency,
+        else ``currency``); another currency than ``currency`` converts at a quote locked
+        for this payout (``fx_quote``), rounded once (``fx-rate-unavailable`` when there is
+        no fresh rate).
         """
         body = await json_body(request)
         payout_in = parse_body(PayoutIn, body)
@@ -81,6 +87,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
             seller_id=payout_in.seller_id,
             currency=payout_in.currency,
             amount=payout_in.amount,
+            payout_currency=payout_in.payout_currency,
             render=render,
         )
         return stored_response(stored, PayoutOut, locale)

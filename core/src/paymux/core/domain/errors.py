@@ -167,6 +167,13 @@ class InvalidPayoutMethodError(PaymuxError):
     code = "invalid-payout-method"
 
 
+class FxRateUnavailableError(PaymuxError):
+    """A conversion needs a quote and none can be locked: no rate source, no rate for the
+    pair, or only a rate too old. Nothing was written."""
+
+    code = "fx-rate-unavailable"
+
+
 class PayoutMethodNotFoundError(PaymuxError):
     """The seller has no payout method configured."""
 

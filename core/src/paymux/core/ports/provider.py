@@ -276,6 +276,8 @@ class RefundResult:
 class PayoutRequest:
     """Money to send to a seller.
 
+    ``amount`` is what the seller is paid, in the currency they are paid in (for a payout
+    converted from another currency, its payout amount at the locked quote).
     ``destination`` is the seller's configured payout method at this provider; ``None`` when
     the seller has none (a provider that needs one refuses with
     :class:`ProviderRejectedError` code ``payout-destination-missing``).
