@@ -31,3 +31,6 @@ class SandboxConfig(BaseModel):
     """How old a webhook's signed timestamp may be before it is refused."""
     webhook_attempts: int = Field(default=5, ge=1)
     """How often the simulator tries to deliver one webhook."""
+    currencies: frozenset[str] | None = None
+    """The currencies the provider claims (active ISO 4217 codes); default: every active
+    ISO 4217 currency. Narrow it to try paymux's routing refusals in sandbox mode."""
