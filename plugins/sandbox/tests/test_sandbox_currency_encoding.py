@@ -77,3 +77,8 @@ def test_every_claimed_currency_round_trips_through_a_settlement_file(
 @given(currency=st.sampled_from(CLAIMED), minor=st.integers(min_value=-(10**18), max_value=10**18))
 def test_any_amount_round_trips_as_text(currency: str, minor: int) -> None:
     assert parse_amount(format_amount(minor, currency), currency) == minor
+
+
+@pytest.mark.parametrize("value", ["EUR,KWD", " EUR , KWD ", '["EUR", "KWD"]', ["KWD", "EUR"]])
+def test_the_currencies_setting_reads_environment_strings(value: object) -> None:
+    assert claimed(SandboxConfig.model_validate({"currencies": value})) == ["EUR", "KWD"]
