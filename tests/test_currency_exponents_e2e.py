@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from paymux_test_support import (
     ledger_totals,
     live_service,
     make_settings,
+    outbox_payloads,
     pay_on_hosted_page,
     payment_body,
     wait_for_status,
@@ -189,6 +191,14 @@ def test_the_currency_exponent_holds_end_to_end(database_url: str, case: Scenari
             assert psp.webhooks_delivered >= 1
             assert paid["amount"] == case.total
             assert [o["amount"] for o in paid["orders"]] == [case.shipped, case.refunded_order]
+            created_events = [
+                json.loads(payload)
+                for payload in outbox_payloads(database_url)
+                if json.loads(payload).get("amount_minor") is not None
+            ]
+            assert [(e["currency"], e["amount_minor"]) for e in created_events] == [
+                (case.currency, case.minor["total"])
+            ]
             postings = _postings(database_url, case.currency)
             assert _balance(postings, "psp_clearing", "sandbox") == case.minor["total"]
             assert _balance(postings, "seller_pending", "seller-ship") == -case.minor["shipped"]
