@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_WEBHOOK_SECRET = "whsec_sandbox_development"  # noqa: S105 - sandbox only, no real money
 
@@ -31,3 +34,17 @@ class SandboxConfig(BaseModel):
     """How old a webhook's signed timestamp may be before it is refused."""
     webhook_attempts: int = Field(default=5, ge=1)
     """How often the simulator tries to deliver one webhook."""
+    currencies: frozenset[str] | None = None
+    """The currencies the provider claims (active ISO 4217 codes); default: every active
+    ISO 4217 currency. Narrow it to try paymux's routing refusals in sandbox mode."""
+
+    @field_validator("currencies", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        """A string from an environment variable: a JSON list or codes separated by commas."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [code.strip() for code in text.split(",") if code.strip()]
+        return value
