@@ -138,6 +138,13 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         pay_on_hosted_page(body["redirect_url"], SUCCESS_CARD)
         paid = wait_for_status(client, body["id"], "succeeded", timeout=5.0)
         assert paid["fx_quote"] == quote
+        shown = client.get(f"/v1/payments/{body['id']}", headers={"Accept-Language": "en-US"})
+        display = shown.json()["display"]
+        assert (display["amount"], display["settlement_amount"]) == ("¥3,333", "$22.00")
+        assert [o["display"]["settlement_amount"] for o in shown.json()["orders"]] == [
+            "$6.60",
+            "$15.40",
+        ]
         wallet = client.get("/v1/wallets/seller-a").json()["balances"]
         assert [(w["currency"], w["pending"]) for w in wallet] == [("JPY", "1000")]
 

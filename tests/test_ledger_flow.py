@@ -22,7 +22,7 @@ from paymux_test_support import (
 )
 
 PROBLEM = "https://paymux.dev/problems/"
-_CLEAR = {"disputed": "0.00", "receivable": "0.00"}
+_CLEAR = {"in_transit": "0.00", "disputed": "0.00", "receivable": "0.00"}
 """A wallet balance with no chargebacks and nothing owed."""
 
 

@@ -19,15 +19,21 @@ from typer.testing import CliRunner
 from paymux.app import create_app
 from paymux.app.cli import cli
 from paymux.core.hookspecs import hookimpl
-from paymux.core.markets_config import example_markets_file, read_markets_file
+from paymux.core.markets_config import (
+    MarketsConfigError,
+    example_markets_file,
+    read_markets_file,
+)
 from paymux.core.plugins import create_plugin_manager
 from paymux.core.ports.provider import PaymentProvider, ProviderCapabilities
 from paymux.core.providers import ProviderContext, ProviderSpec
 from paymux.core.settings import Settings
+from paymux.currencies import active_currencies
 from paymux_fakes import FakeProvider
 from paymux_test_support import API_KEY, auth, count_rows, payment_body
 
 PROBLEM = "https://paymux.dev/problems/"
+EVERY = frozenset(currency.code for currency in active_currencies())
 EXAMPLE = example_markets_file()
 
 
@@ -36,7 +42,7 @@ class StandIn(FakeProvider):
     """A fake provider with a real provider's capabilities."""
 
     serves: ProviderCapabilities = field(
-        default_factory=lambda: ProviderCapabilities(methods=frozenset({"card"}))
+        default_factory=lambda: ProviderCapabilities(methods=frozenset({"card"}), currencies=EVERY)
     )
 
     def capabilities(self) -> ProviderCapabilities:
@@ -45,7 +51,8 @@ class StandIn(FakeProvider):
 
 def _caps(methods: set[str], currencies: set[str] | None = None) -> ProviderCapabilities:
     return ProviderCapabilities(
-        methods=frozenset(methods), currencies=None if currencies is None else frozenset(currencies)
+        methods=frozenset(methods),
+        currencies=EVERY if currencies is None else frozenset(currencies),
     )
 
 
@@ -391,3 +398,49 @@ def test_the_example_builds_every_real_provider(database_url: str, tmp_path: Pat
             params = {"country": country, "currency": currency, "method": method}
             body = client.get("/v1/routing/explain", params=params).json()
             assert body["provider"] == provider, body
+
+
+def test_a_chain_no_provider_of_which_takes_its_currency_is_refused_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "markets.toml"
+    path.write_text(
+        EXAMPLE.read_text()
+        + '\n[markets.kw]\ncountries = ["KW"]\n[markets.kw.currencies.KWD]\n'
+        + 'methods.card = ["square"]\nmethods.bank_transfer = ["bank_transfer"]\n'
+    )
+    manager = create_plugin_manager(autoload=False, plugins=[StandInPlugin(CAPABILITIES)])
+    with pytest.raises(MarketsConfigError) as raised:
+        create_app(_settings(database_url, path), plugin_manager=manager)
+    assert raised.value.source == str(path)
+    assert raised.value.errors == [
+        "markets.kw.currencies.KWD.methods.card: no provider of the chain supports KWD (the "
+        "capabilities of square do not list it): market kw could never take card payments "
+        "in KWD",
+        "markets.kw.currencies.KWD.methods.bank_transfer: no provider of the chain supports "
+        "KWD (the capabilities of bank_transfer do not list it): market kw could never take "
+        "bank_transfer payments in KWD",
+    ]
+    assert str(path) in str(raised.value)
+
+    # One provider of the chain that takes KWD is enough; so is a chain of disabled ones.
+    path.write_text(
+        path.read_text().replace('methods.card = ["square"]', 'methods.card = ["square", "stripe"]')
+    )
+    path.write_text(path.read_text().replace('methods.bank_transfer = ["bank_transfer"]\n', ""))
+    manager = create_plugin_manager(autoload=False, plugins=[StandInPlugin(CAPABILITIES)])
+    with TestClient(create_app(_settings(database_url, path), plugin_manager=manager)) as client:
+        explained = client.get(
+            "/v1/routing/explain", params={"country": "KW", "currency": "KWD"}, headers=auth()
+        ).json()
+        assert explained["provider"] == "stripe"
+        assert explained["candidates"][0]["reason"] == "capabilities do not serve currency KWD"
+        refused = client.post(
+            "/v1/payments",
+            json=payment_body(country="KW", currency="EUR"),
+            headers=auth(idempotency_key="kw-eur"),
+        )
+        assert refused.status_code == 422
+        assert refused.json()["type"] == PROBLEM + "no-route"
+        assert refused.json()["detail"] == "market kw does not take EUR (it takes KWD)"
+    assert set(count_rows(database_url).values()) == {0}

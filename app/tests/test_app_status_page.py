@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
@@ -141,3 +142,75 @@ def test_the_buyers_return_asks_the_provider_once_in_a_while(sqlite_url: str) ->
         assert 'data-status="succeeded"' in paid.text
         shown = client.get(f"/v1/payments/{created.json()['id']}", headers=auth())
         assert shown.json()["pending"] is None
+
+
+NBSP = "\u00a0"
+RLM = "\u200f"
+
+
+def _status_page(
+    client: TestClient, settings: Settings, key: str, language: str | None = None, **body: object
+) -> str:
+    """The status page of a new payment (its provider unreachable: the payment is unknown)."""
+    created = client.post(
+        "/v1/payments", json=payment_body(**body), headers=auth(idempotency_key=key)
+    )
+    assert created.status_code == 503, created.text
+    link = StatusLinks(
+        public_url=settings.public_url, secret=settings.secret_key.get_secret_value()
+    ).url(created.json()["payment_id"], issued_at=datetime.now(UTC))
+    headers = {} if language is None else {"Accept-Language": language}
+    page = client.get(link.replace(settings.public_url, ""), headers=headers)
+    assert page.status_code == 200
+    assert page.headers["vary"] == "Accept-Language"
+    text: str = page.text
+    return text
+
+
+def _shown(text: str, tag: str) -> str:
+    return f'<bdi lang="{tag}">{text}</bdi>'
+
+
+def test_the_status_page_shows_money_and_dates_in_the_buyers_locale(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url)
+    orders = payment_body()["orders"]
+    orders[0]["estimated_delivery"] = "2026-12-01/2026-12-03"
+    with TestClient(create_app(settings)) as client:
+        # the payment's buyer_locale wins over the browser's
+        german = _status_page(client, settings, "de", "ja-JP", buyer_locale="de-DE", orders=orders)
+        assert 'data-locale="de-DE"' in german
+        assert _shown(f"42,50{NBSP}€", "de-DE") in german  # total
+        assert _shown(f"30,00{NBSP}€", "de-DE") in german
+        assert _shown("1.–3. Dez. 2026", "de-DE") in german
+        created = re.search(r'<span id="created"><bdi lang="de-DE">([^<]+)</bdi>', german)
+        assert created is not None
+        assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}:\d{2} UTC", created.group(1))
+        # the words stay English, and say so
+        assert '<html lang="en"' in german
+        assert "Estimated delivery" in german
+
+        # no buyer_locale: the browser's language; JPY has no decimals
+        yen = [{"seller_id": "s", "amount": "10000", "reference": "o1"}]
+        japanese = _status_page(
+            client, settings, "ja", "ja-JP,en;q=0.5", currency="JPY", country="JP", orders=yen
+        )
+        assert _shown("￥10,000", "ja-JP") in japanese
+        assert "Estimated delivery" not in japanese  # no order has an estimate
+
+        # a buyer_locale CLDR does not know: the browser's; KWD keeps three decimals
+        dinar = [{"seller_id": "s", "amount": "1.5", "reference": "o1"}]
+        arabic = _status_page(
+            client, settings, "kw", "ar-KW", buyer_locale="xx-YY", currency="KWD",
+            country="KW", orders=dinar,
+        )  # fmt: skip
+        assert _shown(f"{RLM}1.500{NBSP}د.ك.{RLM}", "ar-KW") in arabic
+
+        # neither: English, still with the ISO exponent (CLDR would show IQD without decimals)
+        dinars = [{"seller_id": "s", "amount": "1.005", "reference": "o1"}]
+        english = _status_page(client, settings, "iq", currency="IQD", country="IQ", orders=dinars)
+        assert 'data-locale="en"' in english
+        assert _shown("IQD1.005", "en") in english
+        unreadable = _status_page(
+            client, settings, "x", "@@;q=zz", currency="JPY", country="JP", orders=yen
+        )
+        assert _shown("¥10,000", "en") in unreadable

@@ -93,3 +93,63 @@ def test_factories_get_their_config_and_webhook_url() -> None:
 def test_provider_names_are_checked() -> None:
     with pytest.raises(ValueError, match="provider name"):
         ProviderSpec("Bad Name", lambda context: FakeProvider())
+
+
+def _offering(provider: FakeProvider) -> object:
+    class Offering:
+        @hookimpl
+        def paymux_add_providers(self) -> Sequence[ProviderSpec]:
+            return [ProviderSpec(provider.provider_name, lambda context: provider)]
+
+    return Offering()
+
+
+@pytest.mark.parametrize(
+    ("currencies", "expected"),
+    [
+        (None, "does not list its currencies"),
+        (frozenset(), "claims no currency"),
+        (frozenset({"EUR", "eur"}), "claims currency 'eur', which is not an active ISO 4217 code"),
+        (frozenset({"EUR", "XYZ"}), "claims currency 'XYZ', which is not an active ISO 4217 code"),
+        (
+            frozenset({"HRK"}),
+            "claims currency 'HRK', which is not an active ISO 4217 code.*withdrawn",
+        ),
+        (
+            frozenset({"XAU"}),
+            "claims currency 'XAU', which is not an active ISO 4217 code.*no minor unit",
+        ),
+    ],
+)
+def test_a_provider_must_list_active_iso_currencies_at_start_up(
+    currencies: frozenset[str] | None, expected: str
+) -> None:
+    provider = FakeProvider(provider_name="fake", currencies=currencies)  # type: ignore[arg-type]
+    manager = create_plugin_manager(autoload=False, plugins=[_offering(provider)])
+    with pytest.raises(PluginError, match=f"provider 'fake' {expected}"):
+        build_provider_registry(
+            manager, enabled={"fake": {}}, mode="sandbox", public_url="http://x"
+        )
+
+
+def test_every_wrong_currency_claim_is_named_at_once() -> None:
+    provider = FakeProvider(provider_name="fake", currencies=frozenset({"EUR", "ABC", "usd"}))
+    manager = create_plugin_manager(autoload=False, plugins=[_offering(provider)])
+    with pytest.raises(PluginError) as raised:
+        build_provider_registry(
+            manager, enabled={"fake": {}}, mode="sandbox", public_url="http://x"
+        )
+    assert "'ABC'" in str(raised.value)
+    assert "'usd'" in str(raised.value)
+    assert "'EUR'" not in str(raised.value)
+
+
+def test_the_installed_first_party_providers_claim_active_iso_currencies() -> None:
+    manager = create_plugin_manager()
+    registry = build_provider_registry(
+        manager, enabled={"sandbox": {}}, mode="sandbox", public_url="http://x"
+    )
+    claimed = registry.get("sandbox").capabilities().currencies
+    assert claimed is not None
+    assert {"KWD", "CLP", "JPY", "EUR", "CLF"} <= claimed
+    assert "HRK" not in claimed  # withdrawn

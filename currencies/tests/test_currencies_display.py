@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,7 @@ from paymux.currencies import (
     currency_name,
     format_money,
 )
+from paymux.currencies.display import find_locale, format_day_range, format_instant
 
 NBSP = "\u00a0"
 
@@ -99,3 +101,68 @@ def test_displayed_digits_are_the_exact_amount(minor: int, currency: Currency) -
     shown = format_money(money, "en_US")
     assert re.sub(r"[^0-9]", "", shown) == re.sub(r"[^0-9]", "", money.amount_str)
     assert shown.startswith("-") == money.is_negative
+
+
+# --- dates and locales --------------------------------------------------------------------
+
+NNBSP = "\u202f"
+RLM = "\u200f"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("de_DE", "24.11.2026, 21:00:00 UTC"),
+        ("de-DE", "24.11.2026, 21:00:00 UTC"),
+        ("ja_JP", "2026/11/24 21:00:00 UTC"),
+        ("en_US", f"Nov 24, 2026, 9:00:00{NNBSP}PM UTC"),
+        ("fr_CH", "24 nov. 2026, 21:00:00 TU"),
+        ("ar_KW", f"24{RLM}/11{RLM}/2026، 9:00:00 م UTC"),
+    ],
+)
+def test_format_instant_is_medium_date_and_long_time_in_utc(locale: str, expected: str) -> None:
+    assert format_instant(datetime(2026, 11, 24, 21, tzinfo=UTC), locale) == expected
+
+
+def test_format_instant_converts_to_utc() -> None:
+    tokyo = timezone(timedelta(hours=9))
+    moment = datetime(2026, 11, 25, 6, tzinfo=tokyo)  # 21:00 UTC the day before
+    assert format_instant(moment, "de_DE") == "24.11.2026, 21:00:00 UTC"
+    assert format_instant(datetime(2026, 11, 24, 21), "de_DE") == "24.11.2026, 21:00:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("locale", "first", "last", "expected"),
+    [
+        ("de_DE", date(2026, 12, 1), date(2026, 12, 3), "1.–3. Dez. 2026"),
+        ("de_DE", date(2026, 12, 1), date(2026, 12, 1), "1. Dez. 2026"),
+        ("ja_JP", date(2026, 12, 1), date(2026, 12, 3), "2026年12月1日～3日"),
+        ("en_US", date(2026, 12, 30), date(2027, 1, 2), "Dec 30, 2026\u2009–\u2009Jan 2, 2027"),
+    ],
+)
+def test_format_day_range(locale: str, first: date, last: date, expected: str) -> None:
+    assert format_day_range(first, last, locale) == expected
+
+
+def test_dates_in_an_unknown_locale() -> None:
+    with pytest.raises(InvalidLocaleError):
+        format_instant(datetime(2026, 1, 1, tzinfo=UTC), "xx_YY")
+    with pytest.raises(InvalidLocaleError):
+        format_day_range(date(2026, 1, 1), date(2026, 1, 1), "")
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("de-DE", "de_DE"),
+        ("de_CH", "de_CH"),
+        ("DE-de", "de_DE"),
+        ("zh-TW", "zh_Hant_TW"),
+        ("de-XX", None),
+        ("xx", None),
+        ("", None),
+        ("not a locale", None),
+    ],
+)
+def test_find_locale(tag: str, expected: str | None) -> None:
+    assert find_locale(tag) == expected

@@ -143,7 +143,11 @@ def payouts_run(
         if payout is None:
             typer.echo(f"  {client}/{seller}: not paid: {error}")
         else:
-            typer.echo(f"  {client}/{seller}: {payout.amount} {payout.status.value} ({payout.id})")
+            converted = "" if payout.payout_amount is None else f" as {payout.payout_amount}"
+            typer.echo(
+                f"  {client}/{seller}: {payout.amount}{converted} {payout.status.value} "
+                f"({payout.id})"
+            )
 
     async def run() -> int:
         runtime = create_runtime(settings)

@@ -90,6 +90,12 @@ class PayoutMethodIn(BaseModel):
     details: dict[_Key, _Text] = Field(
         default_factory=dict, max_length=16, description='What the rail needs, e.g. {"bic": ...}'
     )
+    currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code the seller is paid in (a EUR IBAN: `EUR`); payouts of "
+        "money in another currency convert to it. Default: no conversion",
+        examples=["EUR"],
+    )
 
 
 class PayoutMethodOut(BaseModel):
@@ -100,6 +106,7 @@ class PayoutMethodOut(BaseModel):
     account: str
     holder_name: str | None
     details: dict[str, str]
+    currency: str | None = Field(description="The currency the seller is paid in, if set")
     created_at: datetime
     updated_at: datetime
 
@@ -112,6 +119,7 @@ class PayoutMethodOut(BaseModel):
             account=method.account,
             holder_name=method.holder_name,
             details=dict(method.details),
+            currency=method.currency,
             created_at=method.created_at,
             updated_at=method.updated_at,
         )

@@ -34,6 +34,7 @@ from paymux.core.jobs.retry import RetryPolicy
 from paymux.core.jobs.worker import Worker
 from paymux.core.ledger.journal import JournalEntry
 from paymux.core.ledger.rules import LedgerEvent
+from paymux.core.markets_config import check_chain_currencies
 from paymux.core.markets_setup import load_markets_setup
 from paymux.core.notifications import BuyerNotifier
 from paymux.core.outbox_relay import OutboxRelay
@@ -194,7 +195,9 @@ def create_runtime(
 
     With ``settings.markets_file`` the file is loaded and checked first (a
     :class:`~paymux.core.markets_config.MarketsConfigError` lists every problem); the
-    runtime's ``settings.providers`` are then the file's enabled providers.
+    runtime's ``settings.providers`` are then the file's enabled providers. Once they are
+    built, a chain none of whose enabled providers claims its currency is refused the same
+    way (:func:`~paymux.core.markets_config.check_chain_currencies`).
     """
     manager = plugin_manager or create_plugin_manager()
     sandboxed: frozenset[str] = frozenset()
@@ -210,6 +213,11 @@ def create_runtime(
         public_url=settings.public_url,
         sandboxed=sandboxed,
     )
+    if markets is not None:
+        check_chain_currencies(
+            markets.config,
+            {name: providers.get(name).capabilities().currencies for name in providers.names()},
+        )
     database = Database(settings.database_url)
     breakers = CircuitBreakers(
         threshold=settings.circuit_failure_threshold, open_seconds=settings.circuit_open_seconds
@@ -266,6 +274,7 @@ def create_runtime(
         lock_seconds=settings.idempotency_lock_seconds,
         ledger_entry=ledger_entry,
         retry_policies=retry_policies(settings),
+        quoter=quoter,
     )
     chargebacks = ChargebackService(store=store, ledger_entry=ledger_entry)
     return PaymuxRuntime(

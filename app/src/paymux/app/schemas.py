@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from paymux.app.localization import Localizable
 from paymux.app.problems import Problem
 from paymux.core.domain.buyer_contact import (
     EMAIL_MAX_LENGTH,
@@ -103,7 +104,8 @@ class PaymentIn(BaseModel):
         default=None,
         max_length=LOCALE_MAX_LENGTH,
         pattern=LOCALE_PATTERN,
-        description="The buyer's language tag, for localized amounts and dates in notifications",
+        description="The buyer's language tag, for localized amounts and dates in notifications "
+        "and on the status page",
         examples=["de-DE"],
     )
 
@@ -181,8 +183,16 @@ def _money(value: Any, currency: str, where: str) -> Money:
         raise Problem(error.code, f"{where}: {error}", pointer=pointer) from None
 
 
-class OrderOut(BaseModel):
+class OrderOut(Localizable):
     """A payment order as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "amount": "currency",
+        "commission": "currency",
+        "logistics_fee": "currency",
+        "settlement_amount": "settlement_currency",
+    }
+    display_days: ClassVar[tuple[str, ...]] = ("estimated_delivery",)
 
     id: str
     seller_id: str
@@ -202,17 +212,17 @@ class OrderOut(BaseModel):
     )
 
 
-class FxQuoteOut(BaseModel):
-    """The quote locked for a payment's conversion (1 presentment = rate settlement)."""
+class FxQuoteOut(Localizable):
+    """A locked quote, ``1 base = rate quote``: a converted payment's (presentment to
+    settlement currency) or a converted payout's."""
 
-    base: str = Field(description="The presentment currency", examples=["JPY"])
-    quote: str = Field(description="The settlement currency", examples=["USD"])
-    rate: str = Field(
-        description="The rate exactly as the source gave it (decimal string)",
-        examples=["0.0066"],
-    )
-    source: str = Field(description="The rate source", examples=["ecb"])
-    rate_date: str = Field(description="The day the rate holds for (ISO date)")
+    display_days: ClassVar[tuple[str, ...]] = ("rate_date",)
+
+    base: str
+    quote: str
+    rate: str = Field(description="Exactly as locked (a decimal string)")
+    source: str = Field(description="The rate source, e.g. `ecb` or `fixed`")
+    rate_date: str = Field(description="The day the rate holds for (ISO 8601 date)")
     created_at: datetime
     expires_at: datetime
 
@@ -224,7 +234,7 @@ class NextAction(BaseModel):
     url: str
 
 
-class PendingOut(BaseModel):
+class PendingOut(Localizable):
     """What an open payment waits for, and what to do about it."""
 
     reason: PendingReason
@@ -237,8 +247,13 @@ class PendingOut(BaseModel):
     )
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Localizable):
     """A payment as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "amount": "currency",
+        "settlement_amount": "settlement_currency",
+    }
 
     id: str
     status: PaymentStatus
@@ -368,8 +383,14 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(Localizable):
     """A confirmed shipment and the money it released."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "released": "currency",
+        "commission": "currency",
+        "logistics_fee": "currency",
+    }
 
     payment_id: str
     payment_order_id: str
@@ -399,26 +420,38 @@ class ShipmentOut(BaseModel):
         )
 
 
-class WalletBalanceOut(BaseModel):
+class WalletBalanceOut(Localizable):
     """A seller's money in one currency."""
+
+    display_amounts: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("pending", "available", "in_transit", "paid_out", "disputed", "receivable"), "currency"
+    )
 
     currency: str
     pending: str = Field(description="Paid, not releasable until shipment")
     available: str = Field(description="Released, can be paid out")
-    paid_out: str = Field(description="Paid to the seller so far")
+    in_transit: str = Field(
+        description="Payouts on their way to the seller in this currency (pending payouts)"
+    )
+    paid_out: str = Field(
+        description="Paid to the seller in this currency so far (a payout converted from "
+        "another currency counts with the amount the seller received)"
+    )
     disputed: str = Field(description="Frozen by open chargebacks")
     receivable: str = Field(description="Owed by the seller; recovered from the next payout")
 
 
-class WalletOut(BaseModel):
+class WalletOut(Localizable):
     """A seller's wallet: the ledger seen per currency."""
 
     seller_id: str
     balances: list[WalletBalanceOut]
 
 
-class AccountOut(BaseModel):
+class AccountOut(Localizable):
     """A ledger account."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"balance": "currency"}
 
     id: str
     owner_kind: str
@@ -442,8 +475,10 @@ class AccountOut(BaseModel):
         )
 
 
-class EntryOut(BaseModel):
+class EntryOut(Localizable):
     """A posting: positive amounts are debits, negative are credits."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: int
     transaction_id: str
@@ -465,7 +500,7 @@ class EntryOut(BaseModel):
         )
 
 
-class EntriesPage(BaseModel):
+class EntriesPage(Localizable):
     """A page of an account's entries."""
 
     account: AccountOut
@@ -474,7 +509,7 @@ class EntriesPage(BaseModel):
     next_after: int | None = Field(description="Pass as `after` for the next page")
 
 
-class LedgerTransactionOut(BaseModel):
+class LedgerTransactionOut(Localizable):
     """A journal transaction."""
 
     id: str
@@ -511,15 +546,19 @@ class RefundIn(BaseModel):
     reason: str | None = Field(default=None, max_length=255)
 
 
-class RefundPartOut(BaseModel):
+class RefundPartOut(Localizable):
     """How much of a refund one order gives."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     payment_order_id: str
     amount: str
 
 
-class RefundOut(BaseModel):
+class RefundOut(Localizable):
     """A refund as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     id: str
     payment_id: str
@@ -556,18 +595,42 @@ class PayoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seller_id: _Id
-    currency: str = Field(description="ISO 4217 code, upper case", examples=["EUR"])
-    amount: AmountText | None = Field(default=None, description="Default: all available")
+    currency: str = Field(
+        description="ISO 4217 code, upper case: the seller's available money paid out",
+        examples=["EUR"],
+    )
+    amount: AmountText | None = Field(
+        default=None, description="In `currency`; default: all available"
+    )
+    payout_currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code the seller is paid in; default: the payout method's "
+        "currency, else `currency`. Another currency converts at a locked quote.",
+        examples=["EUR"],
+    )
 
 
-class PayoutOut(BaseModel):
+class PayoutOut(Localizable):
     """A payout as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {
+        "amount": "currency",
+        "payout_amount": "payout_currency",
+    }
 
     id: str
     seller_id: str
     status: PayoutStatus
-    currency: str
-    amount: str
+    currency: str = Field(description="The currency of the seller's money paid out")
+    amount: str = Field(description="Taken from the seller's available money in `currency`")
+    payout_currency: str = Field(description="The currency the seller is paid in")
+    payout_amount: str = Field(
+        description="What the seller is paid in `payout_currency`: `amount` converted at "
+        "`fx_quote`, or `amount` itself"
+    )
+    fx_quote: FxQuoteOut | None = Field(
+        description="The locked quote of a converted payout; null without a conversion"
+    )
     provider: str
     failure_code: str | None
     created_at: datetime
@@ -575,12 +638,26 @@ class PayoutOut(BaseModel):
     @classmethod
     def of(cls, payout: Payout) -> PayoutOut:
         """Render a payout."""
+        quote = payout.fx_quote
         return cls(
             id=payout.id,
             seller_id=payout.seller_id,
             status=payout.status,
             currency=payout.amount.currency,
             amount=payout.amount.amount_str,
+            payout_currency=payout.sent.currency,
+            payout_amount=payout.sent.amount_str,
+            fx_quote=None
+            if quote is None
+            else FxQuoteOut(
+                base=quote.base,
+                quote=quote.quote,
+                rate=str(quote.rate),
+                source=quote.source,
+                rate_date=quote.rate_date.isoformat(),
+                created_at=quote.created_at,
+                expires_at=quote.expires_at,
+            ),
             provider=payout.provider,
             failure_code=payout.failure_code,
             created_at=payout.created_at,

@@ -546,6 +546,41 @@ def check_offered(config: MarketsConfig, offered: Collection[str]) -> None:
         raise MarketsConfigError(config.source, errors)
 
 
+def check_chain_currencies(
+    config: MarketsConfig, claimed: Mapping[str, Collection[str] | None]
+) -> None:
+    """Refuse a provider chain in which no enabled provider claims the route's currency.
+
+    ``claimed`` maps each enabled provider to the currencies its capabilities list
+    (``None``: every one). A chain naming only providers that are not enabled is left alone
+    (their capabilities are unknown until they are enabled); a chain whose enabled
+    providers all lack the currency could never take a payment in it, so the file is
+    refused, each such chain named by its path. Raises :class:`MarketsConfigError`.
+    """
+    errors: list[str] = []
+    for market in config.markets.values():
+        for currency, route in market.currencies.items():
+            for method, chain in route.methods.items():
+                enabled = [name for name in chain if name in claimed]
+                if not enabled:
+                    continue
+                if any(_claims(claimed[name], currency) for name in enabled):
+                    continue
+                names = ", ".join(enabled)
+                errors.append(
+                    f"markets.{market.id}.currencies.{currency}.methods.{method}: no provider "
+                    f"of the chain supports {currency} (the capabilities of {names} do not "
+                    f"list it): market {market.id} could never take {method} payments in "
+                    f"{currency}"
+                )
+    if errors:
+        raise MarketsConfigError(config.source, errors)
+
+
+def _claims(currencies: Collection[str] | None, currency: str) -> bool:
+    return currencies is None or currency in currencies
+
+
 def read_markets_file(path: Path, *, mode: str = "sandbox") -> MarketsConfig:
     """Read and check a markets file's structure (see :func:`parse_markets`)."""
     source = str(path)

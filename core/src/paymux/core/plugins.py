@@ -15,6 +15,7 @@ from paymux.core.providers import (
     ProviderContext,
     ProviderRegistry,
     ProviderSpec,
+    capability_problems,
     split_settlement_currency,
 )
 from paymux.core.reconciliation.alerts import ReconciliationAlerter
@@ -87,7 +88,10 @@ def build_provider_registry(
 ) -> ProviderRegistry:
     """Build the providers named in ``enabled`` (name -> config) from the plugins' specs.
 
-    The providers named in ``sandboxed`` get ``ProviderContext.sandbox = True``.
+    The providers named in ``sandboxed`` get ``ProviderContext.sandbox = True``. A provider
+    whose capabilities do not list its currencies as active ISO 4217 codes is refused
+    (:class:`PluginError` naming every wrong claim; see
+    :func:`~paymux.core.providers.capability_problems`).
     """
     specs = collect_provider_specs(manager)
     providers = []
@@ -113,6 +117,9 @@ def build_provider_registry(
         provider = specs[name].build(context)
         if provider.name != name:
             raise PluginError(f"provider spec {name!r} built a provider called {provider.name!r}")
+        problems = capability_problems(name, provider.capabilities())
+        if problems:
+            raise PluginError("; ".join(problems))
         providers.append(provider)
     return ProviderRegistry(providers)
 

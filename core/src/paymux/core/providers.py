@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paymux.core.domain.errors import NoProviderError, UnknownProviderError
-from paymux.core.ports.provider import PaymentProvider
+from paymux.core.ports.provider import PaymentProvider, ProviderCapabilities
 from paymux.currencies import MoneyError, get_active_currency
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -82,6 +82,36 @@ class ProviderSpec:
                 f"provider name {self.name!r} must be lower-case letters, digits and '_', "
                 "starting with a letter (at most 32 characters)"
             )
+
+
+def capability_problems(name: str, capabilities: ProviderCapabilities) -> list[str]:
+    """What is wrong with a provider's claimed currencies, one sentence each (none: ``[]``).
+
+    A provider must list the currencies it supports explicitly, as active ISO 4217 codes:
+    ``None`` ("every currency") is refused, and so are an empty list, lower-case or unknown
+    codes, codes without a minor unit (``XAU``) and withdrawn ones (``HRK``). paymux checks
+    this when it builds the providers, so a wrong claim stops the start-up instead of
+    routing a payment to a provider that cannot encode it.
+    """
+    currencies = capabilities.currencies
+    if currencies is None:
+        return [
+            f"provider {name!r} does not list its currencies (capabilities().currencies is "
+            "None): list the ISO 4217 codes it supports explicitly (every active one: "
+            "frozenset(c.code for c in paymux.currencies.active_currencies()))"
+        ]
+    if not currencies:
+        return [f"provider {name!r} claims no currency: an empty list serves nobody"]
+    problems: list[str] = []
+    for code in sorted(currencies, key=str):
+        try:
+            get_active_currency(code)
+        except MoneyError as error:
+            problems.append(
+                f"provider {name!r} claims currency {code!r}, which is not an active "
+                f"ISO 4217 code: {error}"
+            )
+    return problems
 
 
 class ProviderRegistry:

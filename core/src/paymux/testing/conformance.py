@@ -43,7 +43,7 @@ from paymux.core.ports.provider import (
     RefundRequest,
     WebhookVerificationError,
 )
-from paymux.currencies import Money, active_currencies, get_currency, is_active_currency
+from paymux.currencies import Money, get_currency, is_active_currency
 from paymux.testing.harness import Fault, Forgery, ProviderHarness, WebhookForger
 
 if importlib.util.find_spec("pytest_asyncio") is None:  # pragma: no cover - a set-up error
@@ -55,6 +55,13 @@ Webhook = tuple[Mapping[str, str], bytes]
 
 SAMPLE_MINOR = 123457
 """Minor units of every test amount: every digit differs, so a wrong scale shows."""
+
+AMOUNTS_MINOR = (1, SAMPLE_MINOR, 98765432)
+"""The amounts charged in every claimed currency: the smallest, a typical, a large one."""
+
+MAX_COARSENING = 10**4
+"""How much coarser than ISO 4217's minor unit a PSP's unit may be (ISO's largest exponent
+is 4): an amount still refused at that precision is a problem."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SLUG = re.compile(r"[a-z0-9]+(?:[_.:-][a-z0-9]+)*")
@@ -273,7 +280,8 @@ class ProviderConformance:
 
     @pytest.mark.asyncio
     async def test_capabilities_are_well_formed(self, provider_harness: ProviderHarness) -> None:
-        """Methods claimed; countries ISO 3166 alpha-2; currencies active ISO 4217 codes."""
+        """Methods claimed; countries ISO 3166 alpha-2; currencies listed explicitly, as
+        active ISO 4217 codes."""
         capabilities = provider_harness.provider.capabilities()
         assert isinstance(capabilities, ProviderCapabilities)
         assert capabilities.methods, "no payment method claimed"
@@ -282,10 +290,12 @@ class ProviderConformance:
             bad = sorted(c for c in capabilities.countries if not _COUNTRY.fullmatch(c))
             assert capabilities.countries, "an empty set of countries serves nobody"
             assert not bad, f"bad countries: {bad}"
-        if capabilities.currencies is not None:
-            bad = sorted(c for c in capabilities.currencies if not is_active_currency(c))
-            assert capabilities.currencies, "an empty set of currencies serves nobody"
-            assert not bad, f"not active ISO 4217 currencies: {bad}"
+        assert capabilities.currencies is not None, (
+            "list the currencies explicitly (paymux refuses None when it builds the provider)"
+        )
+        bad = sorted(c for c in capabilities.currencies if not is_active_currency(c))
+        assert capabilities.currencies, "an empty set of currencies serves nobody"
+        assert not bad, f"not active ISO 4217 currencies: {bad}"
         request = self.checkout_request(provider_harness)
         assert capabilities.serves(
             country=request.country, currency=request.amount.currency, method=request.payment_method
@@ -603,44 +613,46 @@ class ProviderConformance:
 
     @pytest.mark.asyncio
     async def test_amounts_are_encoded_exactly(self, provider_harness: ProviderHarness) -> None:
-        """For every currency claimed (``None``: every active ISO 4217 currency), the PSP
-        charges exactly the amount, by the currency's full exponent (123457 minor units).
+        """For every currency claimed, the PSP charges exactly the amount, by the currency's
+        full ISO 4217 exponent: one minor unit, a typical amount (123457 minor units) and a
+        large one (98765432 minor units).
 
         A PSP that takes a currency at a coarser precision than ISO's (Stripe's three-decimal
-        currencies end in 0) may refuse an amount it cannot represent, before any request,
-        with a final ``ProviderRejectedError`` of code ``amount-not-encodable``; the same
-        amount rounded to that precision must then be charged exactly."""
+        currencies end in 0, Stripe's MGA and Adyen's IDR are whole units) may refuse an
+        amount it cannot represent, before any request, with a final
+        ``ProviderRejectedError`` of code ``amount-not-encodable`` (never by rounding it
+        silently); the same amount at the next coarser precision (at least one unit of it)
+        must then be charged exactly."""
         capabilities = provider_harness.provider.capabilities()
-        codes = (
-            sorted(capabilities.currencies)
-            if capabilities.currencies is not None
-            else [currency.code for currency in active_currencies()]
-        )
+        assert capabilities.currencies is not None, "list the currencies explicitly"
         problems: list[str] = []
-        for code in codes:
-            amount, registration, step = Money(SAMPLE_MINOR, code), None, 1
-            while registration is None:
-                try:
-                    registration = await self.register(provider_harness, amount)
-                except ProviderRejectedError as error:
-                    step *= 10  # the amount at the next coarser precision
-                    coarser = SAMPLE_MINOR // step * step
-                    if error.code != "amount-not-encodable" or not coarser:
-                        problems.append(f"{amount}: not registered: {_error_flags(error)}")
-                        break
-                    amount = Money(coarser, code)
-                except ProviderError as error:
-                    problems.append(f"{amount}: not registered: {_error_flags(error)}")
-                    break
-            if registration is None:
-                continue
-            charged = provider_harness.charged_amount(registration)
-            if charged != amount:
-                problems.append(f"{amount}: the PSP charges {charged}")
+        for code in sorted(capabilities.currencies):
+            for minor in AMOUNTS_MINOR:
+                problem = await self._charged_exactly(provider_harness, Money(minor, code))
+                if problem is not None:
+                    problems.append(problem)
         assert not problems, (
             "amounts not encoded exactly (exclude a currency the plugin cannot encode from "
             "its capabilities):\n" + "\n".join(problems)
         )
+
+    async def _charged_exactly(self, harness: ProviderHarness, amount: Money) -> str | None:
+        """Register ``amount`` (coarser when refused as not encodable): what went wrong."""
+        step, minor = 1, amount.minor
+        while True:
+            try:
+                registration = await self.register(harness, amount)
+            except ProviderRejectedError as error:
+                step *= 10  # the amount at the next coarser precision, at least one unit
+                coarser = max(minor // step * step, step)
+                if error.code != "amount-not-encodable" or step > MAX_COARSENING:
+                    return f"{amount}: not registered: {_error_flags(error)}"
+                amount = Money(coarser, amount.currency)
+                continue
+            except ProviderError as error:
+                return f"{amount}: not registered: {_error_flags(error)}"
+            charged = harness.charged_amount(registration)
+            return None if charged == amount else f"{amount}: the PSP charges {charged}"
 
     # -- shutdown ---------------------------------------------------------------------------
 

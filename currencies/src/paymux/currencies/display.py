@@ -1,9 +1,11 @@
-"""Localized display of money with Babel, using ISO 4217 decimal places.
+"""Localized display of money and its dates with Babel, using ISO 4217 decimal places.
 
 Babel (CLDR) supplies the currency symbol, the symbol's position and the
 locale's separators and grouping. The number of decimal places is always the
 ISO 4217 exponent, not CLDR's "customary" digits, so an amount is never shown
 rounded: 1.234 KWD stays 1.234 and 0.05 IQD is not shown as 0.
+Dates and date-times use the locale's CLDR patterns; a date-time is shown in UTC and
+says so (``24.11.2026, 21:00:00 UTC``), as no time zone of the reader is known.
 Display strings are for people only; never parse them back.
 """
 
@@ -12,15 +14,23 @@ from __future__ import annotations
 import copy
 import decimal
 import functools
+from datetime import UTC, date, datetime
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_interval, format_time, get_datetime_format
 from babel.numbers import NumberPattern, get_currency_name
 
 from paymux.currencies.errors import InvalidLocaleError
 from paymux.currencies.iso4217 import get_currency
 from paymux.currencies.money import Money
 
-__all__ = ["currency_name", "format_money"]
+__all__ = [
+    "currency_name",
+    "find_locale",
+    "format_day_range",
+    "format_instant",
+    "format_money",
+]
 
 
 @functools.lru_cache(maxsize=256)
@@ -87,3 +97,49 @@ def currency_name(code: str, locale: str = "en_US") -> str:
     babel_locale = _get_locale(locale)
     name = get_currency_name(currency.code, locale=babel_locale)
     return currency.name if name == currency.code else name
+
+
+def find_locale(tag: str) -> str | None:
+    """The Babel identifier of language tag ``tag``, or ``None`` when CLDR has no such locale.
+
+    ``find_locale("de-DE")`` is ``"de_DE"``, ``find_locale("zh-TW")`` is ``"zh_Hant_TW"``
+    (CLDR's likely script), ``find_locale("de-XX")`` is ``None``. No fallback to a shorter
+    tag: that is the caller's choice (``de-XX`` -> ``de``).
+    """
+    if not isinstance(tag, str) or not tag:
+        return None
+    try:
+        return str(_locale(tag))
+    except InvalidLocaleError:
+        return None
+
+
+def format_instant(moment: datetime, locale: str = "en_US") -> str:
+    """A date-time for people in ``locale``: CLDR's medium date and long time, in UTC.
+
+    ``datetime(2026, 11, 24, 21, tzinfo=UTC)`` is ``"24.11.2026, 21:00:00 UTC"`` in
+    ``de_DE`` and ``"Nov 24, 2026, 9:00:00\u202fPM UTC"`` in ``en_US``. A naive
+    ``moment`` is taken as UTC.
+
+    Raises:
+        InvalidLocaleError: ``locale`` is not a locale Babel knows.
+    """
+    babel_locale = _get_locale(locale)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    # Babel's format_datetime() uses one width for both parts; the long time names the zone.
+    pattern = str(get_datetime_format("medium", locale=babel_locale)).replace("'", "")
+    time_text = format_time(moment, "long", tzinfo=UTC, locale=babel_locale)
+    date_text = format_date(moment, "medium", locale=babel_locale)
+    return pattern.replace("{0}", time_text).replace("{1}", date_text)
+
+
+def format_day_range(first: date, last: date, locale: str = "en_US") -> str:
+    """One day or a range of days for people in ``locale``: CLDR's ``yMMMd`` skeleton.
+
+    ``"1.–3. Dez. 2026"`` in ``de_DE`` for December 1 to 3, ``"1. Dez. 2026"`` for one day.
+
+    Raises:
+        InvalidLocaleError: ``locale`` is not a locale Babel knows.
+    """
+    babel_locale = _get_locale(locale)
+    return str(format_interval(first, last, "yMMMd", locale=babel_locale))

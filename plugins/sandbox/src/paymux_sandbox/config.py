@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_WEBHOOK_SECRET = "whsec_sandbox_development"  # noqa: S105 - sandbox only, no real money
 
@@ -33,6 +35,9 @@ class SandboxConfig(BaseModel):
     """How old a webhook's signed timestamp may be before it is refused."""
     webhook_attempts: int = Field(default=5, ge=1)
     """How often the simulator tries to deliver one webhook."""
+    currencies: frozenset[str] | None = None
+    """The currencies the provider claims (active ISO 4217 codes); default: every active
+    ISO 4217 currency. Narrow it to try paymux's routing refusals in sandbox mode."""
     settlement_currency: str | None = Field(default=None, min_length=3, max_length=3)
     """The currency the sandbox account settles in (paymux reads the same key to price
     payments, see ``docs/concepts/fx.md``); ``None``: each payment's own currency."""
@@ -42,3 +47,14 @@ class SandboxConfig(BaseModel):
     fx_spread: Decimal = Field(default=Decimal(0), gt=-1, lt=1)
     """How far below its rate the simulator converts (``0.01``: 1 % less, a loss for the
     platform; negative: more, a gain), so a settlement differs from paymux's quote."""
+
+    @field_validator("currencies", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        """A string from an environment variable: a JSON list or codes separated by commas."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [code.strip() for code in text.split(",") if code.strip()]
+        return value

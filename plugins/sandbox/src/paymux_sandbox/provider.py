@@ -34,7 +34,7 @@ from paymux.core.ports.provider import (
     WebhookVerificationError,
     parse_retry_after,
 )
-from paymux.currencies import Money, MoneyError
+from paymux.currencies import Money, MoneyError, active_currencies
 from paymux_sandbox.config import SandboxConfig
 from paymux_sandbox.signature import SIGNATURE_HEADER, verify
 
@@ -58,6 +58,11 @@ class SandboxProvider:
     ) -> None:
         self._config = config
         self._webhook_url = webhook_url
+        self._currencies = (
+            config.currencies
+            if config.currencies is not None
+            else frozenset(currency.code for currency in active_currencies())
+        )
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=config.request_timeout_seconds,
@@ -70,9 +75,12 @@ class SandboxProvider:
         return "sandbox"
 
     def capabilities(self) -> ProviderCapabilities:
-        """Cards, in every country and every active currency; hosted checkout and webhooks."""
+        """Cards, in every country and every active ISO 4217 currency (or the configured
+        ``currencies``); hosted checkout and webhooks. Amounts go to the simulator in ISO
+        minor units, so every exponent (0 to 4) is exact."""
         return ProviderCapabilities(
             methods=frozenset({"card"}),
+            currencies=self._currencies,
             features=frozenset({"hosted_checkout", "webhooks", "status", "refunds", "payouts"}),
         )
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paymux.core.ports.provider import ProviderRejectedError
-from paymux.currencies import Money, get_currency
+from paymux.currencies import Money, get_currency, is_active_currency
 from paymux.currencies.errors import UnknownCurrencyError
 
 
@@ -78,12 +78,10 @@ def _iso_exponent(currency: str) -> int | None:
 
 
 def supported_currencies() -> frozenset[str]:
-    """The currencies this plugin encodes correctly: Stripe's list, known to paymux's table,
-    whose ISO exponent converts to Stripe's unit (every one but UGX)."""
+    """The currencies this plugin encodes correctly: Stripe's list, active in paymux's ISO
+    4217 table, whose ISO exponent converts to Stripe's unit (every one but UGX)."""
     return frozenset(
-        code
-        for code in _STRIPE_PRESENTMENT
-        if code not in UNSUPPORTED and _iso_exponent(code) is not None
+        code for code in _STRIPE_PRESENTMENT if code not in UNSUPPORTED and is_active_currency(code)
     )
 
 

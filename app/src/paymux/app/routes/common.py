@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from paymux.app.idempotency import HEADER
+from paymux.app.localization import DisplayLocale, Localizable, display_headers, localize
 from paymux.app.problems import MEDIA_TYPE, Problem, ProblemRoute, field_errors
 from paymux.app.query_params import refuse_unknown_query_parameters
 from paymux.core.services.idempotency import StoredResponse
@@ -48,11 +49,41 @@ def parse_body(model: type[M], body: Any) -> M:
         ) from None
 
 
-def stored_response(stored: StoredResponse) -> Response:
-    """The response of an idempotent request, marked ``Idempotent-Replayed`` on a replay."""
+def stored_response(
+    stored: StoredResponse,
+    model: type[Localizable] | None = None,
+    locale: DisplayLocale | None = None,
+) -> Response:
+    """The response of an idempotent request, marked ``Idempotent-Replayed`` on a replay.
+
+    With ``model`` (what a success's body is), the answer says it varies with
+    ``Accept-Language``, and a success is localized for ``locale``: the stored body is the
+    machine form, so a replay is shown in the locale of the request that replays it. A
+    stored body that does not read as ``model`` is sent as stored.
+    """
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+    body = stored.body
+    if model is not None:
+        shown = None
+        if locale is not None and 200 <= stored.status < 300:
+            try:
+                body = localize(model.model_validate_json(stored.body), locale).model_dump_json()
+                shown = locale
+            except ValidationError:
+                pass
+        headers.update(display_headers(shown))
+    return Response(body, status_code=stored.status, media_type="application/json", headers=headers)
+
+
+def localized_response(
+    view: Localizable, locale: DisplayLocale | None, status_code: int = 200
+) -> Response:
+    """``view`` as JSON, localized for ``locale`` (see :mod:`paymux.app.localization`)."""
     return Response(
-        stored.body, status_code=stored.status, media_type="application/json", headers=headers
+        localize(view, locale).model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=display_headers(locale),
     )
 
 

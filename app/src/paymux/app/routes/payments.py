@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, requested_locale
 from paymux.app.openapi_links import PAYMENT_LINKS
 from paymux.app.problems import Problem
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
     json_body,
+    localized_response,
     parse_body,
     problem_responses,
     stored_response,
@@ -46,11 +48,15 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
     Writer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_WRITE])]  # noqa: N806
     Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
 
-    def render(payment: PaymentEvent, pending: PendingWork | None = None) -> str:
-        view = PaymentOut.of(
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
+
+    def view(payment: PaymentEvent, pending: PendingWork | None = None) -> PaymentOut:
+        return PaymentOut.of(
             payment, status_page_url=runtime.status_links.for_payment(payment), pending=pending
         )
-        return view.model_dump_json()
+
+    def render(payment: PaymentEvent) -> str:
+        return view(payment).model_dump_json()
 
     @router.post(
         "",
@@ -67,7 +73,10 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def create_payment(
-        request: Request, client_id: Writer, key: Annotated[str, Depends(idempotency_key)]
+        request: Request,
+        client_id: Writer,
+        key: Annotated[str, Depends(idempotency_key)],
+        locale: Locale,
     ) -> Response:
         """Create a checkout with one order per seller and register it with its provider.
 
@@ -92,15 +101,15 @@ def payments_router(runtime: PaymuxRuntime) -> APIRouter:
             draft,
             render,
         )
-        return stored_response(stored)
+        return stored_response(stored, PaymentOut, locale)
 
     @router.get("/{payment_id}", response_model=PaymentOut, responses=_ERRORS)
-    async def get_payment(payment_id: str, client_id: Reader) -> Response:
+    async def get_payment(payment_id: str, client_id: Reader, locale: Locale) -> Response:
         """A payment and each of its orders; while it is open, the buyer's next step
         (``next_action``) and what it waits for (``pending``: why, what to do, and when
         paymux next asks the provider on its own)."""
         payment = await runtime.payments.get_payment(payment_id, client_id=client_id)
         pending = await runtime.payments.pending_work(payment)
-        return Response(render(payment, pending), media_type="application/json")
+        return localized_response(view(payment, pending), locale)
 
     return router

@@ -18,7 +18,7 @@ _ERRORS = problem_responses(
     {
         400: "Malformed JSON",
         404: "The seller has no payout method",
-        422: "Not an enabled provider that pays out, or bad input",
+        422: "Not an enabled provider that pays out, an unknown currency, or bad input",
     }
 )
 SellerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
@@ -56,6 +56,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
             account=method_in.account,
             holder_name=method_in.holder_name,
             details=dict(method_in.details),
+            currency=method_in.currency,
         )
         return PayoutMethodOut.of(method)
 

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, requested_locale
 from paymux.app.openapi_links import PAYOUT_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
     json_body,
+    localized_response,
     parse_body,
     problem_responses,
     stored_response,
@@ -28,7 +30,8 @@ _ERRORS = problem_responses(
         400: "Missing Idempotency-Key or malformed JSON",
         404: "No such payout for this client",
         409: "A request with the same Idempotency-Key is in progress",
-        422: "More than available, nothing available, no payout provider, or bad input",
+        422: "More than available, nothing available, no payout provider, no exchange rate "
+        "for the payout currency, or bad input",
         503: "The provider did not answer; the payout stays pending; retry with the same key",
     }
 )
@@ -38,6 +41,7 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1/payouts", tags=["payouts"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
 
     def render(payout: Payout) -> str:
         return PayoutOut.of(payout).model_dump_json()
@@ -56,13 +60,21 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def create_payout(
-        request: Request, client_id: Payer, key: Annotated[str, Depends(idempotency_key)]
+        request: Request,
+        client_id: Payer,
+        key: Annotated[str, Depends(idempotency_key)],
+        locale: Locale,
     ) -> Response:
         """Pay a seller: everything available in the currency, or an amount.
 
         Never more than the seller's available balance. What the seller owes from earlier
         refunds (a receivable) is recovered first. The answer's ``status`` is ``paid``,
         ``failed`` (reversed to available) or ``pending``.
+
+        The seller is paid in ``payout_currency`` (default: their payout method's currency,
+        else ``currency``); another currency than ``currency`` converts at a quote locked
+        for this payout (``fx_quote``), rounded once (``fx-rate-unavailable`` when there is
+        no fresh rate).
         """
         body = await json_body(request)
         payout_in = parse_body(PayoutIn, body)
@@ -75,14 +87,15 @@ def payouts_router(runtime: PaymuxRuntime) -> APIRouter:
             seller_id=payout_in.seller_id,
             currency=payout_in.currency,
             amount=payout_in.amount,
+            payout_currency=payout_in.payout_currency,
             render=render,
         )
-        return stored_response(stored)
+        return stored_response(stored, PayoutOut, locale)
 
     @router.get("/{payout_id}", response_model=PayoutOut, responses=_ERRORS)
-    async def get_payout(payout_id: str, client_id: Payer) -> Response:
+    async def get_payout(payout_id: str, client_id: Payer, locale: Locale) -> Response:
         """A payout."""
         payout = await runtime.payouts.get_payout(payout_id, client_id=client_id)
-        return Response(render(payout), media_type="application/json")
+        return localized_response(PayoutOut.of(payout), locale)
 
     return router

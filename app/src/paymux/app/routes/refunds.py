@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, requested_locale
 from paymux.app.openapi_links import REFUND_LINKS
 from paymux.app.routes.common import (
     IDEMPOTENCY_KEY_PARAMETER,
     api_router,
     json_body,
+    localized_response,
     parse_body,
     problem_responses,
     stored_response,
@@ -39,6 +41,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
     """The refund endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1", tags=["refunds"])
     Refunder = Annotated[str, Security(runtime.api_keys, scopes=[Scope.REFUNDS])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
 
     def render(refund: Refund) -> str:
         return RefundOut.of(refund).model_dump_json()
@@ -61,6 +64,7 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
         request: Request,
         client_id: Refunder,
         key: Annotated[str, Depends(idempotency_key)],
+        locale: Locale,
     ) -> Response:
         """Refund a payment: one order or all, an amount or everything left.
 
@@ -84,12 +88,12 @@ def refunds_router(runtime: PaymuxRuntime) -> APIRouter:
             ),
             render,
         )
-        return stored_response(stored)
+        return stored_response(stored, RefundOut, locale)
 
     @router.get("/refunds/{refund_id}", response_model=RefundOut, responses=_ERRORS)
-    async def get_refund(refund_id: str, client_id: Refunder) -> Response:
+    async def get_refund(refund_id: str, client_id: Refunder, locale: Locale) -> Response:
         """A refund and its parts per order."""
         refund = await runtime.refunds.get_refund(refund_id, client_id=client_id)
-        return Response(render(refund), media_type="application/json")
+        return localized_response(RefundOut.of(refund), locale)
 
     return router

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, requested_locale
 from paymux.app.openapi_links import SHIPMENT_LINKS
 from paymux.app.problems import Problem
 from paymux.app.routes.common import (
@@ -54,6 +55,7 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
         request: Request,
         client_id: Writer,
         key: Annotated[str, Depends(idempotency_key)],
+        locale: Annotated[DisplayLocale | None, Depends(requested_locale)],
     ) -> Response:
         """The seller shipped this order: release its amount minus commission and logistics fee.
 
@@ -73,6 +75,6 @@ def shipments_router(runtime: PaymuxRuntime) -> APIRouter:
             order_id,
             render,
         )
-        return stored_response(stored)
+        return stored_response(stored, ShipmentOut, locale)
 
     return router

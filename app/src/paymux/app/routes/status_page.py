@@ -11,16 +11,26 @@ from __future__ import annotations
 import logging
 import time
 from html import escape
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse
 
+from paymux.app.localization import (
+    DEFAULT_TAG,
+    HEADER,
+    DisplayLocale,
+    lookup_locale,
+    negotiate_locale,
+)
 from paymux.app.runtime import PaymuxRuntime
 from paymux.app.status_links import LinkCheck
+from paymux.core.domain.delivery import DeliveryEstimate
 from paymux.core.domain.errors import PaymentNotFoundError
 from paymux.core.domain.models import PaymentEvent
 from paymux.core.services.payment_pending import PendingReason, PendingWork
-from paymux.currencies import format_money
+from paymux.currencies import Money, format_money
+from paymux.currencies.display import format_day_range, format_instant
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +83,12 @@ def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
             return payment
 
     @router.get("/checkout/{payment_id}", response_class=HTMLResponse)
-    async def status_page(payment_id: str, sig: str = "", exp: str = "") -> HTMLResponse:
+    async def status_page(
+        payment_id: str,
+        sig: str = "",
+        exp: str = "",
+        accept_language: Annotated[str | None, Header(alias=HEADER)] = None,
+    ) -> HTMLResponse:
         not_found = HTMLResponse(
             _page("Payment not found", "<p>Check the link.</p>", final=True), 404
         )
@@ -88,12 +103,24 @@ def status_page_router(runtime: PaymuxRuntime) -> APIRouter:
         except PaymentNotFoundError:
             return not_found
         payment = await ask_provider(payment)
-        return HTMLResponse(_status(payment, await runtime.payments.pending_work(payment)))
+        locale = buyer_display_locale(payment.buyer_locale, accept_language)
+        page = _status(payment, await runtime.payments.pending_work(payment), locale)
+        return HTMLResponse(page, headers={"Vary": HEADER})
 
     return router
 
 
-def _status(payment: PaymentEvent, pending: PendingWork | None) -> str:
+def buyer_display_locale(buyer_locale: str | None, accept_language: str | None) -> DisplayLocale:
+    """The locale the buyer sees amounts and dates in: the payment's ``buyer_locale`` (with
+    its fallback, ``de-CH-x-shop`` -> ``de-CH``), else the browser's ``Accept-Language``,
+    else English."""
+    chosen = lookup_locale(buyer_locale) if buyer_locale else None
+    chosen = chosen or negotiate_locale(accept_language) or lookup_locale(DEFAULT_TAG)
+    assert chosen is not None  # CLDR always has English
+    return chosen
+
+
+def _status(payment: PaymentEvent, pending: PendingWork | None, locale: DisplayLocale) -> str:
     status = payment.status
     final = status.is_terminal
     message = _MESSAGES.get(status.value, "Your payment is being processed…")
@@ -105,27 +132,55 @@ def _status(payment: PaymentEvent, pending: PendingWork | None) -> str:
         if pending is not None and pending.reason is PendingReason.AWAITING_BUYER and redirect
         else ""
     )
+    with_delivery = any(order.estimated_delivery for order in payment.orders)
     rows = "".join(
-        f"<tr><td>{escape(order.reference)}</td><td>{escape(format_money(order.amount, 'en_US'))}"
-        f"</td><td class='status' data-order='{escape(order.id)}'>{order.status.value}</td></tr>"
+        f"<tr><td>{escape(order.reference)}</td>"
+        f"<td class='amount'>{_money(order.amount, locale)}</td>"
+        + (
+            f"<td class='delivery'>{_days(order.estimated_delivery, locale)}</td>"
+            if with_delivery
+            else ""
+        )
+        + f"<td class='status' data-order='{escape(order.id)}'>{order.status.value}</td></tr>"
         for order in payment.orders
     )
+    delivery_header = "<th>Estimated delivery</th>" if with_delivery else ""
     back = (
         f"<p><a id='back' href='{escape(payment.return_url)}'>Back to the shop</a></p>"
         if final
         else ""
     )
+    created = _shown(format_instant(payment.created_at, locale.babel), locale)
     content = f"""
 <p id="result" data-status="{status.value}">{escape(message)}</p>
-<p>Total <strong>{escape(format_money(payment.total, "en_US"))}</strong></p>
-<table><tr><th>Order</th><th>Amount</th><th>Status</th></tr>{rows}</table>{resume}{back}"""
-    return _page("Your payment", content, final=final)
+<p>Total <strong id="total">{_money(payment.total, locale)}</strong></p>
+<p>Date <span id="created">{created}</span></p>
+<table><tr><th>Order</th><th>Amount</th>{delivery_header}<th>Status</th></tr>{rows}</table>
+{resume}{back}"""
+    return _page("Your payment", content, final=final, locale=locale)
 
 
-def _page(title: str, content: str, *, final: bool) -> str:
+def _shown(text: str, locale: DisplayLocale) -> str:
+    """A value localized for the buyer, marked with its language (the page's words are
+    English)."""
+    return f'<bdi lang="{escape(locale.tag)}">{escape(text)}</bdi>'
+
+
+def _money(money: Money, locale: DisplayLocale) -> str:
+    return _shown(format_money(money, locale.babel), locale)
+
+
+def _days(estimate: DeliveryEstimate | None, locale: DisplayLocale) -> str:
+    if estimate is None:
+        return ""
+    return _shown(format_day_range(estimate.earliest, estimate.latest, locale.babel), locale)
+
+
+def _page(title: str, content: str, *, final: bool, locale: DisplayLocale | None = None) -> str:
     refresh = "" if final else '<meta http-equiv="refresh" content="3">'
+    shown_in = "" if locale is None else f' data-locale="{escape(locale.tag)}"'
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">{refresh}<title>{escape(title)}</title>
+<html lang="en"{shown_in}><head><meta charset="utf-8">{refresh}<title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 34rem; margin: 2rem auto; color: #1d2433; }}

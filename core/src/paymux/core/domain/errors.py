@@ -29,14 +29,6 @@ class NoProviderError(PaymuxError):
     code = "no-provider"
 
 
-class FxRateUnavailableError(PaymuxError):
-    """The payment needs a conversion (its provider settles in another currency) and no
-    fresh rate can be had: no rate source is configured, it has no rate for the pair, or
-    its newest rate is too old. Nothing was written."""
-
-    code = "fx-rate-unavailable"
-
-
 class PaymentNotFoundError(PaymuxError):
     """No payment with that id is visible to this client."""
 
@@ -173,6 +165,14 @@ class InvalidPayoutMethodError(PaymuxError):
     """A seller's payout method names a provider that is not enabled or cannot pay out."""
 
     code = "invalid-payout-method"
+
+
+class FxRateUnavailableError(PaymuxError):
+    """A conversion needs a quote and none can be locked: no rate source, no rate for the
+    pair, or only a rate too old. Nothing was written. Raised for a payment whose provider
+    settles in another currency and for a payout in another currency."""
+
+    code = "fx-rate-unavailable"
 
 
 class PayoutMethodNotFoundError(PaymuxError):

@@ -2,6 +2,10 @@
 
 Status: ``pending -> paid | failed``. A failed payout is reversed: the money goes back to the
 seller's available balance.
+
+A payout takes ``amount`` from the seller's available money in its currency; the seller is
+paid ``payout_amount`` in another currency when the payout converts (at the locked
+``fx_quote``, rounded once), else ``amount`` itself.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from paymux.core.fx.quotes import Quote
 from paymux.currencies import Money
 
 
@@ -38,7 +43,7 @@ class PayoutDestination:
 
 @dataclass(frozen=True, slots=True)
 class Payout:
-    """A payout of ``amount`` to one seller."""
+    """A payout of ``amount`` (the seller's available money) to one seller."""
 
     id: str
     client_id: str
@@ -53,6 +58,27 @@ class Payout:
     updated_at: datetime
     destination: PayoutDestination | None = None
     """Where the payout goes, as the seller's payout method said when it was opened."""
+    payout_amount: Money | None = None
+    """What the seller is paid in the payout currency, when it is not ``amount``'s:
+    ``convert(amount, fx_quote)``. ``None``: no conversion, the seller is paid ``amount``."""
+    fx_quote: Quote | None = None
+    """The quote the payout was converted at (``None`` without a conversion)."""
+
+    def __post_init__(self) -> None:
+        if (self.payout_amount is None) != (self.fx_quote is None):
+            raise ValueError("a converted payout has both a payout amount and its quote")
+        if (
+            self.payout_amount is not None
+            and self.fx_quote is not None
+            and (self.fx_quote.base, self.fx_quote.quote)
+            != (self.amount.currency, self.payout_amount.currency)
+        ):
+            raise ValueError("the quote does not convert the payout's currencies")
+
+    @property
+    def sent(self) -> Money:
+        """What the provider pays the seller: ``payout_amount`` if converted, else ``amount``."""
+        return self.amount if self.payout_amount is None else self.payout_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +98,6 @@ class SellerPayoutMethod:
     details: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    currency: str | None = None
+    """The currency the seller is paid in (an EUR IBAN: ``EUR``); ``None``: the currency of
+    the money paid out. A payout request's ``payout_currency`` comes first."""

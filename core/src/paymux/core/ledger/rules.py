@@ -182,13 +182,27 @@ class FxSettled:
 
 @dataclass(frozen=True, slots=True)
 class PayoutFacts:
-    """What the rules need to know of a payout."""
+    """What the rules need to know of a payout.
+
+    ``amount`` leaves the seller's available money; ``payout_amount``, when the payout
+    converts, is what the seller is paid in another currency (at the payout's locked quote).
+    """
 
     client_id: str
     seller_id: str
     provider: str
     payout_id: str
     amount: Money
+    payout_amount: Money | None = None
+
+    def __post_init__(self) -> None:
+        if self.payout_amount is not None and self.payout_amount.currency == self.amount.currency:
+            raise ValueError("a converted payout pays out in another currency")
+
+    @property
+    def sent(self) -> Money:
+        """What the provider pays the seller (in the payout currency)."""
+        return self.amount if self.payout_amount is None else self.payout_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +366,6 @@ def _payout_entry(event: PayoutEvent) -> JournalEntry:
     currency = payout.amount.currency
     client, seller = payout.client_id, payout.seller_id
     available = seller_account(client, seller, Purpose.SELLER_AVAILABLE, currency)
-    in_transit = seller_account(client, seller, Purpose.SELLER_PAYOUT_IN_TRANSIT, currency)
     metadata = {"payout_id": payout.payout_id, "seller_id": seller}
     if isinstance(event, ReceivableRecovered):
         receivable = seller_account(client, seller, Purpose.SELLER_RECEIVABLE, currency)
@@ -362,18 +375,37 @@ def _payout_entry(event: PayoutEvent) -> JournalEntry:
             postings=(debit(available, event.recovered), credit(receivable, event.recovered)),
             metadata=metadata,
         )
-    if isinstance(event, PayoutInitiated):
-        source, target, kind = available, in_transit, "payout_initiated"
-    elif isinstance(event, PayoutPaid):
-        source = in_transit
-        target = clearing_account(client, payout.provider, currency)
+    sent = payout.sent
+    in_transit = seller_account(client, seller, Purpose.SELLER_PAYOUT_IN_TRANSIT, sent.currency)
+    postings: tuple[Posting, ...]
+    legs: tuple[Posting, ...]
+    if isinstance(event, PayoutPaid):
         kind = "payout_paid"
+        clearing = clearing_account(client, payout.provider, sent.currency)
+        postings = (debit(in_transit, sent), credit(clearing, sent))
     else:
-        source, target, kind = in_transit, available, "payout_reversed"
+        # Initiated: available -> in transit, through the platform's FX position in each
+        # currency when the payout converts. Failed: the exact reverse, at the same quote.
+        if payout.payout_amount is None:
+            legs = (debit(available, payout.amount), credit(in_transit, payout.amount))
+        else:
+            given = platform_account(client, Purpose.FX_CONVERSION, currency)
+            got = platform_account(client, Purpose.FX_CONVERSION, sent.currency)
+            legs = (
+                debit(available, payout.amount),
+                credit(given, payout.amount),
+                debit(got, sent),
+                credit(in_transit, sent),
+            )
+        if isinstance(event, PayoutInitiated):
+            kind, postings = "payout_initiated", legs
+        else:
+            kind = "payout_reversed"
+            postings = tuple(Posting(leg.account, -leg.amount) for leg in reversed(legs))
     return JournalEntry(
         reference=f"{kind}:{payout.payout_id}",
         kind=kind,
-        postings=(debit(source, payout.amount), credit(target, payout.amount)),
+        postings=postings,
         metadata=metadata,
     )
 

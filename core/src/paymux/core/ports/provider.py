@@ -104,7 +104,14 @@ class WebhookVerificationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ProviderCapabilities:
-    """What a provider can do. ``None`` for countries or currencies means "all"."""
+    """What a provider can do.
+
+    ``countries``: ISO 3166 alpha-2 codes, ``None`` meaning every country. ``currencies``:
+    the active ISO 4217 codes the provider supports, listed explicitly (paymux refuses a
+    provider whose list is ``None`` or empty, or holds any other code, when it builds it:
+    :func:`paymux.core.providers.capability_problems`); ``None`` is still read as "all" by
+    :meth:`serves` for objects built by hand.
+    """
 
     methods: frozenset[str]
     countries: frozenset[str] | None = None
@@ -276,6 +283,8 @@ class RefundResult:
 class PayoutRequest:
     """Money to send to a seller.
 
+    ``amount`` is what the seller is paid, in the currency they are paid in (for a payout
+    converted from another currency, its payout amount at the locked quote).
     ``destination`` is the seller's configured payout method at this provider; ``None`` when
     the seller has none (a provider that needs one refuses with
     :class:`ProviderRejectedError` code ``payout-destination-missing``).

@@ -21,8 +21,12 @@ class WalletBalance:
     """Paid by buyers, not releasable until the goods ship."""
     available: Money
     """Released: can be paid out."""
+    in_transit: Money
+    """Payouts on their way to the seller in this currency (pending payouts), converted
+    ones counted in the currency they pay out in."""
     paid_out: Money
-    """Paid to the seller so far (paid payouts)."""
+    """Paid to the seller in this currency so far (paid payouts; a payout converted from
+    another currency counts here with the amount the seller received)."""
     disputed: Money
     """Frozen by open chargebacks: back to pending or available if won, gone if lost."""
     receivable: Money
@@ -37,11 +41,12 @@ class LedgerService:
         self._store = store
 
     async def wallet(self, client_id: str, seller_id: str) -> list[WalletBalance]:
-        """The seller's balances per currency (empty if the seller has no money yet)."""
+        """The seller's balances in every currency they have or had money in, or were paid
+        in (empty if the seller has no money yet)."""
         async with self._store.begin() as uow:
             accounts = await uow.ledger.accounts_of(client_id, OwnerKind.SELLER, seller_id)
             paid_out = await uow.paid_out(client_id, seller_id)
-        by_currency: dict[str, dict[Purpose, Money]] = {}
+        by_currency: dict[str, dict[Purpose, Money]] = {currency: {} for currency in paid_out}
         for account in accounts:
             by_currency.setdefault(account.key.currency, {})[account.key.purpose] = (
                 account.normal_balance
@@ -51,6 +56,7 @@ class LedgerService:
                 currency=currency,
                 pending=balances.get(Purpose.SELLER_PENDING, Money.zero(currency)),
                 available=balances.get(Purpose.SELLER_AVAILABLE, Money.zero(currency)),
+                in_transit=balances.get(Purpose.SELLER_PAYOUT_IN_TRANSIT, Money.zero(currency)),
                 paid_out=Money(paid_out.get(currency, 0), currency),
                 disputed=balances.get(Purpose.SELLER_DISPUTED, Money.zero(currency)),
                 receivable=balances.get(Purpose.SELLER_RECEIVABLE, Money.zero(currency)),

@@ -7,6 +7,11 @@ balance rows locked) first recovers what the seller owes (a receivable) from the
 money, then moves the payout amount from available to in transit. The provider is called
 outside any transaction. Paid: the money leaves the provider's clearing balance. Failed: the
 payout is reversed to available.
+
+A payout in another currency than the money's (the request's ``payout_currency``, else the
+payout method's ``currency``) locks a quote before its transaction opens (the rate lookup is
+a network call), converts once, and moves the money through the platform's FX position in
+each currency; a failure reverses it at the same quote.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from paymux.core.domain.errors import (
+    FxRateUnavailableError,
     InvalidPayoutMethodError,
     PaymuxError,
     PayoutMethodNotFoundError,
@@ -33,6 +39,8 @@ from paymux.core.domain.payouts import (
     PayoutStatus,
     SellerPayoutMethod,
 )
+from paymux.core.fx.quotes import Quote, QuoteExpiredError, Quoter, convert, require_valid
+from paymux.core.fx.rates import RateUnavailableError
 from paymux.core.identifiers import new_id, utc_now
 from paymux.core.jobs.retry import RetryPolicy, policy_for
 from paymux.core.ledger.accounts import Purpose, seller_account
@@ -90,8 +98,10 @@ class PayoutService:
         ledger_entry: Callable[[LedgerEvent], JournalEntry] = default_entry,
         clock: Callable[[], datetime] = utc_now,
         retry_policies: Mapping[str, RetryPolicy] | None = None,
+        quoter: Quoter | None = None,
     ) -> None:
         self._store = store
+        self._quoter = quoter
         self._providers = providers
         self._lock = timedelta(seconds=lock_seconds)
         self._ledger_entry = ledger_entry
@@ -118,13 +128,14 @@ class PayoutService:
 
     async def _route(
         self, uow: UnitOfWork, client_id: str, seller_id: str
-    ) -> tuple[PaymentProvider, PayoutDestination | None]:
-        """The seller's payout method's provider and destination, or the default provider."""
+    ) -> tuple[PaymentProvider, PayoutDestination | None, str | None]:
+        """The seller's payout method's provider, destination and currency, or the default
+        provider."""
         method = await uow.payout_methods.get(client_id, seller_id)
         if method is None:
-            return self._default_payout_provider(), None
+            return self._default_payout_provider(), None, None
         destination = PayoutDestination(method.account, method.holder_name, method.details)
-        return self._payout_provider(method.provider), destination
+        return self._payout_provider(method.provider), destination, method.currency
 
     async def set_payout_method(
         self,
@@ -135,9 +146,13 @@ class PayoutService:
         account: str,
         holder_name: str | None,
         details: dict[str, str],
+        currency: str | None = None,
     ) -> SellerPayoutMethod:
-        """Create or replace the seller's payout method (checked: the provider pays out)."""
+        """Create or replace the seller's payout method (checked: the provider pays out;
+        ``currency``, the currency the seller is paid in, is an active ISO 4217 code)."""
         self._payout_provider(provider)
+        if currency is not None:
+            currency = get_active_currency(currency).code
         now = self._clock()
         async with self._store.begin() as uow:
             existing = await uow.payout_methods.get(client_id, seller_id)
@@ -150,6 +165,7 @@ class PayoutService:
                 details=details,
                 created_at=now if existing is None else existing.created_at,
                 updated_at=now,
+                currency=currency,
             )
             await uow.payout_methods.put(method)
         return method
@@ -170,19 +186,31 @@ class PayoutService:
         currency: str,
         amount: object | None,
         render: Callable[[Payout], str],
+        payout_currency: str | None = None,
     ) -> StoredResponse:
         """Pay the seller ``amount`` (default: everything available), once per key.
 
+        ``amount`` is taken from the seller's available money in ``currency``; the seller is
+        paid in ``payout_currency`` (default: their payout method's currency, else
+        ``currency``), converted at a quote locked before anything is written.
+
         Raises :class:`PayoutNotAllowedError` (more than available, or nothing),
-        :class:`PayoutsNotSupportedError` or a money error with nothing written, and
-        :class:`ProviderOutcomeUnknownError` when the provider's answer is unknown (the payout
-        stays pending; the same request with the same key resumes it).
+        :class:`PayoutsNotSupportedError`, :class:`FxRateUnavailableError` or a money error
+        with nothing written, and :class:`ProviderOutcomeUnknownError` when the provider's
+        answer is unknown (the payout stays pending; the same request with the same key
+        resumes it).
         """
+        source = get_active_currency(currency).code
+        wanted = None if payout_currency is None else get_active_currency(payout_currency).code
+        quote = await self._quote_for(request, seller_id, source, wanted)
         now = self._clock()
         payout_id = new_id("payout")
 
         async def open_payout(uow: UnitOfWork) -> Payout:
-            return await self._open(uow, request, seller_id, currency, amount, payout_id, now)
+            return await self._open(
+                uow, request, seller_id, source, amount, payout_id, now,
+                payout_currency=wanted, quote=quote,
+            )  # fmt: skip
 
         async def load_payout(uow: UnitOfWork, existing_id: str) -> Payout | None:
             return await uow.get_payout(existing_id)
@@ -194,6 +222,31 @@ class PayoutService:
         if isinstance(claimed, StoredResponse):
             return claimed
         return await self._execute(claimed.resource, claimed.record_id, render)
+
+    async def _quote_for(
+        self, request: IdempotentRequest, seller_id: str, source: str, wanted: str | None
+    ) -> Quote | None:
+        """The quote a new payout converts at, locked outside any database transaction;
+        ``None`` when it pays out in ``source`` or its key was used before (the stored
+        payout is replayed or resumed, at its own quote)."""
+        async with self._store.begin() as uow:
+            if await uow.find_idempotency_key(request.client_id, request.key) is not None:
+                return None
+            method = await uow.payout_methods.get(request.client_id, seller_id)
+        target = wanted or (method.currency if method is not None else None) or source
+        if target == source:
+            return None
+        if self._quoter is None:
+            raise FxRateUnavailableError(
+                f"paying out {source} in {target} needs an exchange rate, and no rate source "
+                "is configured (PAYMUX_FX__SOURCE, PAYMUX_FX__FIXED_RATES)"
+            )
+        try:
+            return await self._quoter.lock(source, target)
+        except RateUnavailableError as error:
+            raise FxRateUnavailableError(
+                f"no {source}/{target} rate to pay out with: {error}"
+            ) from error
 
     async def get_payout(self, payout_id: str, *, client_id: str) -> Payout:
         """A payout of ``client_id``."""
@@ -254,10 +307,19 @@ class PayoutService:
         amount: object | None,
         payout_id: str,
         now: datetime,
+        *,
+        payout_currency: str | None = None,
+        quote: Quote | None = None,
     ) -> Payout:
         currency = get_active_currency(currency_code).code
         client = request.client_id
-        provider, destination = await self._route(uow, client, seller_id)
+        provider, destination, method_currency = await self._route(uow, client, seller_id)
+        target = payout_currency or method_currency or currency
+        if target != currency and (quote is None or quote.quote != target):
+            raise PayoutNotAllowedError(
+                f"the seller's payout method changed to {target} while the payout was opened; "
+                "send the request again"
+            )
         available_key = seller_account(client, seller_id, Purpose.SELLER_AVAILABLE, currency)
         receivable_key = seller_account(client, seller_id, Purpose.SELLER_RECEIVABLE, currency)
         balances = await uow.ledger.locked_normal_balances([available_key, receivable_key], now=now)
@@ -270,7 +332,19 @@ class PayoutService:
             raise PayoutNotAllowedError(
                 f"{wanted} is more than the {available - recovered} available to {seller_id}"
             )
-        facts = PayoutFacts(client, seller_id, provider.name, payout_id, wanted)
+        payout_amount = None
+        if target != currency:
+            assert quote is not None
+            try:
+                payout_amount = convert(wanted, require_valid(quote, now))
+            except QuoteExpiredError as error:
+                raise FxRateUnavailableError(str(error)) from error
+            if not payout_amount.is_positive:
+                raise PayoutNotAllowedError(
+                    f"{wanted} is {payout_amount} at the {currency}/{target} rate "
+                    f"{quote.rate}: nothing to pay out"
+                )
+        facts = PayoutFacts(client, seller_id, provider.name, payout_id, wanted, payout_amount)
         if recovered.is_positive:
             entry = self._ledger_entry(ReceivableRecovered(facts, recovered))
             await uow.ledger.record(client, entry, now=now)
@@ -287,6 +361,8 @@ class PayoutService:
             created_at=now,
             updated_at=now,
             destination=destination,
+            payout_amount=payout_amount,
+            fx_quote=None if payout_amount is None else quote,
         )
         await uow.insert_payout(payout)
         await uow.ledger.record(client, self._ledger_entry(PayoutInitiated(facts)), now=now)
@@ -335,7 +411,7 @@ class PayoutService:
         provider = self._providers.get(payout.provider)
         return await call_provider(
             lambda: provider.payout(
-                PayoutRequest(payout.id, payout.seller_id, payout.amount, payout.destination),
+                PayoutRequest(payout.id, payout.seller_id, payout.sent, payout.destination),
                 idempotency_key=payout.psp_idempotency_key,
             ),
             refused=lambda code: PayoutResult(PayoutStatus.FAILED, failure_code=code),
@@ -393,8 +469,9 @@ class PayoutService:
         if not changed:
             return False
         facts = PayoutFacts(
-            payout.client_id, payout.seller_id, payout.provider, payout.id, payout.amount
-        )
+            payout.client_id, payout.seller_id, payout.provider, payout.id, payout.amount,
+            payout.payout_amount,
+        )  # fmt: skip
         event = PayoutPaid(facts) if result.status is PayoutStatus.PAID else PayoutFailed(facts)
         await uow.ledger.record(payout.client_id, self._ledger_entry(event), now=now)
         settled = await uow.get_payout(payout.id)
@@ -414,6 +491,8 @@ def _payout_message(topic: str, payout: Payout) -> OutboxMessage:
             "status": payout.status.value,
             "amount_minor": payout.amount.minor,
             "currency": payout.amount.currency,
+            "payout_amount_minor": payout.sent.minor,
+            "payout_currency": payout.sent.currency,
             "failure_code": payout.failure_code,
         },
     )

@@ -34,6 +34,7 @@ class PayoutMethodRepository:
             "details": json.dumps(method.details, sort_keys=True),
             "created_at": method.created_at,
             "updated_at": method.updated_at,
+            "currency": method.currency,
         }
         changing = {k: v for k, v in values.items() if k not in ("client_id", "seller_id")}
         changing.pop("created_at")
@@ -66,4 +67,5 @@ class PayoutMethodRepository:
             details=dict(json.loads(row.details)),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            currency=row.currency,
         )

@@ -251,6 +251,12 @@ class PayoutRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=_TZ)
     destination: str | None = Field(default=None, sa_type=sa.Text)
     """JSON: the seller's payout destination when the payout was opened."""
+    payout_currency: str | None = Field(default=None, max_length=3)
+    """The currency the seller is paid in, when the payout converts (else ``currency``)."""
+    payout_amount_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    """What the seller is paid in ``payout_currency``, when the payout converts."""
+    fx_quote: str | None = Field(default=None, sa_type=sa.Text)
+    """JSON (``Quote.as_dict``): the quote the payout converts at, when it converts."""
 
 
 class ChargebackRow(SQLModel, table=True):
@@ -300,6 +306,8 @@ class SellerPayoutMethodRow(SQLModel, table=True):
     """JSON object of strings."""
     created_at: datetime = Field(sa_type=_TZ)
     updated_at: datetime = Field(sa_type=_TZ)
+    currency: str | None = Field(default=None, max_length=3)
+    """The currency the seller is paid in (``None``: the currency of the money paid out)."""
 
 
 class JobRow(SQLModel, table=True):

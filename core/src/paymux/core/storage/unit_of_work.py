@@ -523,6 +523,7 @@ class UnitOfWork:
 
     async def insert_payout(self, payout: Payout) -> None:
         """Store a new payout."""
+        converted = payout.payout_amount
         await self._execute(
             sa.insert(_payout).values(
                 id=payout.id,
@@ -538,6 +539,13 @@ class UnitOfWork:
                 created_at=payout.created_at,
                 updated_at=payout.updated_at,
                 destination=_destination_json(payout.destination),
+                payout_currency=None if converted is None else converted.currency,
+                payout_amount_minor=None if converted is None else converted.minor,
+                fx_quote=(
+                    None
+                    if payout.fx_quote is None
+                    else json.dumps(payout.fx_quote.as_dict(), sort_keys=True)
+                ),
             )
         )
 
@@ -562,6 +570,12 @@ class UnitOfWork:
             created_at=row.created_at,
             updated_at=row.updated_at,
             destination=_destination(row.destination),
+            payout_amount=(
+                None
+                if row.payout_amount_minor is None
+                else Money(row.payout_amount_minor, row.payout_currency)
+            ),
+            fx_quote=None if row.fx_quote is None else Quote.from_dict(json.loads(row.fx_quote)),
         )
 
     async def set_payout_status(
@@ -596,17 +610,20 @@ class UnitOfWork:
         return None if found is None else str(found)
 
     async def paid_out(self, client_id: str, seller_id: str) -> dict[str, int]:
-        """Minor units paid to the seller per currency (paid payouts)."""
+        """Minor units paid to the seller per currency (paid payouts), in the currency the
+        seller was paid in (a converted payout counts its payout amount)."""
+        currency = sa.func.coalesce(_payout.c.payout_currency, _payout.c.currency)
+        amount = sa.func.coalesce(_payout.c.payout_amount_minor, _payout.c.amount_minor)
         rows: list[Any] = list(
             (
                 await self._execute(
-                    sa.select(_payout.c.currency, sa.func.sum(_payout.c.amount_minor))
+                    sa.select(currency, sa.func.sum(amount))
                     .where(
                         _payout.c.client_id == client_id,
                         _payout.c.seller_id == seller_id,
                         _payout.c.status == PayoutStatus.PAID.value,
                     )
-                    .group_by(_payout.c.currency)
+                    .group_by(currency)
                 )
             ).all()
         )
