@@ -409,6 +409,8 @@ LOCALIZED_ANSWERS = (
     "EntriesPage",
     "LedgerTransactionOut",
 )
+_TEXT = (str, str | None)
+"""An amount field's annotation (an optional one too: a converted payment's settlement)."""
 AMOUNT_NAME = re.compile(
     r"(^|_)(amount|commission|fee|balance|released|pending|available|in_transit|paid_out"
     r"|disputed|receivable)$"
@@ -443,7 +445,7 @@ def test_every_amount_and_date_of_a_localized_answer_is_shown(name: str) -> None
     for model in models:
         fields = model.model_fields
         dated = [n for n, f in fields.items() if _has_datetime(f.annotation)]
-        amounts = [n for n, f in fields.items() if f.annotation is str and AMOUNT_NAME.search(n)]
+        amounts = [n for n, f in fields.items() if f.annotation in _TEXT and AMOUNT_NAME.search(n)]
         if dated or amounts or model.__name__ == name:
             assert issubclass(model, Localizable), f"{model.__name__} cannot carry a display"
         if issubclass(model, Localizable):
