@@ -613,7 +613,7 @@ class PayoutOut(Localizable):
             else FxQuoteOut(
                 base=quote.base,
                 quote=quote.quote,
-                rate=str(quote.rate),
+                rate=format(quote.rate, "f"),
                 source=quote.source,
                 rate_date=quote.rate_date.isoformat(),
                 created_at=quote.created_at,
