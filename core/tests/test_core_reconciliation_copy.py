@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from paymux.core.reconciliation.matching import Records
 from paymux.core.storage import reconciliation_repository as repository
 from paymux.core.storage.database import Database
 from paymux.core.storage.unit_of_work import PaymentStore
@@ -54,7 +55,7 @@ def _seed(url: str, count: int, now: datetime) -> None:
             )
 
 
-async def _through_the_session(url: str, since: datetime) -> repository.Records:
+async def _through_the_session(url: str, since: datetime) -> Records:
     database = Database(url)
     try:
         store = PaymentStore(database)
