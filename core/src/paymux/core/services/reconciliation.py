@@ -304,7 +304,9 @@ class ReconciliationService:
             batches.append(check_batch(batch, provider))
             total += batch.height
             report("parsing", total)
-        lines = pl.concat(batches) if batches else empty_lines()
+        # one chunk: matching gathers and hashes by row, which costs copies (and time) on a
+        # frame of many pieces
+        lines = pl.concat(batches, rechunk=True) if batches else empty_lines()
         return lines.select(list(LINE_SCHEMA))
 
     async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:

@@ -150,7 +150,7 @@ def _copy(
     ]
     if not frames:
         return pl.DataFrame(schema=schema)
-    return pl.concat(frames, rechunk=False)
+    return pl.concat(frames, rechunk=True)  # one chunk (see ReconciliationService._parse)
 
 
 def _copy_out(connection: psycopg.Connection[Any], statement: str) -> Iterator[bytes]:
