@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.identifiers import new_id
+from paymux.core.reconciliation.frames import concat_compact
 from paymux.core.reconciliation.matching import (
     PAYMENT_INDEX_SCHEMA,
     PAYOUT_INDEX_SCHEMA,
@@ -150,7 +151,7 @@ def _copy(
     ]
     if not frames:
         return pl.DataFrame(schema=schema)
-    return pl.concat(frames, rechunk=True)  # one chunk (see ReconciliationService._parse)
+    return concat_compact(frames)  # one chunk: matched by row
 
 
 def _copy_out(connection: psycopg.Connection[Any], statement: str) -> Iterator[bytes]:
