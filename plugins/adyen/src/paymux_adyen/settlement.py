@@ -4,7 +4,7 @@ Adyen writes one report per closed payable batch: transaction lines, fee lines,
 corrections and the ``MerchantPayout`` line. Columns are found by header name (Adyen
 reorders and adds columns). The file is read in pieces of a few MiB with polars, only the
 needed columns, all as text, and every line is converted with vectorized expressions (no
-Python per line), so a million-line report takes well under a second.
+Python per line): a million-line report takes about 1.6 CPU-seconds.
 
 Type mapping (Adyen ``Type`` -> paymux line type):
 
