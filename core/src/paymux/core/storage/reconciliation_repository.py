@@ -52,6 +52,8 @@ WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 """
 """One scan of the narrow copy the payment writes keep (``reconciliation_payment``)."""
 
+# A converted payout is paid (and settled by the provider) in its payout currency.
+
 _REFUNDS_SQL = """
 SELECT f.id AS refund_id, f.payment_event_id AS payment_id, f.currency, f.amount_minor,
        f.status, f.psp_reference
@@ -60,7 +62,8 @@ WHERE f.client_id = {client} AND p.provider = {provider} AND f.created_at >= {si
 """
 
 _PAYOUTS_SQL = """
-SELECT id AS payout_id, currency, amount_minor, status, psp_reference
+SELECT id AS payout_id, COALESCE(payout_currency, currency) AS currency,
+       COALESCE(payout_amount_minor, amount_minor) AS amount_minor, status, psp_reference
 FROM payout WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 """
 
