@@ -166,6 +166,16 @@ def test_jpy_money_is_paid_out_in_eur_at_a_locked_quote(database_url: str) -> No
         assert _unbalanced(database_url) == []
         # the platform kept 1250 JPY and gave 7.62 EUR away
         assert _fx_position(database_url) == {"JPY": -1250, "EUR": 762}
+        # reconciliation matches the EUR settlement line to the payout: no discrepancy
+        day = datetime.now(UTC).date().isoformat()
+        settlement = httpx.get(f"{service.url}/sandbox-psp/_admin/settlements/{day}").content
+        run = client.post(
+            "/v1/reconciliations", params={"provider": "sandbox"}, content=settlement,
+            headers={"Idempotency-Key": "recon-1"},
+        )  # fmt: skip
+        assert run.status_code == 201, run.text
+        found = client.get(f"/v1/reconciliations/{run.json()['id']}/discrepancies").json()
+        assert found["discrepancies"] == []
 
 
 def test_the_payout_method_currency_converts_and_a_replay_needs_no_rate(

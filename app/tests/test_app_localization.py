@@ -123,6 +123,7 @@ def test_lookup_falls_back_to_shorter_tags() -> None:
     assert lookup_locale("zz-ZZ") is None
     assert lookup_locale("") is None
     assert lookup_locale("*") is None
+    assert lookup_locale("en-" + "-".join(["abcdefgh"] * 2000)) is None  # ignored, not slow
 
 
 def test_only_the_first_elements_of_a_huge_header_are_read() -> None:

@@ -22,7 +22,8 @@ from paymux.core.fx.setup import FxSetupError, build_quoter
 from paymux.core.hookspecs import hookimpl
 from paymux.core.plugins import PluginError, collect_rate_sources, create_plugin_manager
 from paymux.core.settings import FxSettings, Settings
-from paymux.currencies import Money
+from paymux.currencies import InvalidAmountError, Money, get_currency
+from paymux.currencies.parsing import MAX_MINOR_UNITS
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -76,10 +77,15 @@ def test_conversion_equals_the_exact_product_rounded_once(
 ) -> None:
     base, target = pair
     amount = Money.of_minor(minor, base)
-    converted = convert(amount, _quote(base, target, str(rate)))
     exact = Decimal(minor).scaleb(-amount.exponent) * rate  # exact: few digits
-    step = Decimal(1).scaleb(-converted.exponent)
-    assert converted.to_decimal() == exact.quantize(step, rounding=ROUND_HALF_EVEN)
+    step = Decimal(1).scaleb(-get_currency(target).exponent)
+    expected = exact.quantize(step, rounding=ROUND_HALF_EVEN)
+    if abs(expected / step) > MAX_MINOR_UNITS:
+        with pytest.raises(InvalidAmountError, match="too large"):
+            convert(amount, _quote(base, target, str(rate)))
+        return
+    converted = convert(amount, _quote(base, target, str(rate)))
+    assert converted.to_decimal() == expected
     assert abs(converted.to_decimal() - exact) <= step / 2
 
 
@@ -87,6 +93,13 @@ def test_quotes_round_trip_through_their_stored_form() -> None:
     quote = _quote("JPY", "USD", "0.006612500000")
     assert Quote.from_dict(quote.as_dict()) == quote
     assert quote.as_dict()["rate"] == "0.006612500000"
+
+
+def test_a_derived_whole_rate_is_stored_digit_for_digit_not_as_an_exponent() -> None:
+    rate = round_rate(1 / Decimal("0.005"))  # normalized: Decimal("2E+2")
+    quote = _quote("EUR", "JPY", str(rate))
+    assert quote.as_dict()["rate"] == "200"
+    assert Quote.from_dict(quote.as_dict()) == quote
 
 
 def test_a_quote_holds_until_it_expires() -> None:
@@ -197,3 +210,10 @@ async def test_the_settings_choose_the_source_quotes_come_from() -> None:
 async def test_fixed_rates_without_a_day_hold_for_today() -> None:
     rate = await FixedRateSource({"EUR/USD": "1.1"}).rate("EUR", "USD")
     assert rate.as_of == datetime.now(UTC).date()
+
+
+def test_a_conversion_too_large_to_store_is_refused() -> None:
+    quote = _quote("JPY", "VND", "170")
+    with pytest.raises(InvalidAmountError, match="too large"):
+        convert(Money(10**14, "JPY"), quote)
+    assert convert(Money(10**12, "JPY"), quote) == Money(170 * 10**12, "VND")

@@ -19,6 +19,7 @@ from paymux.currencies import (
     UnknownCurrencyError,
     WithdrawnCurrencyError,
 )
+from paymux.currencies.parsing import MAX_MINOR_UNITS
 
 # -- construction -----------------------------------------------------------
 
@@ -304,4 +305,8 @@ def test_add_and_subtract_are_exact_inverses(a: int, b: int) -> None:
 def test_decimal_round_trip(minor: int, currency: str) -> None:
     money = Money(minor, currency)
     assert Money.from_decimal(money.to_decimal(), currency) == money
-    assert Money.parse(money.amount_str, currency) == money
+    if abs(minor) <= MAX_MINOR_UNITS:
+        assert Money.parse(money.amount_str, currency) == money
+    else:
+        with pytest.raises(InvalidAmountError, match="too large"):
+            Money.parse(money.amount_str, currency)

@@ -17,6 +17,7 @@ from paymux.currencies import (
     format_amount,
     parse_amount,
 )
+from paymux.currencies.parsing import MAX_MINOR_UNITS
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ from paymux.currencies import (
         ("1.2345", "CLF", 12345),
         ("0.0001", "UYW", 1),
         ("1.5", "MGA", 150),
-        ("123456789012345678901234567890.12", "USD", 12345678901234567890123456789012),
+        ("9999999999999.99", "USD", 999999999999999),
     ],
 )
 def test_parse_valid_amounts(text: str, currency: str, minor: int) -> None:
@@ -131,11 +132,22 @@ def test_parse_rejects_non_strings(value: object, described: str) -> None:
 def test_parse_length_limit() -> None:
     forty = "1" * 37 + ".00"
     assert len(forty) == 40
-    assert parse_amount(forty, "USD") == int("1" * 37 + "00")
+    with pytest.raises(InvalidAmountError, match="too large"):
+        parse_amount(forty, "USD")
     with pytest.raises(InvalidAmountError, match="too long: 41 characters, at most 40"):
         parse_amount("1" * 38 + ".00", "USD")
     with pytest.raises(InvalidAmountError, match="too long"):
         parse_amount("9" * 100_000, "USD")
+
+
+def test_parse_size_limit() -> None:
+    assert parse_amount("10000000000000.00", "USD") == MAX_MINOR_UNITS
+    assert parse_amount("-10000000000000.00", "USD") == -MAX_MINOR_UNITS
+    assert parse_amount("1000000000000000", "JPY") == MAX_MINOR_UNITS
+    with pytest.raises(InvalidAmountError, match=r"too large: at most 10000000000000\.00 USD"):
+        parse_amount("10000000000000.01", "USD")
+    with pytest.raises(InvalidAmountError, match="too large"):
+        parse_amount("-1000000000000001", "JPY")
 
 
 def test_parse_currency_errors() -> None:
@@ -179,7 +191,7 @@ def test_format_amount_unknown_currency() -> None:
 
 
 _ACTIVE = active_currencies()
-_MINOR = st.integers(min_value=-(10**30), max_value=10**30)
+_MINOR = st.integers(min_value=-MAX_MINOR_UNITS, max_value=MAX_MINOR_UNITS)
 
 
 @given(minor=_MINOR, currency=st.sampled_from(_ACTIVE))
@@ -198,6 +210,10 @@ def test_parse_preserves_value_or_refuses(text: str, currency: Currency) -> None
     places = len(text.partition(".")[2])
     if places > currency.exponent:
         with pytest.raises(InvalidAmountError, match="decimal place"):
+            parse_amount(text, currency.code)
+        return
+    if abs(Decimal(text).scaleb(currency.exponent)) > MAX_MINOR_UNITS:
+        with pytest.raises(InvalidAmountError, match="too large"):
             parse_amount(text, currency.code)
         return
     minor = parse_amount(text, currency.code)

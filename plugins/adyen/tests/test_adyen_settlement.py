@@ -328,3 +328,31 @@ def test_a_quoted_field_across_lines_is_not_cut_between_pieces(tmp_path: Path) -
     assert "order\nwith a line break" in whole["merchant_reference"].to_list()
     for size in (300, 500, 700, 1100):  # wherever the pieces would be cut
         assert parse(path, AdyenSettlementParser(chunk_bytes=size)).equals(whole)
+
+
+def test_quoted_fields_on_one_line_are_read_in_pieces(tmp_path: Path) -> None:
+    rows = []
+    for i in range(1, 40):
+        fields = row(**{"Psp Reference": f"88150000000{i:05d}"}).split(",")
+        fields[HEADER.split(",").index("Booking Date")] = '""'  # as polars writes empties
+        fields[HEADER.split(",").index("Merchant Reference")] = f'"pay,{i} ""x"""'
+        rows.append(",".join(fields))
+    path = report(tmp_path, *rows)
+    small = AdyenSettlementParser(chunk_bytes=700)
+    batches = list(small.parse(path))
+    assert len(batches) > 3  # the pieces, not one read of the whole file
+    lines = pl.concat(batches)
+    assert lines.equals(parse(path, AdyenSettlementParser(chunk_bytes=1 << 30)))
+    assert lines["line_number"].to_list() == list(range(2, 41))
+    assert lines["merchant_reference"][0] == 'pay,1 "x"'
+
+
+def test_a_stray_quote_is_judged_on_the_whole_file(tmp_path: Path) -> None:
+    rows = [row(**{"Psp Reference": f"88150000000{i:05d}"}) for i in range(1, 30)]
+    rows[3] = rows[3].replace("pay_x", 'pay"x')  # an odd quote: pieces may cut a field
+    path = report(tmp_path, *rows)
+    with pytest.raises(MalformedSettlementError) as whole:
+        parse(path, AdyenSettlementParser(chunk_bytes=1 << 30))
+    with pytest.raises(MalformedSettlementError) as pieces:
+        parse(path, AdyenSettlementParser(chunk_bytes=500))
+    assert str(pieces.value) == str(whole.value)

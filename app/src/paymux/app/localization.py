@@ -99,6 +99,11 @@ def _parse_element(element: str) -> LanguageRange | None:
     return LanguageRange(tag.replace("_", "-"), q)
 
 
+MAX_TAG_LENGTH = 64
+"""Longer language tags are ignored (each dropped subtag is a new lookup: a huge tag would
+cost time on every request)."""
+
+
 @dataclass(frozen=True)
 class DisplayLocale:
     """A locale to show values in: ``tag`` for people and HTTP (``de-DE``), ``babel`` for
@@ -117,6 +122,8 @@ def lookup_locale(tag: str) -> DisplayLocale | None:
     """The locale for language tag ``tag``, falling back by dropping subtags from the end
     (RFC 4647 lookup): ``de-CH-x-shop`` -> ``de-CH``, ``de-XX`` -> ``de``; ``None`` when
     not even the language is known to CLDR."""
+    if len(tag) > MAX_TAG_LENGTH:
+        return None
     subtags = [part for part in re.split(r"[-_]", tag) if part]
     if not subtags or not _PRIMARY.match(subtags[0]):
         return None

@@ -327,7 +327,7 @@ class PaymentOut(Localizable):
             else FxQuoteOut(
                 base=quote.base,
                 quote=quote.quote,
-                rate=str(quote.rate),
+                rate=format(quote.rate, "f"),
                 source=quote.source,
                 rate_date=quote.rate_date.isoformat(),
                 created_at=quote.created_at,
@@ -652,7 +652,7 @@ class PayoutOut(Localizable):
             else FxQuoteOut(
                 base=quote.base,
                 quote=quote.quote,
-                rate=str(quote.rate),
+                rate=format(quote.rate, "f"),
                 source=quote.source,
                 rate_date=quote.rate_date.isoformat(),
                 created_at=quote.created_at,

@@ -16,9 +16,14 @@ from decimal import Decimal
 from paymux.currencies.errors import InvalidAmountError
 from paymux.currencies.iso4217 import get_active_currency, get_currency
 
-__all__ = ["MAX_AMOUNT_LENGTH", "format_amount", "parse_amount"]
+__all__ = ["MAX_AMOUNT_LENGTH", "MAX_MINOR_UNITS", "format_amount", "parse_amount"]
 
 MAX_AMOUNT_LENGTH = 40
+
+MAX_MINOR_UNITS = 10**15
+"""The largest amount (in minor units, either sign) :func:`parse_amount` accepts: 10 trillion
+euros, a million times more than any payment, and far enough below the 64-bit integers
+amounts are stored in that sums and balances of such amounts cannot overflow."""
 """Longest accepted amount string, sign and decimal point included."""
 
 _AMOUNT_RE = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?")
@@ -79,7 +84,8 @@ def parse_amount(value: object, currency: str) -> int:
         InvalidAmountError: ``value`` is not a ``str`` (a JSON number, bool,
             ``None``, ``Decimal`` ...), does not match
             ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?``, is longer than
-            :data:`MAX_AMOUNT_LENGTH`, or has too many decimal places.
+            :data:`MAX_AMOUNT_LENGTH`, has too many decimal places, or is larger
+            than :data:`MAX_MINOR_UNITS` minor units.
         UnknownCurrencyError: ``currency`` is not a known ISO 4217 code with a
             minor unit.
         WithdrawnCurrencyError: ``currency`` has been withdrawn.
@@ -103,6 +109,10 @@ def parse_amount(value: object, currency: str) -> int:
             f"but {currency} allows {allowed}"
         )
     minor = int(whole + fraction.ljust(exponent, "0"))
+    if minor > MAX_MINOR_UNITS:
+        raise InvalidAmountError(
+            f"{value!r} is too large: at most {format_amount(MAX_MINOR_UNITS, currency)} {currency}"
+        )
     return -minor if sign else minor
 
 

@@ -4,7 +4,7 @@ Adyen writes one report per closed payable batch: transaction lines, fee lines,
 corrections and the ``MerchantPayout`` line. Columns are found by header name (Adyen
 reorders and adds columns). The file is read in pieces of a few MiB with polars, only the
 needed columns, all as text, and every line is converted with vectorized expressions (no
-Python per line), so a million-line report takes well under a second.
+Python per line): a million-line report takes about 1.6 CPU-seconds.
 
 Type mapping (Adyen ``Type`` -> paymux line type):
 
@@ -185,23 +185,27 @@ class AdyenSettlementParser:
         columns = [*REQUIRED_COLUMNS, *fees, *([BOOKING_DATE] if booking else [])]
         exponents = _active_exponents()
         batches: list[pl.DataFrame] = []
-        for first_line, chunk in _chunks(path, self.chunk_bytes):
-            if b'"' in chunk:  # quoted fields may span lines: pieces cut at line ends
-                batches.clear()  # could split one; read the whole file instead
-                raw = _read(path, columns)
-                if raw.height:
-                    yield _checked_lines(raw, fees, booking_date=booking)
-                return
-            try:
-                lines = _normalized(
-                    _prepared(_scan_bytes(chunk, columns, first_line), exponents, fees),
-                    fees,
-                    booking_date=booking,
-                ).collect()
-            except pl.exceptions.PolarsError as error:
-                raise _locate(path, error) from None
-            if lines["_suspect"].any():  # a bad or blank line, an unusual currency:
-                batches.clear()  # look closer, at the whole file
+        for first_line, rows, chunk in _chunks(path, self.chunk_bytes):
+            # Quotes come in pairs in every piece so far, so each piece starts and ends
+            # outside a quoted field ("" inside one is a pair too); else a field may be
+            # cut between two pieces.
+            quoted = b'"' in chunk
+            lines = None
+            if not quoted or chunk.count(b'"') % 2 == 0:
+                try:
+                    lines = _normalized(
+                        _prepared(_scan_bytes(chunk, columns, first_line), exponents, fees),
+                        fees,
+                        booking_date=booking,
+                    ).collect()
+                except pl.exceptions.PolarsError as error:
+                    if not quoted:
+                        raise _locate(path, error) from None
+            # Not one row per line of the piece (a quoted field spans lines: numbers would
+            # not be physical lines; a blank line); a bad amount or date, an unusual
+            # currency: look closer, at the whole file.
+            if lines is None or lines.height != rows or lines["_suspect"].any():
+                batches.clear()
                 raw = _read(path, columns)
                 if raw.height:
                     yield _checked_lines(raw, fees, booking_date=booking)
@@ -233,9 +237,10 @@ def _scan(path: Path, columns: Sequence[str]) -> pl.LazyFrame:
     )
 
 
-def _chunks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
-    """``(line number of its first row, CSV text with the header)`` per piece of about
-    ``size`` bytes, cut after a line end (no Adyen field spans lines)."""
+def _chunks(path: Path, size: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(line number of its first row, its lines, CSV text with the header)`` per piece
+    of about ``size`` bytes, cut after a line end. Quoted fields are read in a piece as
+    long as none spans lines (the caller checks a piece reads as one row per line)."""
     with path.open("rb") as file:
         header = file.readline()
         line = 2
@@ -243,13 +248,14 @@ def _chunks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
         while block := file.read(size):
             cut = block.rfind(b"\n") + 1
             if cut:
-                yield line, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
-                line += block.count(b"\n", 0, cut)
+                count = block.count(b"\n", 0, cut)
+                yield line, count, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
+                line += count
                 rest = block[cut:]
             else:
                 rest += block
         if rest.strip():
-            yield line, header + rest
+            yield line, 1, header + rest
 
 
 def _scan_bytes(text: bytes, columns: Sequence[str], first_line: int) -> pl.LazyFrame:

@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from paymux.core.fx.rates import Rate, RateSource, RateUnavailableError
-from paymux.currencies import Money, get_currency
+from paymux.currencies import InvalidAmountError, Money, get_currency
+from paymux.currencies.parsing import MAX_MINOR_UNITS
 
 ROUNDING = ROUND_HALF_EVEN
 """How :func:`convert` rounds to the target currency's minor unit."""
@@ -51,7 +52,7 @@ class Quote:
         return {
             "base": self.base,
             "quote": self.quote,
-            "rate": str(self.rate),
+            "rate": format(self.rate, "f"),
             "source": self.source,
             "rate_date": self.rate_date.isoformat(),
             "created_at": self.created_at.isoformat(),
@@ -77,7 +78,9 @@ def convert(amount: Money, quote: Quote) -> Money:
 
     The product is exact (enough digits for any amount and rate); it is then rounded to the
     quote currency's exponent with :data:`ROUNDING`. Converting back with the inverse quote
-    need not give the original amount: each conversion rounds on its own.
+    need not give the original amount: each conversion rounds on its own. A result beyond
+    :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` is an
+    :class:`~paymux.currencies.InvalidAmountError` (it could not be stored).
     """
     if amount.currency != quote.base:
         raise ValueError(f"the quote converts {quote.base}, not {amount.currency}")
@@ -86,7 +89,13 @@ def convert(amount: Money, quote: Quote) -> Money:
         context.prec = 100
         exact = amount.to_decimal() * quote.rate
         rounded = exact.quantize(Decimal(1).scaleb(-exponent), rounding=ROUNDING)
-    return Money.from_decimal(rounded, quote.quote)
+    converted = Money.from_decimal(rounded, quote.quote)
+    if abs(converted.minor) > MAX_MINOR_UNITS:
+        raise InvalidAmountError(
+            f"{amount} is {converted} at the {quote.base}/{quote.quote} rate {quote.rate}: "
+            "too large to pay"
+        )
+    return converted
 
 
 class Quoter:

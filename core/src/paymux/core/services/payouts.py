@@ -336,7 +336,7 @@ class PayoutService:
         if target != currency:
             assert quote is not None
             try:
-                payout_amount = convert(wanted, require_valid(quote, now))
+                payout_amount = convert(wanted, require_valid(quote, self._clock()))
             except QuoteExpiredError as error:
                 raise FxRateUnavailableError(str(error)) from error
             if not payout_amount.is_positive:

@@ -40,6 +40,7 @@ from paymux.core.ledger.rules import (
     default_entry,
 )
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
+from paymux.core.reconciliation.frames import concat_compact
 from paymux.core.reconciliation.fx import FxDifference, settle_fx
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
 from paymux.core.reconciliation.matching import MatchResult, Records, match, settled_earlier
@@ -329,7 +330,7 @@ class ReconciliationService:
             batches.append(check_batch(batch, provider))
             total += batch.height
             report("parsing", total)
-        lines = pl.concat(batches) if batches else empty_lines()
+        lines = concat_compact(batches) if batches else empty_lines()  # matched by row
         return lines.select(list(LINE_SCHEMA))
 
     async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
