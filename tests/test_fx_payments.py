@@ -9,27 +9,20 @@ balanced per currency.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import time
-from collections import defaultdict
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from paymux.app.runtime import create_runtime
-from paymux.core.jobs.reconciliation_jobs import nightly_job
-from paymux.core.storage.database import sync_url
+from paymux_fx_support import assert_balanced_per_currency, balance, postings, run_nightly
 from paymux_test_support import (
     SUCCESS_CARD,
     auth,
     count_rows,
     live_service,
-    make_settings,
     pay_on_hosted_page,
     payment_body,
     wait_for_status,
@@ -42,24 +35,9 @@ FX = {"fx": {"fixed_rates": {"JPY/USD": "0.0066"}}}
 
 def nightly(database_url: str, service_url: str, day: datetime) -> int:
     """Run the worker's nightly reconciliation of ``day`` now, in a runtime of its own."""
-
-    async def run() -> int:
-        settings = make_settings(
-            database_url,
-            service_url,
-            settings={**FX, "embedded_worker": "never"},
-            settlement_currency="USD",
-            fx_spread="0.01",
-        )
-        runtime = create_runtime(settings)
-        try:
-            job = nightly_job("sandbox", day.date(), hour=3, client_id="dev")
-            await runtime.jobs.enqueue(replace(job, run_at=None), client_id="dev")
-            return await runtime.create_worker(worker_id="nightly-fx").drain()
-        finally:
-            await runtime.aclose()
-
-    return asyncio.run(run())
+    return run_nightly(
+        database_url, service_url, day, settings=FX, settlement_currency="USD", fx_spread="0.01"
+    )
 
 
 def yen_body() -> dict[str, Any]:
@@ -72,35 +50,6 @@ def yen_body() -> dict[str, Any]:
             {"seller_id": "seller-b", "amount": "2333", "reference": "order-2"},
         ],
     )  # fmt: skip
-
-
-def postings(database_url: str) -> list[tuple[str, str, str, str, int]]:
-    """``(transaction reference, purpose, owner, currency, minor)`` of every posting."""
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT t.reference, a.purpose, a.owner_id, p.currency, p.amount_minor "
-                    "FROM ledger_posting p JOIN ledger_transaction t ON t.id = p.transaction_id "
-                    "JOIN ledger_account a ON a.id = p.account_id"
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
-
-
-def balance(rows: list[tuple[str, str, str, str, int]], purpose: str, currency: str) -> int:
-    return sum(r[4] for r in rows if r[1] == purpose and r[3] == currency)
-
-
-def assert_balanced_per_currency(rows: list[tuple[str, str, str, str, int]]) -> None:
-    totals: dict[tuple[str, str], int] = defaultdict(int)
-    for reference, _purpose, _owner, currency, minor in rows:
-        totals[(reference, currency)] += minor
-    unbalanced = {key: total for key, total in totals.items() if total}
-    assert unbalanced == {}
 
 
 def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) -> None:
