@@ -154,6 +154,25 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         assert again.json()["new_discrepancies"] == 0
         assert sorted(postings(database_url)) == sorted(rows)  # nothing booked again
 
+        # a corrected file re-lists the same capture under a new line id: the payment's FX
+        # settlement is booked once per payment, never again
+        text = settlement.text
+        reissued = text.replace(capture["line_id"], capture["line_id"] + "-corrected")
+        assert reissued != text
+        corrected = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "corrected.csv"},
+            content=reissued.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r3"},
+        )
+        assert corrected.status_code == 201, corrected.text
+        after = postings(database_url)
+        assert_balanced_per_currency(after)
+        assert balance(after, "fx_gain_loss", "USD") == 22
+        assert [r for r in after if r[1] == "fx_gain_loss"] == [
+            r for r in rows if r[1] == "fx_gain_loss"
+        ]
+
 
 def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url: str) -> None:
     with (

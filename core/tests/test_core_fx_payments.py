@@ -187,8 +187,8 @@ def test_a_chargeback_moves_the_provider_side_in_the_settlement_currency() -> No
 
 @pytest.mark.parametrize(("difference", "clearing"), [(-22, -22), (15, 15)], ids=["loss", "gain"])
 def test_the_settlement_difference_goes_to_fx_gain_loss(difference: int, clearing: int) -> None:
-    entry = default_entry(FxSettled("c1", "sandbox", "pay1", usd(difference), "sbxln_1:USD"))
-    assert entry.reference == "fx_settled:sandbox:sbxln_1:USD"
+    entry = default_entry(FxSettled("c1", "sandbox", "pay1", usd(difference), "capture:pay1:USD"))
+    assert entry.reference == "fx_settled:sandbox:capture:pay1:USD"
     assert postings(entry) == {
         ("psp_clearing", "sandbox", "USD", clearing),
         ("fx_gain_loss", "platform", "USD", -clearing),

@@ -170,7 +170,8 @@ class FxSettled:
     """A provider settled a converted payment: what it settled (net plus fee, in the
     settlement currency) differs from the payment's settlement amount at the locked quote
     by ``difference`` (positive: it settled more, a gain; negative: a loss). Booked by
-    reconciliation; ``reference`` names the settlement line, so the same line books once.
+    reconciliation; ``reference`` names what was settled (``capture:<payment id>:<currency>``
+    for a payment's capture), so the same capture books once, whichever line lists it.
     """
 
     client_id: str

@@ -10,7 +10,9 @@ provider converted), after the match:
 - a line whose settlement currency is not the payment's is a ``currency_mismatch``;
 - otherwise the difference between what the provider settled (``net + fee``) and the
   payment's settlement amount is an FX gain (positive) or loss (negative), booked once per
-  line (:class:`~paymux.core.ledger.rules.FxSettled`), never a discrepancy.
+  payment capture (:class:`~paymux.core.ledger.rules.FxSettled`, keyed on the payment, so a
+  corrected file re-listing the capture under a new line id books nothing again), never a
+  discrepancy.
 
 Lines of payments paymux did not convert are left as the match classified them (a
 provider may settle those in a currency of its own choosing, booking fees and payouts in
