@@ -296,3 +296,74 @@ def wait_for_chargeback(client: httpx.Client, payment_id: str, status: str) -> N
             return
         assert time.monotonic() < deadline, f"no {status} chargeback: {found}"
         time.sleep(0.05)
+
+
+KRW = {"fx": {"fixed_rates": {"KRW/USD": "0.00072"}}}
+"""1 KRW = 0.00072 USD: a few won convert to less than a cent."""
+
+
+def test_a_chargeback_whose_unallocated_part_converts_to_zero_is_still_recorded(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=KRW, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        body = payment_body(
+            currency="KRW",
+            country="KR",
+            orders=[{"seller_id": "seller-a", "amount": "10000", "reference": "order-1"}],
+        )
+        created = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        assert created.json()["settlement_amount"] == "7.20"
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        refund = client.post(
+            f"/v1/payments/{paid['id']}/refunds",
+            json={"amount": "5", "payment_order_id": paid["orders"][0]["id"]},
+            headers={"Idempotency-Key": "rf1"},
+        )
+        assert refund.status_code == 201, refund.text
+        # a dispute for the full 10000 KRW: 5 KRW of it is no order's (unallocated), and
+        # converts to 0.0036 USD, i.e. 0.00: nothing to post for it, the rest still books
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
+        assert opened.status_code == 201, opened.text
+        wait_for_chargeback(client, paid["id"], "opened")
+        (chargeback,) = client.get(f"/v1/payments/{paid['id']}/chargebacks").json()["chargebacks"]
+        assert chargeback["amount"] == "10000"
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "seller_disputed", "KRW") == -9995
+        resolved = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "lost"})
+        assert resolved.status_code == 200, resolved.text
+        wait_for_chargeback(client, paid["id"], "lost")
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "seller_disputed", "KRW") == 0
+        assert balance(rows, "psp_disputed", "USD") == 0
+
+
+def test_a_converted_payment_that_settles_to_zero_is_refused(database_url: str) -> None:
+    with (
+        live_service(database_url, settings=KRW, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        body = payment_body(
+            currency="KRW",
+            country="KR",
+            orders=[{"seller_id": "seller-a", "amount": "5", "reference": "order-1"}],
+        )
+        refused = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p1"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"] == PROBLEM + "invalid-amount"
+        assert "too small to settle in USD" in refused.json()["detail"]
+        counts = count_rows(database_url)
+        assert (counts["payment_event"], counts["idempotency_key"]) == (0, 0)
+        # 7 KRW is 0.00504 USD, one cent: accepted
+        body["orders"][0]["amount"] = "7"
+        accepted = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p2"))
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["settlement_amount"] == "0.01"

@@ -326,7 +326,8 @@ class RefundService:
                 late_provider_side(payment, refund.amount),
                 "refunded",
             )
-            await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
+            if not late.amount.is_zero:  # converted to nothing: nothing to post
+                await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
         elif result.status is RefundStatus.SUCCEEDED:
             payment = await uow.get_payment(refund.payment_event_id, lock=True)
             assert payment is not None
