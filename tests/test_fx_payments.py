@@ -367,3 +367,57 @@ def test_a_converted_payment_that_settles_to_zero_is_refused(database_url: str) 
         accepted = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p2"))
         assert accepted.status_code == 201, accepted.text
         assert accepted.json()["settlement_amount"] == "0.01"
+
+
+def test_a_converted_capture_line_with_a_huge_amount_is_a_malformed_file(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}").text
+        lines = settlement.splitlines()
+        (number,) = [i + 1 for i, line in enumerate(lines) if ",capture," in line]
+        before = postings(database_url)
+        # each fits 64 bits in minor units, their sum (net + fee) does not
+        huge = with_capture(settlement, fee="90000000000000000.00", net="9000000000000000.00")
+        refused = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=huge.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert problem["type"] == PROBLEM + "settlement-file-malformed"
+        assert f"line {number}" in problem["detail"]
+        assert "too large" in problem["detail"]
+        assert postings(database_url) == before
+        # the largest amount paymux stores (10**15 minor units) is still an amount
+        ok = with_capture(settlement, fee="0.55", net="10000000000000.00")
+        accepted = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=ok.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
+        )
+        assert accepted.status_code == 201, accepted.text
+
+
+def with_capture(settlement: str, *, fee: str, net: str) -> str:
+    """``settlement`` (the sandbox's CSV) with its capture line's fee and net replaced."""
+    rows = list(csv.DictReader(io.StringIO(settlement)))
+    for row in rows:
+        if row["type"] == "capture":
+            row["fee"], row["net"] = fee, net
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
