@@ -421,3 +421,42 @@ def with_capture(settlement: str, *, fee: str, net: str) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def test_an_order_refunded_in_parts_gives_back_exactly_its_settlement_amount(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        order = paid["orders"][0]["id"]  # 1000 JPY settling 6.60 USD
+        given = []
+        for number, amount in enumerate(("5", "5", "990")):
+            refund = client.post(
+                f"/v1/payments/{paid['id']}/refunds",
+                json={"amount": amount, "payment_order_id": order},
+                headers={"Idempotency-Key": f"rf{number}"},
+            )
+            assert refund.status_code == 201, refund.text
+            assert refund.json()["status"] == "succeeded", refund.text
+            rows = postings(database_url)
+            assert_balanced_per_currency(rows)
+            (clearing,) = [
+                r[4]
+                for r in rows
+                if r[0].startswith(f"refund_succeeded:{refund.json()['id']}:")
+                and r[1] == "psp_clearing"
+            ]
+            given.append(-clearing)
+        # cumulative: round(660*5/1000) = 3, round(660*10/1000) - 3 = 4, 660 - 7 = 653
+        assert given == [3, 4, 653]
+        assert sum(given) == 660
+        rows = postings(database_url)
+        # the order's USD is all given back: only order 2's 15.40 is left in clearing
+        assert balance(rows, "psp_clearing", "USD") == 1540
+        assert balance(rows, "seller_pending", "JPY") == -2333

@@ -342,6 +342,9 @@ class RefundService:
                 ),
                 now=now,
             )  # fmt: skip
+            # what succeeded refunds gave back per order, this one included (its status was
+            # just set): its parts are allocated after the others (cumulative FX shares)
+            refunded = await uow.refunded_per_order(payment.id)
             entries: list[JournalEntry] = []
             for part, order in parts:
                 released = order.shipped_at is not None
@@ -361,6 +364,10 @@ class RefundService:
                         amount=part.amount,
                         released=released,
                         seller_available=available,
+                        refunded_before=Money(
+                            refunded.get(order.id, (0, 0))[0] - part.amount.minor,
+                            payment.currency,
+                        ),
                     )
                 )
                 entries.append(entry)
