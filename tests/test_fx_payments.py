@@ -154,6 +154,25 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         assert again.json()["new_discrepancies"] == 0
         assert sorted(postings(database_url)) == sorted(rows)  # nothing booked again
 
+        # a corrected file re-lists the same capture under a new line id: the payment's FX
+        # settlement is booked once per payment, never again
+        text = settlement.text
+        reissued = text.replace(capture["line_id"], capture["line_id"] + "-corrected")
+        assert reissued != text
+        corrected = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "corrected.csv"},
+            content=reissued.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r3"},
+        )
+        assert corrected.status_code == 201, corrected.text
+        after = postings(database_url)
+        assert_balanced_per_currency(after)
+        assert balance(after, "fx_gain_loss", "USD") == 22
+        assert [r for r in after if r[1] == "fx_gain_loss"] == [
+            r for r in rows if r[1] == "fx_gain_loss"
+        ]
+
 
 def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url: str) -> None:
     with (
@@ -277,3 +296,167 @@ def wait_for_chargeback(client: httpx.Client, payment_id: str, status: str) -> N
             return
         assert time.monotonic() < deadline, f"no {status} chargeback: {found}"
         time.sleep(0.05)
+
+
+KRW = {"fx": {"fixed_rates": {"KRW/USD": "0.00072"}}}
+"""1 KRW = 0.00072 USD: a few won convert to less than a cent."""
+
+
+def test_a_chargeback_whose_unallocated_part_converts_to_zero_is_still_recorded(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=KRW, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        body = payment_body(
+            currency="KRW",
+            country="KR",
+            orders=[{"seller_id": "seller-a", "amount": "10000", "reference": "order-1"}],
+        )
+        created = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        assert created.json()["settlement_amount"] == "7.20"
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        refund = client.post(
+            f"/v1/payments/{paid['id']}/refunds",
+            json={"amount": "5", "payment_order_id": paid["orders"][0]["id"]},
+            headers={"Idempotency-Key": "rf1"},
+        )
+        assert refund.status_code == 201, refund.text
+        # a dispute for the full 10000 KRW: 5 KRW of it is no order's (unallocated), and
+        # converts to 0.0036 USD, i.e. 0.00: nothing to post for it, the rest still books
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
+        assert opened.status_code == 201, opened.text
+        wait_for_chargeback(client, paid["id"], "opened")
+        (chargeback,) = client.get(f"/v1/payments/{paid['id']}/chargebacks").json()["chargebacks"]
+        assert chargeback["amount"] == "10000"
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "seller_disputed", "KRW") == -9995
+        resolved = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "lost"})
+        assert resolved.status_code == 200, resolved.text
+        wait_for_chargeback(client, paid["id"], "lost")
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "seller_disputed", "KRW") == 0
+        assert balance(rows, "psp_disputed", "USD") == 0
+
+
+def test_a_converted_payment_that_settles_to_zero_is_refused(database_url: str) -> None:
+    with (
+        live_service(database_url, settings=KRW, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        body = payment_body(
+            currency="KRW",
+            country="KR",
+            orders=[{"seller_id": "seller-a", "amount": "5", "reference": "order-1"}],
+        )
+        refused = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p1"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"] == PROBLEM + "invalid-amount"
+        assert "too small to settle in USD" in refused.json()["detail"]
+        counts = count_rows(database_url)
+        assert (counts["payment_event"], counts["idempotency_key"]) == (0, 0)
+        # 7 KRW is 0.00504 USD, one cent: accepted
+        body["orders"][0]["amount"] = "7"
+        accepted = client.post("/v1/payments", json=body, headers=auth(idempotency_key="p2"))
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["settlement_amount"] == "0.01"
+
+
+def test_a_converted_capture_line_with_a_huge_amount_is_a_malformed_file(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}").text
+        lines = settlement.splitlines()
+        (number,) = [i + 1 for i, line in enumerate(lines) if ",capture," in line]
+        before = postings(database_url)
+        # each fits 64 bits in minor units, their sum (net + fee) does not
+        huge = with_capture(settlement, fee="90000000000000000.00", net="9000000000000000.00")
+        refused = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=huge.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert problem["type"] == PROBLEM + "settlement-file-malformed"
+        assert f"line {number}" in problem["detail"]
+        assert "too large" in problem["detail"]
+        assert postings(database_url) == before
+        # the largest amount paymux stores (10**15 minor units) is still an amount
+        ok = with_capture(settlement, fee="0.55", net="10000000000000.00")
+        accepted = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=ok.encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
+        )
+        assert accepted.status_code == 201, accepted.text
+
+
+def with_capture(settlement: str, *, fee: str, net: str) -> str:
+    """``settlement`` (the sandbox's CSV) with its capture line's fee and net replaced."""
+    rows = list(csv.DictReader(io.StringIO(settlement)))
+    for row in rows:
+        if row["type"] == "capture":
+            row["fee"], row["net"] = fee, net
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_an_order_refunded_in_parts_gives_back_exactly_its_settlement_amount(
+    database_url: str,
+) -> None:
+    with (
+        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        pay_on_hosted_page(created.json()["redirect_url"], SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        order = paid["orders"][0]["id"]  # 1000 JPY settling 6.60 USD
+        given = []
+        for number, amount in enumerate(("5", "5", "990")):
+            refund = client.post(
+                f"/v1/payments/{paid['id']}/refunds",
+                json={"amount": amount, "payment_order_id": order},
+                headers={"Idempotency-Key": f"rf{number}"},
+            )
+            assert refund.status_code == 201, refund.text
+            assert refund.json()["status"] == "succeeded", refund.text
+            rows = postings(database_url)
+            assert_balanced_per_currency(rows)
+            (clearing,) = [
+                r[4]
+                for r in rows
+                if r[0].startswith(f"refund_succeeded:{refund.json()['id']}:")
+                and r[1] == "psp_clearing"
+            ]
+            given.append(-clearing)
+        # cumulative: round(660*5/1000) = 3, round(660*10/1000) - 3 = 4, 660 - 7 = 653
+        assert given == [3, 4, 653]
+        assert sum(given) == 660
+        rows = postings(database_url)
+        # the order's USD is all given back: only order 2's 15.40 is left in clearing
+        assert balance(rows, "psp_clearing", "USD") == 1540
+        assert balance(rows, "seller_pending", "JPY") == -2333

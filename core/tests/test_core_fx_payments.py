@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from paymux.core.domain.checkout import CheckoutDraft, OrderDraft
@@ -187,8 +189,8 @@ def test_a_chargeback_moves_the_provider_side_in_the_settlement_currency() -> No
 
 @pytest.mark.parametrize(("difference", "clearing"), [(-22, -22), (15, 15)], ids=["loss", "gain"])
 def test_the_settlement_difference_goes_to_fx_gain_loss(difference: int, clearing: int) -> None:
-    entry = default_entry(FxSettled("c1", "sandbox", "pay1", usd(difference), "sbxln_1:USD"))
-    assert entry.reference == "fx_settled:sandbox:sbxln_1:USD"
+    entry = default_entry(FxSettled("c1", "sandbox", "pay1", usd(difference), "capture:pay1:USD"))
+    assert entry.reference == "fx_settled:sandbox:capture:pay1:USD"
     assert postings(entry) == {
         ("psp_clearing", "sandbox", "USD", clearing),
         ("fx_gain_loss", "platform", "USD", -clearing),
@@ -443,3 +445,30 @@ def test_the_markets_file_names_a_providers_settlement_currency() -> None:
     with pytest.raises(MarketsConfigError) as raised:
         parse_markets(tomllib.loads(MARKETS.format(code="XYZ")))
     assert raised.value.errors[0].startswith("providers.sandbox.settlement_currency: ")
+
+
+def test_partial_settlement_shares_are_allocated_cumulatively() -> None:
+    order, settled = Money(1000, "JPY"), Money(660, "USD")
+    shares = []
+    prior = Money(0, "JPY")
+    for minor in (5, 5, 990):
+        shares.append(settlement_share(Money(minor, "JPY"), order, settled, prior=prior).minor)
+        prior += Money(minor, "JPY")
+    assert shares == [3, 4, 653]
+    # without a prior, a part is its own rounded share; the whole order is exactly S
+    assert settlement_share(Money(5, "JPY"), order, settled).minor == 3
+    assert settlement_share(order, order, settled) == settled
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=20), st.integers(1, 10**6))
+def test_any_sequence_of_parts_sums_to_the_settlement_amount(
+    weights: list[int], settlement_minor: int
+) -> None:
+    order = Money(sum(weights), "JPY")
+    settled = Money(settlement_minor, "USD")
+    prior, total = Money(0, "JPY"), 0
+    for weight in weights:
+        part = Money(weight, "JPY")
+        total += settlement_share(part, order, settled, prior=prior).minor
+        prior += part
+    assert total == settlement_minor

@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from paymux.core.reconciliation.errors import MalformedSettlementError
 from paymux.core.reconciliation.lines import frame_lines
 from paymux_sandbox.bookings import Booking, capture_fee, sandbox_rate, settled_amount
 from paymux_sandbox.settlement import SandboxSettlementParser
@@ -56,3 +59,20 @@ def test_a_converted_line_has_gross_in_the_payment_currency_and_net_in_the_settl
     assert (capture.fee_minor, capture.net_minor) == (55, 2123)
     assert lines[1].settlement_currency is None
     assert (lines[1].fee_minor, lines[1].net_minor) == (39, 961)
+
+
+def test_an_unknown_settlement_currency_names_the_column_and_its_line(tmp_path: Path) -> None:
+    booked = datetime(2026, 5, 12, 9, tzinfo=UTC)
+    bookings = [
+        Booking("sbxln_1", "capture", "sbxref_1", "JPY", 3333, capture_fee(2178), booked,
+                settlement_currency="USD", settled_gross_minor=2178),
+    ]  # fmt: skip
+    data = settlement_file(bookings, DAY, SettlementFaults()).decode()
+    header, first, *rest = data.splitlines()
+    path = tmp_path / "day.csv"
+    path.write_text("\n".join([header, first.removesuffix(",USD") + ",XXY", *rest]) + "\n")
+    with pytest.raises(MalformedSettlementError) as refused:
+        list(SandboxSettlementParser().parse(path))
+    assert refused.value.line_number == 2
+    assert "settlement_currency 'XXY' is not an ISO 4217 currency" in str(refused.value)
+    assert "_fee_currency" not in str(refused.value)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from paymux.core.reconciliation.amounts import to_minor
+from paymux.core.reconciliation.amounts import check_currencies, to_minor
 from paymux.core.reconciliation.errors import MalformedSettlementError
 from paymux.core.reconciliation.lines import LINE_SCHEMA, LINE_TYPES
 
@@ -164,6 +164,10 @@ def _lines(chunk: pl.DataFrame) -> pl.DataFrame:
         settles_in.alias("_settlement_currency"),
         pl.coalesce(settles_in, pl.col("currency")).alias("_fee_currency"),
     )
+    given_codes = frame.filter(pl.col("_settlement_currency").is_not_null()).select(
+        "line_number", pl.col("_settlement_currency").alias("settlement_currency")
+    )
+    check_currencies(given_codes, "settlement_currency")  # an unknown code names its column
     gross = to_minor(frame, "gross", "currency")
     fee = to_minor(frame, "fee", "_fee_currency", label="fee")
     net = to_minor(frame, "net", "_fee_currency", label="net")

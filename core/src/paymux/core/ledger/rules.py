@@ -36,12 +36,13 @@ class OrderFacts:
     """The order's settlement amount when its payment converts (the provider's side then
     moves in that currency, at the payment's quote); ``None``: no conversion."""
 
-    def provider_side(self, amount: Money) -> Money:
+    def provider_side(self, amount: Money, *, prior: Money | None = None) -> Money:
         """What ``amount`` of the order is on the provider's side: itself, or for a converted
-        payment its share of the settlement amount (:func:`settlement_share`)."""
+        payment its share of the settlement amount (:func:`settlement_share`), allocated
+        after ``prior`` of the order already moved."""
         if self.settlement is None:
             return amount
-        return settlement_share(amount, self.amount, self.settlement)
+        return settlement_share(amount, self.amount, self.settlement, prior=prior)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class RefundSucceeded:
     ``released`` says whether the order had shipped (its money left the seller's pending
     balance); ``seller_available`` is the seller's available balance at that moment, so a
     shortfall can be recorded as a receivable instead of a negative balance.
+    ``refunded_before`` is what earlier refunds of the order gave back (in the order's
+    currency): a converted order's provider side is allocated cumulatively after it.
     """
 
     order: OrderFacts
@@ -78,6 +81,7 @@ class RefundSucceeded:
     amount: Money
     released: bool
     seller_available: Money
+    refunded_before: Money | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,8 @@ class FxSettled:
     """A provider settled a converted payment: what it settled (net plus fee, in the
     settlement currency) differs from the payment's settlement amount at the locked quote
     by ``difference`` (positive: it settled more, a gain; negative: a loss). Booked by
-    reconciliation; ``reference`` names the settlement line, so the same line books once.
+    reconciliation; ``reference`` names what was settled (``capture:<payment id>:<currency>``
+    for a payment's capture), so the same capture books once, whichever line lists it.
     """
 
     client_id: str
@@ -320,7 +325,7 @@ def default_entry(event: LedgerEvent) -> JournalEntry:
     if isinstance(event, RefundSucceeded):
         reference = f"refund_succeeded:{event.refund_id}:{order.order_id}"
         metadata = {**metadata, "refund_id": event.refund_id}
-        given = order.provider_side(event.amount)
+        given = order.provider_side(event.amount, prior=event.refunded_before)
         clearing = clearing_account(client, order.provider, given.currency)
         converted = _conversion(order, event.amount, given, incoming=False)
         if not event.released:

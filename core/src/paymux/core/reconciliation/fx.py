@@ -10,7 +10,9 @@ provider converted), after the match:
 - a line whose settlement currency is not the payment's is a ``currency_mismatch``;
 - otherwise the difference between what the provider settled (``net + fee``) and the
   payment's settlement amount is an FX gain (positive) or loss (negative), booked once per
-  line (:class:`~paymux.core.ledger.rules.FxSettled`), never a discrepancy.
+  payment capture (:class:`~paymux.core.ledger.rules.FxSettled`, keyed on the payment, so a
+  corrected file re-listing the capture under a new line id books nothing again), never a
+  discrepancy.
 
 Lines of payments paymux did not convert are left as the match classified them (a
 provider may settle those in a currency of its own choosing, booking fees and payouts in
@@ -21,11 +23,14 @@ costs nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
+from paymux.core.reconciliation.errors import MalformedSettlementError
 from paymux.core.reconciliation.lines import SettlementLineType
 from paymux.core.reconciliation.matching import DiscrepancyKind, MatchResult
+from paymux.currencies.parsing import MAX_MINOR_UNITS
 
 CONVERTED_SCHEMA: dict[str, pl.DataType] = {
     "payment_id": pl.String(),
@@ -55,7 +60,9 @@ def settle_fx(
     result: MatchResult, converted: pl.DataFrame
 ) -> tuple[MatchResult, list[FxDifference]]:
     """``result`` with the currency mismatches of converted capture lines marked, and the
-    FX differences of the others (see the module docstring)."""
+    FX differences of the others (see the module docstring). A converted capture line whose
+    fee or net is beyond :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` makes the file
+    malformed (:class:`MalformedSettlementError`, with its line number)."""
     if converted.height == 0:
         return result, []
     lines = result.lines
@@ -70,6 +77,7 @@ def settle_fx(
             "net_minor",
             "line_reference",
             "psp_reference",
+            "line_number",
         )
         .with_row_index("_row")
         .filter(
@@ -89,6 +97,7 @@ def settle_fx(
     )
     if candidates.height == 0:
         return result, []
+    _refuse_beyond_storable(candidates)
     mismatched = candidates.filter(pl.col("_line_settles") != pl.col("_payment_settles"))
     if mismatched.height:
         rows = mismatched.get_column("_row")
@@ -100,18 +109,40 @@ def settle_fx(
             lines.get_column("matched").clone().scatter(rows, False),
         )
         result = MatchResult(lines, result.missing)
-    settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles")).with_columns(
-        _settled=pl.col("net_minor") + pl.col("fee_minor")
-    )
+    settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles"))
+    # net + fee summed as Python integers: never wraps (the parsers keep each amount within
+    # MAX_MINOR_UNITS, but a sum in Int64 is not checked)
     differences = [
-        FxDifference(
-            payment_id=row["payment_id"],
-            currency=row["_payment_settles"],
-            difference_minor=int(row["_settled"]) - int(row["_expected"]),
-            settled_minor=int(row["_settled"]),
-            expected_minor=int(row["_expected"]),
-            reference=row["line_reference"] or row["psp_reference"],
-        )
+        _difference(row, int(row["net_minor"]) + int(row["fee_minor"]))
         for row in settled.sort("_row").iter_rows(named=True)
     ]
     return result, differences
+
+
+def _refuse_beyond_storable(candidates: pl.DataFrame) -> None:
+    """A :class:`MalformedSettlementError` naming the first converted capture line whose fee
+    or net is beyond :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` (no payment's
+    settlement amount is; their sum would not fit 64 bits either)."""
+    huge = candidates.filter(
+        (pl.col("fee_minor").abs() > MAX_MINOR_UNITS)
+        | (pl.col("net_minor").abs() > MAX_MINOR_UNITS)
+    ).sort("_row")
+    if huge.height:
+        row = huge.row(0, named=True)
+        column = "fee" if abs(int(row["fee_minor"])) > MAX_MINOR_UNITS else "net"
+        raise MalformedSettlementError(
+            row["line_number"],
+            f"{column} of the capture of {row['payment_id']} is too large: more than "
+            f"{MAX_MINOR_UNITS} minor units",
+        )
+
+
+def _difference(row: dict[str, Any], settled: int) -> FxDifference:
+    return FxDifference(
+        payment_id=row["payment_id"],
+        currency=row["_payment_settles"],
+        difference_minor=settled - int(row["_expected"]),
+        settled_minor=settled,
+        expected_minor=int(row["_expected"]),
+        reference=row["line_reference"] or row["psp_reference"],
+    )

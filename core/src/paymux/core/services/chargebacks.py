@@ -161,8 +161,9 @@ class ChargebackService:
                 if posting.account in available:  # a debit lowers a liability's balance
                     available[posting.account] -= posting.amount
             entries.append(entry)
-        if chargeback.unallocated.is_positive:
-            entries.append(self._ledger_entry(_unallocated(chargeback, "opened", payment)))
+        unallocated = _unallocated(chargeback, "opened", payment)
+        if unallocated is not None:
+            entries.append(self._ledger_entry(unallocated))
         await uow.ledger.record_all(payment.client_id, entries, now=now)
         await uow.add_outbox([_message("chargeback.opened", chargeback)], now=now)
         return chargeback
@@ -185,8 +186,9 @@ class ChargebackService:
                 events.append(ChargebackWon(facts, chargeback.id, part.amount, released))
             else:
                 events.append(ChargebackLost(facts, chargeback.id, part.amount))
-        if chargeback.unallocated.is_positive:
-            events.append(_unallocated(chargeback, status.value, payment))
+        unallocated = _unallocated(chargeback, status.value, payment)
+        if unallocated is not None:
+            events.append(unallocated)
         entries = [self._ledger_entry(event) for event in events]
         await uow.ledger.record_all(payment.client_id, entries, now=now)
         settled = await uow.chargebacks.get(chargeback.id)
@@ -216,12 +218,18 @@ def _available_key(payment: PaymentEvent, order: PaymentOrder) -> AccountKey:
 
 def _unallocated(
     chargeback: Chargeback, status: str, payment: PaymentEvent
-) -> UnallocatedChargeback:
+) -> UnallocatedChargeback | None:
     """The platform's own exposure: no seller carries it, so for a converted payment it is
-    booked wholly on the provider's side, in the settlement currency at the payment's quote."""
+    booked wholly on the provider's side, in the settlement currency at the payment's quote.
+    None when there is none, or when it converts to zero (nothing to post; the chargeback's
+    state change still commits)."""
     amount = chargeback.unallocated
+    if not amount.is_positive:
+        return None
     if payment.fx_quote is not None:
         amount = convert(amount, payment.fx_quote)
+        if amount.is_zero:
+            return None
     return UnallocatedChargeback(
         client_id=chargeback.client_id,
         payment_id=chargeback.payment_event_id,

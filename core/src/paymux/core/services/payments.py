@@ -59,7 +59,7 @@ from paymux.core.services.idempotency import IdempotentRequest, StoredResponse, 
 from paymux.core.services.payment_pending import PendingWork, explain_pending
 from paymux.core.storage.job_repository import INLINE_WORKER
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
-from paymux.currencies import Money
+from paymux.currencies import InvalidAmountError, Money
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +237,12 @@ class PaymentService:
             quote = await self._quoter.lock(draft.currency, pricing.settlement_currency)
         except RateUnavailableError as error:
             raise FxRateUnavailableError(f"no rate for {pair}: {error}") from None
+        settled = convert(draft.total, quote)
+        if settled.is_zero:  # nothing would reach the provider's side: refused, nothing written
+            raise InvalidAmountError(
+                f"{draft.total} is {settled} at the {pair} rate {quote.rate}: too small to "
+                f"settle in {pricing.settlement_currency}"
+            )
         return replace(pricing, quote=quote)
 
     async def _register(
@@ -593,11 +599,12 @@ class PaymentService:
         owed to the buyer, say so by event, and (by default) queue its refund. Once."""
         amount = Money.sum((order.amount for order in late), payment.currency)
         held = late_provider_side(payment, amount)
-        entry = self._ledger_entry(
-            LatePayment(payment.client_id, payment.id, payment.provider, held, "received")
-        )
-        if await uow.ledger.record(payment.client_id, entry, now=now) is None:
-            return  # reported before
+        if not held.is_zero:  # an amount that converts to nothing has nothing to post
+            entry = self._ledger_entry(
+                LatePayment(payment.client_id, payment.id, payment.provider, held, "received")
+            )
+            if await uow.ledger.record(payment.client_id, entry, now=now) is None:
+                return  # reported before
         log.warning("payment %s was paid after it expired (%s)", payment.id, amount)
         action = "refund" if self._refund_late_payments else "hold"
         await uow.add_outbox(

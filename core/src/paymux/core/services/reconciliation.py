@@ -441,15 +441,18 @@ def booking_events(client_id: str, provider: str, booked: Sequence[Booking]) -> 
 def fx_events(
     client_id: str, provider: str, differences: Sequence[FxDifference]
 ) -> list[LedgerEvent]:
-    """The FX gains and losses of a run's converted captures (none for a zero difference);
-    each line's reference books it once, however often the file is reconciled."""
+    """The FX gains and losses of a run's converted captures (none for a zero difference).
+
+    Keyed on the payment, not on the line: one FX settlement per payment capture, however
+    often the capture is reconciled, and also when a re-issued or corrected file lists it
+    again under a new line id."""
     return [
         FxSettled(
             client_id,
             provider,
             difference.payment_id,
             Money(difference.difference_minor, difference.currency),
-            f"{difference.reference}:{difference.currency}",
+            f"capture:{difference.payment_id}:{difference.currency}",
         )
         for difference in differences
         if difference.difference_minor != 0

@@ -326,7 +326,8 @@ class RefundService:
                 late_provider_side(payment, refund.amount),
                 "refunded",
             )
-            await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
+            if not late.amount.is_zero:  # converted to nothing: nothing to post
+                await uow.ledger.record(refund.client_id, self._ledger_entry(late), now=now)
         elif result.status is RefundStatus.SUCCEEDED:
             payment = await uow.get_payment(refund.payment_event_id, lock=True)
             assert payment is not None
@@ -341,6 +342,9 @@ class RefundService:
                 ),
                 now=now,
             )  # fmt: skip
+            # what succeeded refunds gave back per order, this one included (its status was
+            # just set): its parts are allocated after the others (cumulative FX shares)
+            refunded = await uow.refunded_per_order(payment.id)
             entries: list[JournalEntry] = []
             for part, order in parts:
                 released = order.shipped_at is not None
@@ -360,6 +364,10 @@ class RefundService:
                         amount=part.amount,
                         released=released,
                         seller_available=available,
+                        refunded_before=Money(
+                            refunded.get(order.id, (0, 0))[0] - part.amount.minor,
+                            payment.currency,
+                        ),
                     )
                 )
                 entries.append(entry)

@@ -58,7 +58,7 @@ class PaymentEventRow(SQLModel, table=True):
     """Personal data: for the buyer's confirmation only."""
     buyer_locale: str | None = Field(default=None, max_length=35)
     settlement_currency: str | None = Field(default=None, max_length=3)
-    """The currency the provider settles in (``NULL`` on payments older than 0011: the
+    """The currency the provider settles in (``NULL`` on payments older than 0012: the
     payment's own currency)."""
     fx_quote: str | None = Field(default=None, sa_type=sa.Text)
     """The locked quote (JSON of ``Quote.as_dict``) when the payment converts."""
