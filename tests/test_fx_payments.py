@@ -209,7 +209,9 @@ def test_a_refund_of_a_converted_order_gives_back_its_settlement_share(
     database_url: str,
 ) -> None:
     with (
-        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
         service.client() as client,
     ):
         created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
@@ -235,6 +237,76 @@ def test_a_refund_of_a_converted_order_gives_back_its_settlement_share(
                 ("fx_conversion", "platform", "JPY", -500),
             ]
         )
+
+        # The sandbox settles the refund at its own rate too: -500 JPY * 0.006534 = -3.267,
+        # so it takes back 3.27 USD where paymux gave back 3.30 at the quote: a 0.03 gain
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
+        assert settlement.status_code == 200, settlement.text
+        lines = list(csv.DictReader(io.StringIO(settlement.text)))
+        (refund_line,) = [line for line in lines if line["type"] == "refund"]
+        assert (refund_line["currency"], refund_line["gross"]) == ("JPY", "-500")
+        assert (refund_line["settlement_currency"], refund_line["fee"], refund_line["net"]) == (
+            "USD",
+            "0.00",
+            "-3.27",
+        )
+        (payout,) = [line for line in lines if line["type"] == "payout"]
+        assert payout["net"] == "-17.96"  # 21.23 - 3.27
+
+        assert nightly(database_url, service.url, datetime.now(UTC)) >= 1
+        (run,) = client.get("/v1/reconciliations").json()["reconciliations"]
+        assert (run["new_discrepancies"], run["lines_matched"]) == (0, 3)
+        assert sorted(run["summary"]["fx_differences"], key=lambda d: d.get("refund_id", "")) == [
+            {
+                "payment_id": paid["id"],
+                "currency": "USD",
+                "settled_minor": 2178,
+                "expected_minor": 2200,
+                "difference_minor": -22,
+            },
+            {
+                "payment_id": paid["id"],
+                "refund_id": refund.json()["id"],
+                "currency": "USD",
+                "settled_minor": -327,
+                "expected_minor": -330,
+                "difference_minor": 3,
+            },
+        ]
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        fx_refund = f"fx_settled:sandbox:refund:{refund.json()['id']}:USD"
+        assert sorted(r[1:] for r in rows if r[0] == fx_refund) == [
+            ("fx_gain_loss", "platform", "USD", -3),
+            ("psp_clearing", "sandbox", "USD", 3),
+        ]
+        assert balance(rows, "fx_gain_loss", "USD") == 22 - 3
+        assert balance(rows, "psp_fees", "USD") == 55
+        assert balance(rows, "bank", "USD") == 1796
+        # +22.00 - 3.30 (refund) - 0.55 (fee) - 17.96 (bank) - 0.22 (loss) + 0.03 (gain)
+        assert balance(rows, "psp_clearing", "USD") == 0
+
+        # the same file again, and a re-issued one listing the refund under a new line id:
+        # the refund's FX difference is booked once
+        reissued = settlement.text.replace(
+            refund_line["line_id"], refund_line["line_id"] + "-corrected"
+        )
+        assert reissued != settlement.text
+        for key, content in (("r2", settlement.content), ("r3", reissued.encode())):
+            again = client.post(
+                "/v1/reconciliations",
+                params={"provider": "sandbox", "file_name": f"{key}.csv"},
+                content=content,
+                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
+            )
+            assert again.status_code == 201, again.text
+        after = postings(database_url)
+        assert_balanced_per_currency(after)
+        assert [r for r in after if r[0].startswith("fx_settled:")] == [
+            r for r in rows if r[0].startswith("fx_settled:")
+        ]
+        assert balance(after, "fx_gain_loss", "USD") == 19
 
 
 def test_without_a_rate_source_a_converted_payment_is_refused(database_url: str) -> None:
@@ -427,7 +499,9 @@ def test_an_order_refunded_in_parts_gives_back_exactly_its_settlement_amount(
     database_url: str,
 ) -> None:
     with (
-        live_service(database_url, settings=FX, settlement_currency="USD") as service,
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
         service.client() as client,
     ):
         created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))

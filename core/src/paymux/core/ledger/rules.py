@@ -175,7 +175,9 @@ class FxSettled:
     settlement currency) differs from the payment's settlement amount at the locked quote
     by ``difference`` (positive: it settled more, a gain; negative: a loss). Booked by
     reconciliation; ``reference`` names what was settled (``capture:<payment id>:<currency>``
-    for a payment's capture), so the same capture books once, whichever line lists it.
+    for a payment's capture, ``refund:<refund id>:<currency>`` for a refund of it, where
+    ``difference`` compares with the provider-side amount the refund posted), so each books
+    once, whichever line lists it.
     """
 
     client_id: str

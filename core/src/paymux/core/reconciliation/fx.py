@@ -1,18 +1,20 @@
 """Settlement lines of converted payments: the currency check and the FX gain or loss.
 
 A payment whose provider settles in another currency was priced with a locked quote and
-stores its settlement amount (``docs/concepts/fx.md``). Its capture line carries ``gross``
-in the payment's currency and ``fee`` and ``net`` in the settlement currency, converted at
-the provider's own rate. :func:`match` compares ``gross`` with the payment as for any
-payment; this module then looks at the capture lines of converted payments (and at lines the
-provider converted), after the match:
+stores its settlement amount (``docs/concepts/fx.md``). Its capture and refund lines carry
+``gross`` in the payment's currency and ``fee`` and ``net`` in the settlement currency,
+converted at the provider's own rate. :func:`match` compares ``gross`` with the payment (the
+refund) as for any payment; this module then looks at the matched capture and refund lines
+of converted payments, after the match:
 
 - a line whose settlement currency is not the payment's is a ``currency_mismatch``;
-- otherwise the difference between what the provider settled (``net + fee``) and the
-  payment's settlement amount is an FX gain (positive) or loss (negative), booked once per
-  payment capture (:class:`~paymux.core.ledger.rules.FxSettled`, keyed on the payment, so a
-  corrected file re-listing the capture under a new line id books nothing again), never a
-  discrepancy.
+- otherwise the difference between what the provider settled (``net + fee``) and what
+  paymux posted to the provider's clearing for it (a capture: the payment's settlement
+  amount; a refund: the provider-side amount its ledger transactions posted, negative,
+  :data:`REFUND_POSTED_SCHEMA`) is an FX gain (positive) or loss (negative), booked once
+  per payment capture and once per refund (:class:`~paymux.core.ledger.rules.FxSettled`,
+  keyed on the payment or the refund, so a corrected file re-listing the line under a new
+  line id books nothing again), never a discrepancy.
 
 Lines of payments paymux did not convert are left as the match classified them (a
 provider may settle those in a currency of its own choosing, booking fees and payouts in
@@ -39,6 +41,14 @@ CONVERTED_SCHEMA: dict[str, pl.DataType] = {
 }
 """The provider's converted payments: what they settle in and their settlement amount."""
 
+REFUND_POSTED_SCHEMA: dict[str, pl.DataType] = {
+    "refund_id": pl.String(),
+    "currency": pl.String(),
+    "posted_minor": pl.Int64(),
+}
+"""Per refund and currency: what its ledger transactions posted to the provider's clearing
+(debit positive: a refund's is negative)."""
+
 
 @dataclass(frozen=True, slots=True)
 class FxDifference:
@@ -51,24 +61,56 @@ class FxDifference:
     settled_minor: int
     """What the provider settled: ``net + fee`` of the line."""
     expected_minor: int
-    """The payment's settlement amount."""
+    """What paymux posted to the provider's clearing for it: the payment's settlement
+    amount (a capture) or the refund's provider-side amount (a refund, negative)."""
     reference: str
     """The line's own id at the provider (its PSP reference when it has none)."""
+    refund_id: str | None = None
+    """The refund, for a refund line (``None``: the payment's capture)."""
+
+
+def converted_refunds(result: MatchResult, converted: pl.DataFrame) -> list[str]:
+    """The refunds of converted payments that ``result`` matched (each once): those whose
+    posted amounts :func:`settle_fx` needs."""
+    if converted.height == 0:
+        return []
+    return (
+        _refund_lines(result.lines.lazy(), converted)
+        .select(pl.col("refund_id").unique(maintain_order=True))
+        .collect()
+        .get_column("refund_id")
+        .to_list()
+    )
+
+
+def _refund_lines(lines: pl.LazyFrame, converted: pl.DataFrame) -> pl.LazyFrame:
+    return lines.filter(
+        (pl.col("type") == SettlementLineType.REFUND.value)
+        & pl.col("kind").is_null()
+        & pl.col("refund_id").is_not_null()
+        & pl.col("payment_id").is_in(converted.get_column("payment_id").implode())
+    )
 
 
 def settle_fx(
-    result: MatchResult, converted: pl.DataFrame
+    result: MatchResult, converted: pl.DataFrame, refunds: pl.DataFrame | None = None
 ) -> tuple[MatchResult, list[FxDifference]]:
-    """``result`` with the currency mismatches of converted capture lines marked, and the
-    FX differences of the others (see the module docstring). A converted capture line whose
-    fee or net is beyond :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` makes the file
-    malformed (:class:`MalformedSettlementError`, with its line number)."""
+    """``result`` with the currency mismatches of converted capture and refund lines marked,
+    and the FX differences of the others (see the module docstring). ``refunds``
+    (:data:`REFUND_POSTED_SCHEMA`) are the posted amounts of :func:`converted_refunds`; a
+    refund line with none in the payment's settlement currency gets no FX difference. A
+    converted line whose fee or net is beyond
+    :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` makes the file malformed
+    (:class:`MalformedSettlementError`, with its line number)."""
     if converted.height == 0:
         return result, []
+    if refunds is None:
+        refunds = pl.DataFrame(schema=REFUND_POSTED_SCHEMA)
     lines = result.lines
     candidates = (
         lines.select(
             "payment_id",
+            "refund_id",
             "type",
             "kind",
             "currency",
@@ -81,7 +123,13 @@ def settle_fx(
         )
         .with_row_index("_row")
         .filter(
-            (pl.col("type") == SettlementLineType.CAPTURE.value)
+            (
+                (pl.col("type") == SettlementLineType.CAPTURE.value)
+                | (
+                    (pl.col("type") == SettlementLineType.REFUND.value)
+                    & pl.col("refund_id").is_not_null()
+                )
+            )
             & pl.col("kind").is_null()
             & pl.col("payment_id").is_not_null()
             & pl.col("payment_id").is_in(converted.get_column("payment_id").implode())
@@ -110,6 +158,19 @@ def settle_fx(
         )
         result = MatchResult(lines, result.missing)
     settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles"))
+    settled = (
+        settled.join(
+            refunds.rename({"currency": "_payment_settles", "posted_minor": "_posted"}),
+            on=["refund_id", "_payment_settles"],
+            how="left",
+        )
+        .with_columns(
+            _expected=pl.when(pl.col("type") == SettlementLineType.REFUND.value)
+            .then(pl.col("_posted"))
+            .otherwise(pl.col("_expected"))
+        )
+        .filter(pl.col("_expected").is_not_null())  # a refund paymux posted nothing for
+    )
     # net + fee summed as Python integers: never wraps (the parsers keep each amount within
     # MAX_MINOR_UNITS, but a sum in Int64 is not checked)
     differences = [
@@ -120,7 +181,7 @@ def settle_fx(
 
 
 def _refuse_beyond_storable(candidates: pl.DataFrame) -> None:
-    """A :class:`MalformedSettlementError` naming the first converted capture line whose fee
+    """A :class:`MalformedSettlementError` naming the first converted line whose fee
     or net is beyond :data:`~paymux.currencies.parsing.MAX_MINOR_UNITS` (no payment's
     settlement amount is; their sum would not fit 64 bits either)."""
     huge = candidates.filter(
@@ -132,7 +193,7 @@ def _refuse_beyond_storable(candidates: pl.DataFrame) -> None:
         column = "fee" if abs(int(row["fee_minor"])) > MAX_MINOR_UNITS else "net"
         raise MalformedSettlementError(
             row["line_number"],
-            f"{column} of the capture of {row['payment_id']} is too large: more than "
+            f"{column} of the {row['type']} of {row['payment_id']} is too large: more than "
             f"{MAX_MINOR_UNITS} minor units",
         )
 
@@ -145,4 +206,5 @@ def _difference(row: dict[str, Any], settled: int) -> FxDifference:
         settled_minor=settled,
         expected_minor=int(row["_expected"]),
         reference=row["line_reference"] or row["psp_reference"],
+        refund_id=row["refund_id"] if row["type"] == SettlementLineType.REFUND.value else None,
     )

@@ -41,7 +41,7 @@ from paymux.core.ledger.rules import (
 )
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
 from paymux.core.reconciliation.frames import concat_compact
-from paymux.core.reconciliation.fx import FxDifference, settle_fx
+from paymux.core.reconciliation.fx import FxDifference, converted_refunds, settle_fx
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
 from paymux.core.reconciliation.matching import MatchResult, Records, match, settled_earlier
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
@@ -187,7 +187,13 @@ class ReconciliationService:
             result = settled_earlier(result, settled)
         async with self._store.begin() as uow:  # converted payments: currency and FX check
             converted = await uow.reconciliation.converted_payments(client_id, provider, since)
-        result, fx_differences = settle_fx(result, converted)
+            refund_ids = converted_refunds(result, converted)
+            posted = (
+                await uow.reconciliation.refunds_posted(client_id, provider, refund_ids)
+                if refund_ids
+                else None
+            )
+        result, fx_differences = settle_fx(result, converted, posted)
         timings["match"] = clock() - started_clock - sum(timings.values())
         every = findings(result)
         found = every.join(open_.select("key"), on="key", how="anti")  # each key once
@@ -208,6 +214,7 @@ class ReconciliationService:
                     "settled_minor": d.settled_minor,
                     "expected_minor": d.expected_minor,
                     "difference_minor": d.difference_minor,
+                    **({} if d.refund_id is None else {"refund_id": d.refund_id}),
                 }
                 for d in fx_differences
             ]
@@ -441,18 +448,21 @@ def booking_events(client_id: str, provider: str, booked: Sequence[Booking]) -> 
 def fx_events(
     client_id: str, provider: str, differences: Sequence[FxDifference]
 ) -> list[LedgerEvent]:
-    """The FX gains and losses of a run's converted captures (none for a zero difference).
+    """The FX gains and losses of a run's converted captures and refunds (none for a zero
+    difference).
 
-    Keyed on the payment, not on the line: one FX settlement per payment capture, however
-    often the capture is reconciled, and also when a re-issued or corrected file lists it
-    again under a new line id."""
+    Keyed on the payment (a capture) or the refund, not on the line: one FX settlement per
+    payment capture and per refund, however often it is reconciled, and also when a
+    re-issued or corrected file lists it again under a new line id."""
     return [
         FxSettled(
             client_id,
             provider,
             difference.payment_id,
             Money(difference.difference_minor, difference.currency),
-            f"capture:{difference.payment_id}:{difference.currency}",
+            f"capture:{difference.payment_id}:{difference.currency}"
+            if difference.refund_id is None
+            else f"refund:{difference.refund_id}:{difference.currency}",
         )
         for difference in differences
         if difference.difference_minor != 0

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.identifiers import new_id
 from paymux.core.reconciliation.frames import concat_compact
-from paymux.core.reconciliation.fx import CONVERTED_SCHEMA
+from paymux.core.reconciliation.fx import CONVERTED_SCHEMA, REFUND_POSTED_SCHEMA
 from paymux.core.reconciliation.matching import (
     PAYMENT_INDEX_SCHEMA,
     PAYOUT_INDEX_SCHEMA,
@@ -35,10 +35,14 @@ from paymux.core.reconciliation.matching import (
     Records,
 )
 from paymux.core.storage.tables import (
+    LedgerAccountRow,
+    LedgerPostingRow,
+    LedgerTransactionRow,
     ReconciliationDiscrepancyRow,
     ReconciliationPaymentRow,
     ReconciliationRunLinesRow,
     ReconciliationRunRow,
+    RefundPartRow,
     table_of,
 )
 
@@ -356,6 +360,58 @@ class ReconciliationRepository:
             )
         ).all()
         return pl.DataFrame([tuple(row) for row in rows], schema=CONVERTED_SCHEMA, orient="row")
+
+    async def refunds_posted(
+        self, client_id: str, provider: str, refund_ids: Sequence[str]
+    ) -> pl.DataFrame:
+        """What the ledger transactions of ``refund_ids`` (``refund_succeeded:<refund
+        id>:<order id>``, one per order the refund took from) posted to ``provider``'s
+        clearing, per refund and currency
+        (:data:`~paymux.core.reconciliation.fx.REFUND_POSTED_SCHEMA`, debit positive). Read
+        by exact references (the refund's parts, then the unique transaction references)."""
+        transaction = table_of(LedgerTransactionRow)
+        posting = table_of(LedgerPostingRow)
+        account = table_of(LedgerAccountRow)
+        part = table_of(RefundPartRow)
+        ordered = sorted(set(refund_ids))
+        totals: dict[tuple[str, str], int] = {}
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            parts = (
+                await self._execute(
+                    sa.select(part.c.refund_id, part.c.payment_order_id).where(
+                        part.c.refund_id.in_(chunk)
+                    )
+                )
+            ).all()
+            references = {
+                f"refund_succeeded:{refund}:{order}": str(refund)
+                for refund, order in (tuple(row) for row in parts)
+            }
+            if not references:
+                continue
+            rows = (
+                await self._execute(
+                    sa.select(transaction.c.reference, posting.c.currency, posting.c.amount_minor)
+                    .join(posting, posting.c.transaction_id == transaction.c.id)
+                    .join(account, account.c.id == posting.c.account_id)
+                    .where(
+                        transaction.c.reference.in_(list(references)),
+                        account.c.client_id == client_id,
+                        account.c.owner_kind == "provider",
+                        account.c.owner_id == provider,
+                        account.c.purpose == "psp_clearing",
+                    )
+                )
+            ).all()
+            for reference, currency, amount in (tuple(row) for row in rows):
+                key = (references[str(reference)], str(currency))
+                totals[key] = totals.get(key, 0) + int(amount)
+        return pl.DataFrame(
+            [(refund, currency, minor) for (refund, currency), minor in totals.items()],
+            schema=REFUND_POSTED_SCHEMA,
+            orient="row",
+        )
 
     async def settled_payments(
         self, client_id: str, provider: str, *, since: date, payment_ids: pl.Series
