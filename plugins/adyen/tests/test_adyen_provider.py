@@ -135,7 +135,7 @@ async def test_every_fault_is_classified(
     started = time.monotonic()
     with pytest.raises(error) as caught:
         await harness.provider.fetch_status(registration.token)
-    assert time.monotonic() - started < 2.0  # the SDK does not retry
+    assert time.monotonic() - started < 3.5  # one attempt (the 2 s timeout): the SDK does not retry
     if code is not None:
         assert isinstance(caught.value, ProviderRejectedError)
         assert caught.value.code == code

@@ -29,7 +29,7 @@ class AdyenHarness:
         self,
         *,
         validator: Validator | None = None,
-        request_timeout_seconds: float = 0.5,
+        request_timeout_seconds: float = 2.0,
         **config: Any,
     ) -> None:
         self.fake = FakeAdyen(validator=validator, stall_seconds=request_timeout_seconds + 1.5)

@@ -54,8 +54,8 @@ class SquareHarness:
         self,
         *,
         validate: bool = True,
-        request_timeout_seconds: float = 0.5,
-        stall_seconds: float = 1.5,
+        request_timeout_seconds: float = 2.0,
+        stall_seconds: float = 3.5,
     ) -> None:
         self._server = FakeSquareServer(stall_seconds=stall_seconds).start()
         self.fake: FakeSquare = self._server.fake
