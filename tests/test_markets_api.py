@@ -366,6 +366,43 @@ def test_markets_check_checks_plugins_and_live_mode() -> None:
     assert "providers.adyen.sandbox: live mode refuses sandbox providers" in result.output
 
 
+def test_markets_check_refuses_a_chain_no_provider_supports(tmp_path: Path) -> None:
+    """Without --structure-only the providers are built and each chain's currency checked."""
+    path = tmp_path / "kwd.toml"
+    path.write_text(
+        EXAMPLE.read_text()
+        + '\n[markets.kw]\nname = "Kuwait"\ncountries = ["KW"]\n'
+        + '[markets.kw.currencies.KWD]\nmethods.card = ["square"]\n'
+    )
+    structure = CliRunner().invoke(cli, ["markets", "check", str(path), "--structure-only"])
+    assert structure.exit_code == 0, structure.output
+    result = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "1 error" in result.output
+    assert (
+        "markets.kw.currencies.KWD.methods.card: no provider of the chain supports KWD "
+        "(the capabilities of square do not list it)" in result.output
+    )
+    fixed = path.read_text().replace('methods.card = ["square"]\n', 'methods.card = ["adyen"]\n')
+    path.write_text(fixed)
+    result = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "KWD card: adyen" in result.output
+
+
+def test_markets_check_validates_provider_configs(tmp_path: Path) -> None:
+    path = tmp_path / "bad-config.toml"
+    path.write_text(
+        EXAMPLE.read_text().replace(
+            "[providers.stripe.config]\n", '[providers.stripe.config]\nwebhook_secrt = "x"\n'
+        )
+    )
+    result = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "paymux: invalid provider config:" in result.output
+    assert "webhook_secrt" in result.output
+
+
 def test_serve_fails_fast_on_an_invalid_markets_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

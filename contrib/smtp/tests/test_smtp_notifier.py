@@ -17,7 +17,7 @@ from paymux.core.settings import Settings
 from paymux.core.storage.database import Database
 from paymux.currencies import Money
 from paymux_notify_support import BUYER_EMAIL, NotifySetup, checkout, notify_setup
-from paymux_smtp.message import build_message
+from paymux_smtp.message import build_message, resolve_locale
 from paymux_smtp.notifier import SmtpNotifier
 from paymux_smtp.plugin import paymux_add_notifiers
 from paymux_smtp.settings import SmtpSettings
@@ -262,3 +262,20 @@ def test_the_html_part_escapes_what_the_shop_sent() -> None:
     assert "<script>" not in content
     assert "<td>a&amp;b&quot;c</td><td>&lt;script&gt;</td>" in content
     assert 'href="https://paymux.example/checkout/pay_1?sig=1&amp;x=&quot;"' in content
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("de-DE", "de_DE"),
+        ("de-CH-1901-x-old", "de_CH"),  # private-use subtags Babel refuses: shortened
+        ("pt-BR-x-private", "pt_BR"),
+        ("ja", "ja"),
+        ("xx-YY", "fr_FR"),
+        ("", "fr_FR"),
+        (None, "fr_FR"),
+        ("-DE", "fr_FR"),
+    ],
+)
+def test_resolve_locale_shortens_unknown_tags(tag: str | None, expected: str) -> None:
+    assert resolve_locale(tag, "fr_FR") == expected

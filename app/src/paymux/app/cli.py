@@ -4,6 +4,7 @@ commands plugins add through the ``paymux_cli_commands`` hook (see :func:`create
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +15,7 @@ from paymux.app.cli_jobs import dlq_cli, worker
 from paymux.app.cli_keys import keys_cli
 from paymux.app.cli_reconcile import reconcile
 from paymux.app.logging_setup import configure_logging
-from paymux.core.markets_config import MarketsConfigError
+from paymux.core.markets_config import MarketsConfig, MarketsConfigError
 from paymux.core.plugins import PluginError
 from paymux.core.settings import DEVELOPMENT_API_KEY, Settings
 from paymux.core.storage.migrate import upgrade
@@ -123,7 +124,6 @@ def payouts_run(
     Running the same batch id again replays it: nobody is paid twice. Exits 1 if a seller's
     payout could not be made (it is listed) or stays pending.
     """
-    import asyncio
     from datetime import date
 
     from paymux.app.runtime import create_runtime
@@ -189,7 +189,6 @@ def relay(
     Runs until interrupted; several relays may run on PostgreSQL (one works at a time).
     With --once, exits 1 if a publisher failed (the events stay for the next run).
     """
-    import asyncio
     import signal
 
     from paymux.app.runtime import create_relay
@@ -263,27 +262,61 @@ def markets_check(
 ) -> None:
     """Check a markets file as `paymux serve` would, and print what it routes.
 
-    Exits 1 and lists every error (each with its path in the file) when it is invalid.
+    Without ``--structure-only`` the enabled providers are built from their configs (as at
+    start, nothing is sent to a PSP) and every chain is checked against the currencies
+    their capabilities list. Exits 1 and lists every error (each with its path in the
+    file) when it is invalid.
     """
     from paymux.app.markets_summary import summarize
-    from paymux.core.markets_config import load_markets, read_markets_file
-    from paymux.core.plugins import collect_provider_specs, create_plugin_manager
+    from paymux.core.markets_config import read_markets_file
 
     if mode not in ("sandbox", "live"):
         typer.echo(f"paymux: --mode must be sandbox or live, not {mode!r}", err=True)
         raise typer.Exit(2)
     try:
-        if structure_only:
-            config = read_markets_file(file, mode=mode)
-        else:
-            offered = collect_provider_specs(create_plugin_manager())
-            config = load_markets(file, mode=mode, offered=offered).config
+        config = (
+            read_markets_file(file, mode=mode)
+            if structure_only
+            else _check_with_providers(file, mode)
+        )
     except MarketsConfigError as error:
         typer.echo(f"paymux: invalid markets file {error}", err=True)
+        raise typer.Exit(1) from None
+    except (PluginError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        typer.echo(f"paymux: invalid provider config: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: valid for {mode} mode")
     for line in summarize(config):
         typer.echo(line)
+
+
+def _check_with_providers(file: Path, mode: str) -> MarketsConfig:
+    """The markets file loaded as at start, its enabled providers built and its chains
+    checked against their currencies (:func:`check_chain_currencies`)."""
+    from paymux.core.markets_config import check_chain_currencies, load_markets
+    from paymux.core.plugins import (
+        build_provider_registry,
+        collect_provider_specs,
+        create_plugin_manager,
+    )
+
+    manager = create_plugin_manager()
+    loaded = load_markets(file, mode=mode, offered=collect_provider_specs(manager))
+    providers = build_provider_registry(
+        manager,
+        enabled=loaded.provider_configs,
+        mode=mode,
+        public_url="http://127.0.0.1",
+        sandboxed={entry.name for entry in loaded.config.enabled_providers() if entry.sandbox},
+    )
+    try:
+        check_chain_currencies(
+            loaded.config,
+            {name: providers.get(name).capabilities().currencies for name in providers.names()},
+        )
+    finally:
+        asyncio.run(providers.aclose())
+    return loaded.config
 
 
 def create_cli(*, plugin_manager: pluggy.PluginManager | None = None) -> typer.Typer:

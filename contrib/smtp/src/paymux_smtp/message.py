@@ -20,12 +20,14 @@ from paymux.currencies import Money, format_money
 
 
 def resolve_locale(tag: str | None, default: str) -> str:
-    """``tag`` as a locale Babel knows (``de-DE`` -> ``de_DE``), else ``default``."""
-    if tag:
+    """``tag`` as a locale Babel knows (``de-DE`` -> ``de_DE``); a tag Babel does not know
+    is shortened one subtag at a time (``de-ZZ`` -> ``de``); else ``default``."""
+    parts = (tag or "").replace("_", "-").split("-")
+    while parts and parts[0]:
         try:
-            return str(Locale.parse(tag.replace("-", "_")))
+            return str(Locale.parse("_".join(parts)))
         except (UnknownLocaleError, ValueError, TypeError):
-            pass
+            parts.pop()
     return default
 
 
