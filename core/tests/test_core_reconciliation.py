@@ -227,6 +227,48 @@ async def test_refund_matches_and_an_unpaid_capture_is_missing_in_the_ledger(
     assert kinds == {"currency_mismatch": [token], "missing_in_ledger": ["x"]}
 
 
+async def test_a_refund_the_provider_never_settled_is_missing_once_until_a_file_lists_it(
+    world: World,
+) -> None:
+    payment_id, token = await world.paid(1000)
+    listed_id, listed_token = await world.paid(2000)
+    refunds = []
+    for key, paid_id, amount in (("r1", payment_id, "2.50"), ("r2", listed_id, "1.00")):
+        stored = await world.refunds.create_refund(
+            IdempotentRequest("c1", key, "f"), paid_id, RefundAsk(None, amount, None),
+            lambda r: json.dumps({"id": r.id}),
+        )  # fmt: skip
+        refunds.append(json.loads(stored.body)["id"])
+    missing_refund, listed_refund = refunds
+    day = today()
+    old_day = (datetime.now(UTC).date() - timedelta(days=3)).isoformat()
+
+    # A file of three days ago: the refunds succeeded after it, so they are not due in it.
+    early = world.file("early.csv", f"capture,e1,{token},,EUR,10.00,0.00,{old_day},b0")
+    result = await world.reconciliation.reconcile(early, provider="fake", client_id="c1")
+    found = await world.reconciliation.run_discrepancies(result.run.id, client_id="c1")
+    assert [(d.kind, d.line_type) for d in found] == []
+
+    first = world.file(
+        "day1.csv",
+        f"capture,l1,{listed_token},,EUR,20.00,0.00,{day},b1",
+        f"refund,l2,{listed_token},{listed_refund},EUR,-1.00,0.00,{day},b1",
+    )
+    result = await world.reconciliation.reconcile(first, provider="fake", client_id="c1")
+    found = await world.reconciliation.run_discrepancies(result.run.id, client_id="c1")
+    assert [
+        (d.kind, d.line_type, d.subject_id, d.expected_currency, d.expected_minor) for d in found
+    ] == [("missing_in_settlement", "refund", missing_refund, "EUR", 250)]
+
+    assert (await world.run(first))[0] == {}  # the same file again: nothing new
+
+    # The refund settled by the first file is not missing later; the other one is listed
+    # now: its discrepancy closes.
+    second = world.file("day2.csv", f"refund,m1,{token},{missing_refund},EUR,-2.50,0.00,{day},b2")
+    kinds, resolved, matched = await world.run(second)
+    assert (kinds, resolved, matched) == ({}, 1, 1)
+
+
 async def test_a_file_of_another_format_or_with_a_bad_amount_is_refused_before_anything_is_written(
     world: World,
 ) -> None:

@@ -43,7 +43,23 @@ def findings(result: MatchResult) -> pl.DataFrame:
         pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
         pl.lit(None, dtype=pl.Int64).alias("line_number"),
     )
-    return pl.concat([from_lines, missing]).unique(subset="key", keep="first", maintain_order=True)
+    missing_refunds = result.missing_refunds.select(
+        pl.lit(DiscrepancyKind.MISSING_IN_SETTLEMENT.value).alias("kind"),
+        pl.concat_str(
+            [pl.lit("missing_in_settlement:refund"), pl.col("refund_id")], separator=":"
+        ).alias("key"),
+        "psp_reference",
+        pl.col("refund_id").alias("subject_id"),
+        pl.lit(SettlementLineType.REFUND.value).alias("line_type"),
+        pl.lit(None, dtype=pl.String).alias("currency"),
+        pl.col("currency").alias("expected_currency"),
+        pl.col("amount_minor").alias("expected_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("line_number"),
+    )
+    return pl.concat([from_lines, missing, missing_refunds]).unique(
+        subset="key", keep="first", maintain_order=True
+    )
 
 
 def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> pl.DataFrame:
@@ -84,7 +100,8 @@ def resolved(open_: pl.DataFrame, result: MatchResult, found: pl.DataFrame) -> p
         .drop_nulls()
         .unique()
     )
-    # A payment missing in the settlement is resolved by any capture line of it.
+    # A payment (a refund) missing in the settlement is resolved by any capture (refund) line
+    # of it.
     seen = candidates.join(evaluated, on=["line_type", "subject"], how="semi")
     return seen.join(still, on=["kind", "line_type", "subject"], how="anti").select("id")
 

@@ -24,7 +24,7 @@ costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -156,7 +156,7 @@ def settle_fx(
             .scatter(rows, mismatched.get_column("_payment_settles")),
             lines.get_column("matched").clone().scatter(rows, False),
         )
-        result = MatchResult(lines, result.missing)
+        result = replace(result, lines=lines)
     settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles"))
     settled = (
         settled.join(

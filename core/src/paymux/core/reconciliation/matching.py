@@ -9,7 +9,7 @@ fraction of a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -57,7 +57,10 @@ REFUND_INDEX_SCHEMA: dict[str, pl.DataType] = {
     "amount_minor": pl.Int64(),
     "status": pl.String(),
     "psp_reference": pl.String(),
+    "succeeded_at": pl.Datetime("us", "UTC"),
 }
+"""What :func:`match` needs to know of each refund (``succeeded_at``: null unless it
+succeeded)."""
 
 PAYOUT_INDEX_SCHEMA: dict[str, pl.DataType] = {
     "payout_id": pl.String(),
@@ -85,6 +88,19 @@ class Records:
     payouts: pl.DataFrame
 
 
+MISSING_REFUND_SCHEMA: dict[str, pl.DataType] = {
+    "refund_id": pl.String(),
+    "payment_id": pl.String(),
+    "currency": pl.String(),
+    "amount_minor": pl.Int64(),
+    "psp_reference": pl.String(),
+    "succeeded_at": pl.Datetime("us", "UTC"),
+}
+"""A refund paymux holds as succeeded that the provider has not settled beyond its delay
+(``amount_minor`` positive, as the refund's; ``psp_reference`` its reference at the
+provider, else paymux's id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """Per line: the matched ids and the discrepancy kind (or null); and the misses."""
@@ -96,6 +112,10 @@ class MatchResult:
     missing: pl.DataFrame
     """Payments due in the settlement and not in it: ``payment_id``, ``currency``,
     ``amount_minor``, ``psp_reference``, ``succeeded_at``."""
+    missing_refunds: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=MISSING_REFUND_SCHEMA)
+    )
+    """Refunds due in the settlement and not in it (:data:`MISSING_REFUND_SCHEMA`)."""
 
 
 _S = pl.String()
@@ -274,7 +294,8 @@ def match(
 
     ``seen`` are lines of earlier runs (:data:`SEEN_SCHEMA`) with the line ids of this file
     (for duplicates across files). Succeeded payments with ``succeeded_at <=
-    due_until`` that no capture line of this file names are ``missing``: the caller drops
+    due_until`` that no capture line of this file names are ``missing``, and succeeded
+    refunds due by then that no refund line names are ``missing_refunds``: the caller drops
     those an earlier file settled (:func:`settled_earlier`). The result's lines are not in file
     order (``line_number`` says where each was).
     """
@@ -320,9 +341,10 @@ def match(
         )
     )
     missing = _missing(frame, records.payments, due_until)
+    missing_refunds = _missing_refunds(frame, records.refunds, due_until)
     drop = [*_FACTS, "_payment_row", "r_currency", "r_amount", "r_status"]
     frame = frame.drop([*drop, "po_currency", "po_amount", "po_status"])
-    return MatchResult(frame, missing)
+    return MatchResult(frame, missing, missing_refunds)
 
 
 def _repeated(lines: pl.DataFrame) -> pl.Series:
@@ -454,10 +476,37 @@ def _missing(
     ).select(columns)
 
 
-def settled_earlier(result: MatchResult, settled: pl.Series) -> MatchResult:
-    """``result`` without the missing payments an earlier file settled (``settled``: their
-    ids)."""
-    if result.missing.height == 0 or settled.len() == 0:
-        return result
-    missing = result.missing.filter(~pl.col("payment_id").is_in(settled.unique().implode()))
-    return MatchResult(result.lines, missing)
+def _missing_refunds(
+    frame: pl.DataFrame, refunds: pl.DataFrame, due_until: datetime | None
+) -> pl.DataFrame:
+    """Succeeded refunds due by ``due_until`` that no refund line of ``frame`` names."""
+    if due_until is None or refunds.height == 0:
+        return pl.DataFrame(schema=MISSING_REFUND_SCHEMA)
+    listed = (
+        frame.select("type", "duplicate", "refund_id")
+        .filter((pl.col("type") == SettlementLineType.REFUND.value) & ~pl.col("duplicate"))
+        .get_column("refund_id")
+        .drop_nulls()
+        .unique()
+        .implode()
+    )
+    due = pl.col("succeeded_at").is_not_null() & (pl.col("succeeded_at") <= due_until)
+    return (
+        refunds.filter(due & (pl.col("status") == "succeeded"))
+        .filter(~pl.col("refund_id").is_in(listed))
+        .with_columns(psp_reference=pl.coalesce("psp_reference", "refund_id"))
+        .select(list(MISSING_REFUND_SCHEMA))
+    )
+
+
+def settled_earlier(
+    result: MatchResult, settled: pl.Series, settled_refunds: pl.Series | None = None
+) -> MatchResult:
+    """``result`` without the missing payments and refunds an earlier file settled
+    (``settled``: payment ids; ``settled_refunds``: refund ids)."""
+    missing, refunds = result.missing, result.missing_refunds
+    if missing.height and settled.len():
+        missing = missing.filter(~pl.col("payment_id").is_in(settled.unique().implode()))
+    if refunds.height and settled_refunds is not None and settled_refunds.len():
+        refunds = refunds.filter(~pl.col("refund_id").is_in(settled_refunds.unique().implode()))
+    return MatchResult(result.lines, missing, refunds)

@@ -176,15 +176,17 @@ class ReconciliationService:
         timings["earlier_runs"] = clock() - started_clock - timings["read"]
         result = await asyncio.to_thread(match, lines, records, seen=seen, due_until=due_until)
         del records, seen
-        if result.missing.height:  # a payment an earlier file settled is not missing
+        if result.missing.height or result.missing_refunds.height:
+            # a payment (a refund) an earlier file settled is not missing
             async with self._store.begin() as uow:
-                settled = await uow.reconciliation.settled_payments(
+                settled, settled_refunds = await uow.reconciliation.settled_earlier(
                     client_id,
                     provider,
                     since=since.date(),
                     payment_ids=result.missing.get_column("payment_id"),
+                    refund_ids=result.missing_refunds.get_column("refund_id"),
                 )
-            result = settled_earlier(result, settled)
+            result = settled_earlier(result, settled, settled_refunds)
         async with self._store.begin() as uow:  # converted payments: currency and FX check
             converted = await uow.reconciliation.converted_payments(client_id, provider, since)
             refund_ids = converted_refunds(result, converted)

@@ -62,7 +62,8 @@ WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 
 _REFUNDS_SQL = """
 SELECT f.id AS refund_id, f.payment_event_id AS payment_id, f.currency, f.amount_minor,
-       f.status, f.psp_reference
+       f.status, f.psp_reference,
+       CASE WHEN f.status = 'succeeded' THEN f.updated_at END AS succeeded_at
 FROM refund f JOIN reconciliation_payment p ON p.payment_event_id = f.payment_event_id
 WHERE f.client_id = {client} AND p.provider = {provider} AND f.created_at >= {since}
 """
@@ -413,23 +414,39 @@ class ReconciliationRepository:
             orient="row",
         )
 
-    async def settled_payments(
-        self, client_id: str, provider: str, *, since: date, payment_ids: pl.Series
-    ) -> pl.Series:
-        """Those of ``payment_ids`` that a capture line of an earlier run settled."""
+    async def settled_earlier(
+        self,
+        client_id: str,
+        provider: str,
+        *,
+        since: date,
+        payment_ids: pl.Series,
+        refund_ids: pl.Series,
+    ) -> tuple[pl.Series, pl.Series]:
+        """Those of ``payment_ids`` that a capture line of an earlier run settled, and those
+        of ``refund_ids`` that a refund line of one did (each run's lines read once)."""
+        payments: list[pl.Series] = [pl.Series("payment_id", [], dtype=pl.String)]
+        refunds: list[pl.Series] = [pl.Series("refund_id", [], dtype=pl.String)]
+        if payment_ids.len() == 0 and refund_ids.len() == 0:
+            return payments[0], refunds[0]
         documents = await self._earlier_lines(client_id, provider, since)
-        if not documents:
-            return pl.Series("payment_id", [], dtype=pl.String)
-        wanted = payment_ids.unique().implode()
-        found: list[pl.Series] = []
+        payments_wanted = payment_ids.unique().implode()
+        refunds_wanted = refund_ids.unique().implode()
         for _sha256, document in documents:
-            frame = pl.read_parquet(io.BytesIO(document), columns=["type", "payment_id"])
-            found.append(
+            frame = pl.read_parquet(
+                io.BytesIO(document), columns=["type", "payment_id", "refund_id"]
+            )
+            payments.append(
                 frame.filter(
-                    (pl.col("type") == "capture") & pl.col("payment_id").is_in(wanted)
+                    (pl.col("type") == "capture") & pl.col("payment_id").is_in(payments_wanted)
                 ).get_column("payment_id")
             )
-        return pl.concat(found) if found else pl.Series("payment_id", [], dtype=pl.String)
+            refunds.append(
+                frame.filter(
+                    (pl.col("type") == "refund") & pl.col("refund_id").is_in(refunds_wanted)
+                ).get_column("refund_id")
+            )
+        return pl.concat(payments, rechunk=False), pl.concat(refunds, rechunk=False)
 
     async def open_discrepancies(self, client_id: str, provider: str) -> pl.DataFrame:
         """``id``, ``kind``, ``line_type``, ``subject_id``, ``psp_reference`` of the open ones."""
