@@ -128,6 +128,11 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
             0,
             2,
         )
+        # gross counts in JPY, fee and net in USD (the capture and the payout line)
+        assert run["summary"]["totals"] == {
+            "JPY": {"lines": 1, "gross_minor": 3333, "fee_minor": 0, "net_minor": 0},
+            "USD": {"lines": 1, "gross_minor": -2123, "fee_minor": 55, "net_minor": 0},
+        }
         (difference,) = run["summary"]["fx_differences"]
         assert difference == {
             "payment_id": body["id"],
@@ -199,6 +204,9 @@ def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url:
         found = client.get(f"/v1/reconciliations/{run.json()['id']}/discrepancies").json()
         kinds = [(d["kind"], d["subject_id"]) for d in found["discrepancies"]]
         assert kinds == [("currency_mismatch", created.json()["id"])]
+        (mismatch,) = found["discrepancies"]
+        assert (mismatch["currency"], mismatch["expected_currency"]) == ("EUR", "USD")
+        assert mismatch["details"].endswith("paymux has USD, the provider EUR")
         after = postings(database_url)
         assert [r for r in after if r[1] == "fx_gain_loss"] == []
         assert_balanced_per_currency(after)

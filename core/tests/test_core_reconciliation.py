@@ -259,6 +259,9 @@ async def test_a_refund_the_provider_never_settled_is_missing_once_until_a_file_
     assert [
         (d.kind, d.line_type, d.subject_id, d.expected_currency, d.expected_minor) for d in found
     ] == [("missing_in_settlement", "refund", missing_refund, "EUR", 250)]
+    assert found[0].details == (
+        f"refund {missing_refund} succeeded; the provider has not settled it"
+    )
 
     assert (await world.run(first))[0] == {}  # the same file again: nothing new
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from paymux.core.reconciliation.fx import ACTUAL_CURRENCY
 from paymux.core.reconciliation.lines import SettlementLineType
 from paymux.core.reconciliation.matching import DiscrepancyKind, MatchResult
 
@@ -15,6 +16,12 @@ def findings(result: MatchResult) -> pl.DataFrame:
     """Every discrepancy the match shows, once per ``key``, in file order."""
     lines = result.lines.filter(pl.col("kind").is_not_null()).sort("line_number")
     line_key = pl.coalesce("line_reference", "modification_reference", pl.lit(""))
+    # a converted line settled in the wrong currency names that currency, not its gross's
+    currency = (
+        pl.coalesce(ACTUAL_CURRENCY, "currency").alias("currency")
+        if ACTUAL_CURRENCY in lines.columns
+        else pl.col("currency")
+    )
     from_lines = lines.select(
         "kind",
         pl.concat_str(
@@ -23,7 +30,7 @@ def findings(result: MatchResult) -> pl.DataFrame:
         "psp_reference",
         "subject_id",
         pl.col("type").alias("line_type"),
-        "currency",
+        currency,
         "expected_currency",
         "expected_minor",
         "actual_minor",
@@ -188,19 +195,23 @@ def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
 
 
 def summary(result: MatchResult) -> dict[str, object]:
-    """Lines per type and totals per currency (gross, fee, net in minor units)."""
+    """Lines per type and totals per currency (gross, fee, net in minor units).
+
+    A line's gross counts in its ``currency`` (and so does the line), its fee and net in
+    the currency they were settled in (``settlement_currency``, else ``currency``): a
+    converted line adds to two currencies' totals, never a sum of two currencies."""
     lines = result.lines
     per_type = lines.group_by("type").len().sort("type")
+    kept = lines.lazy().filter(~pl.col("duplicate"))  # only the columns used are filtered
+    gross = kept.group_by("currency").agg(
+        pl.len().alias("lines"), pl.col("gross_minor").sum().alias("gross_minor")
+    )
+    settled = kept.group_by(pl.coalesce("settlement_currency", "currency").alias("currency")).agg(
+        pl.col("fee_minor").sum().alias("fee_minor"), pl.col("net_minor").sum()
+    )
     totals = (
-        lines.lazy()  # only the columns used are filtered
-        .filter(~pl.col("duplicate"))
-        .group_by("currency")
-        .agg(
-            pl.len().alias("lines"),
-            pl.col("gross_minor").sum().alias("gross_minor"),
-            pl.col("fee_minor").sum().alias("fee_minor"),
-            pl.col("net_minor").sum().alias("net_minor"),
-        )
+        gross.join(settled, on="currency", how="full", coalesce=True)
+        .with_columns(pl.col("lines", "gross_minor", "fee_minor", "net_minor").fill_null(0))
         .sort("currency")
         .collect()
     )

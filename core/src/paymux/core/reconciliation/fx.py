@@ -50,6 +50,12 @@ REFUND_POSTED_SCHEMA: dict[str, pl.DataType] = {
 (debit positive: a refund's is negative)."""
 
 
+ACTUAL_CURRENCY = "actual_currency"
+"""A column of the lines :func:`settle_fx` adds when it finds a currency mismatch: the
+currency the provider settled the line in (null on other lines), the one its discrepancy
+names."""
+
+
 @dataclass(frozen=True, slots=True)
 class FxDifference:
     """What a provider settled for a converted payment beyond (or short of) its settlement
@@ -155,6 +161,9 @@ def settle_fx(
             .clone()
             .scatter(rows, mismatched.get_column("_payment_settles")),
             lines.get_column("matched").clone().scatter(rows, False),
+            pl.repeat(None, lines.height, dtype=pl.String, eager=True)
+            .scatter(rows, mismatched.get_column("_line_settles"))
+            .alias(ACTUAL_CURRENCY),
         )
         result = replace(result, lines=lines)
     settled = candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles"))

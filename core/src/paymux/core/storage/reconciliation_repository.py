@@ -601,7 +601,8 @@ def _details(row: dict[str, Any]) -> str:
     texts = {
         "missing_in_ledger": f"the provider settled {line_type} {ref}; paymux has not booked it",
         "missing_in_settlement": (
-            f"payment {row['subject_id']} succeeded; the provider has not settled it"
+            f"{'refund' if line_type == 'refund' else 'payment'} {row['subject_id']} "
+            "succeeded; the provider has not settled it"
         ),
         "amount_mismatch": (
             f"{line_type} {ref}: paymux has {row['expected_minor']}, "
