@@ -8,6 +8,7 @@ end, so runs never collide. Where no server answers, PostgreSQL tests are skippe
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -103,3 +104,18 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("PAYMUX_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """The root logger as it was before the test: a command that configured paymux's
+    logging (``paymux worker``, ``reconcile``...) leaves no handler behind to write into a
+    later test's output."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        if getattr(handler, "_paymux_handler", False):  # paymux.app.logging_setup's mark
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
