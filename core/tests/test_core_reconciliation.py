@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -126,6 +127,18 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with _world(database_url, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+async def postgres_world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with _world(postgres_url, tmp_path) as made:
+        yield made
+
+
+@asynccontextmanager
+async def _world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     database = Database(database_url)
     store = PaymentStore(database)
     registry = ProviderRegistry([FakeProvider()])
@@ -270,6 +283,63 @@ async def test_a_refund_the_provider_never_settled_is_missing_once_until_a_file_
     second = world.file("day2.csv", f"refund,m1,{token},{missing_refund},EUR,-2.50,0.00,{day},b2")
     kinds, resolved, matched = await world.run(second)
     assert (kinds, resolved, matched) == ({}, 1, 1)
+
+
+@pytest.mark.postgres
+async def test_two_runs_of_one_file_at_once_open_each_discrepancy_once_and_count_only_theirs(
+    postgres_world: World,
+) -> None:
+    world = postgres_world
+    _, token = await world.paid(1000)
+    day = today()
+    path = world.file(
+        "day.csv",
+        f"capture,l1,{token},,EUR,10.01,0.00,{day},b1",
+        f"capture,l2,nobody,,EUR,1.00,0.00,{day},b1",
+    )
+    # Each run commits only once the other has found its discrepancies: both find the
+    # same two, and the one that writes second opens none of them.
+    found = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    def reached(name: str) -> Callable[[str, int], None]:
+        def progress(stage: str, _lines: int) -> None:
+            if stage == "storing":
+                found[name].set()
+
+        return progress
+
+    def wait_for(name: str) -> Callable[[object, object], Awaitable[None]]:
+        async def before_commit(_uow: object, _run: object) -> None:
+            await asyncio.wait_for(found[name].wait(), 30)
+
+        return before_commit
+
+    a, b = await asyncio.gather(
+        *(
+            world.reconciliation.reconcile(
+                path,
+                provider="fake",
+                client_id="c1",
+                progress=reached(me),
+                before_commit=wait_for(other),
+            )
+            for me, other in (("a", "b"), ("b", "a"))
+        )
+    )
+    both = {"amount_mismatch": 1, "unknown_reference": 1}
+    counts = sorted(
+        [(r.run.new_discrepancies, r.run.summary["discrepancies"]) for r in (a, b)],
+        key=lambda pair: pair[0],
+    )
+    assert counts == [(0, {}), (2, both)]
+    for result in (a, b):  # and so they are stored
+        stored = await world.reconciliation.get_run(result.run.id, client_id="c1")
+        assert (stored.new_discrepancies, stored.summary["discrepancies"]) == (
+            result.run.new_discrepancies,
+            result.run.summary["discrepancies"],
+        )
+        listed = await world.reconciliation.run_discrepancies(result.run.id, client_id="c1")
+        assert len(listed) == result.run.new_discrepancies
 
 
 async def test_a_file_of_another_format_or_with_a_bad_amount_is_refused_before_anything_is_written(

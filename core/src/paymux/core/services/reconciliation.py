@@ -245,8 +245,12 @@ class ReconciliationService:
                 client_id, provider, run_id, found, now=now
             )
             if len(opened) != found.height:  # a concurrent run opened some of them first
-                run = replace(run, new_discrepancies=len(opened))
-                await uow.reconciliation.set_new_discrepancies(run_id, len(opened))
+                details = {
+                    **details,
+                    "discrepancies": await uow.reconciliation.opened_by_kind(run_id),
+                }
+                run = replace(run, new_discrepancies=len(opened), summary=details)
+                await uow.reconciliation.correct_new_discrepancies(run_id, len(opened), details)
             await uow.reconciliation.resolve(closing_ids, run_id, now=now)
             events = [
                 *booking_events(client_id, provider, booked),

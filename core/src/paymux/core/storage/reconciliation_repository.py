@@ -551,10 +551,26 @@ class ReconciliationRepository:
             opened.extend(str(value) for value in result.scalars().all())
         return opened
 
-    async def set_new_discrepancies(self, run_id: str, count: int) -> None:
-        """Correct a run's count of new discrepancies (a concurrent run opened some)."""
+    async def opened_by_kind(self, run_id: str) -> dict[str, int]:
+        """How many discrepancies ``run_id`` opened, per kind (sorted by kind)."""
+        rows = await self._execute(
+            sa.select(_disc.c.kind, sa.func.count())
+            .where(_disc.c.opened_run_id == run_id)
+            .group_by(_disc.c.kind)
+            .order_by(_disc.c.kind)
+        )
+        counted = cast(list[tuple[str, int]], rows.all())
+        return {str(kind): int(count) for kind, count in counted}
+
+    async def correct_new_discrepancies(
+        self, run_id: str, count: int, summary: dict[str, Any]
+    ) -> None:
+        """Correct a run's count of new discrepancies and its summary (a concurrent run
+        opened some of them first)."""
         await self._execute(
-            sa.update(_run).where(_run.c.id == run_id).values(new_discrepancies=count)
+            sa.update(_run)
+            .where(_run.c.id == run_id)
+            .values(new_discrepancies=count, summary=json.dumps(summary, sort_keys=True))
         )
 
     async def resolve(self, ids: Sequence[str], run_id: str, *, now: datetime) -> None:
