@@ -40,3 +40,13 @@ def test_declared_query_parameters_are_accepted(client: TestClient) -> None:
 
 def test_routes_without_an_api_key_are_not_affected(client: TestClient) -> None:
     assert client.get("/healthz", params={"probe": "1"}).status_code == 200
+
+
+def test_a_caller_without_a_valid_key_is_refused_before_its_query_is_looked_at(
+    client: TestClient,
+) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-a-key"}):
+        refused = client.get("/v1/dead-letters", params={"limt": "5"}, headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["type"].endswith("/unauthorized")
+        assert "limt" not in refused.text

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from paymux.app.problems import Problem
+from paymux.app.query_params import check_query_parameters
 from paymux.core.domain.api_keys import (
     DIGEST_PREFIX,
     TOKEN_PREFIX,
@@ -58,6 +59,10 @@ class ApiKeys:
     that time in this process); its expiry and revocation times are checked on every
     request, so a revocation scheduled for later ends it on time.
     """
+
+    paymux_checks_query_parameters = True
+    """As a route's dependency, it refuses unknown query parameters itself, once the key
+    is accepted (:data:`~paymux.app.query_params.CHECKS_QUERY_PARAMETERS`)."""
 
     def __init__(
         self,
@@ -147,6 +152,7 @@ class ApiKeys:
             )
         request.state.paymux_client_id = principal.client_id
         request.state.paymux_api_key_id = principal.key_id
+        check_query_parameters(request)  # only now: 401 before anything about the route
         return principal.client_id
 
 
