@@ -21,7 +21,7 @@ from paymux.currencies import Money, format_money
 
 def resolve_locale(tag: str | None, default: str) -> str:
     """``tag`` as a locale Babel knows (``de-DE`` -> ``de_DE``); a tag Babel does not know
-    is shortened one subtag at a time (``de-ZZ`` -> ``de``); else ``default``."""
+    is shortened one subtag at a time (``pt-BR-x-shop`` -> ``pt_BR``); else ``default``."""
     parts = (tag or "").replace("_", "-").split("-")
     while parts and parts[0]:
         try:
