@@ -3,6 +3,7 @@ runs and discrepancies per client, and ``paymux reconcile`` with its summary."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,7 @@ def test_an_upload_is_a_run_whose_discrepancies_only_its_client_sees(client: Tes
     assert run["status"] == 201, run
     assert (run["lines_total"], run["lines_matched"], run["new_discrepancies"]) == (2, 1, 1)
     assert (run["period_start"], run["period_end"]) == ("2026-11-23", "2026-11-23")
+    assert run["file_sha256"] == hashlib.sha256(UNKNOWN).hexdigest()  # hashed as received
     assert run["summary"]["totals"]["EUR"] == {
         "lines": 2, "gross_minor": 39, "fee_minor": 39, "net_minor": 0,
     }  # fmt: skip

@@ -109,6 +109,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
                     ),
                     provider=provider,
                     file_name=name,
+                    file_sha256=sent["sha256"],
                     render=lambda run: ReconciliationOut.of(run).model_dump_json(),
                 )
             except MalformedSettlementError as error:

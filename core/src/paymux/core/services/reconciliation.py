@@ -114,12 +114,15 @@ class ReconciliationService:
         file_name: str | None = None,
         progress: Progress | None = None,
         before_commit: Callable[[UnitOfWork, StoredRun], Awaitable[None]] | None = None,
+        file_sha256: str | None = None,
     ) -> RunResult:
         """Reconcile the settlement file at ``path`` for ``provider`` and ``client_id``.
 
         Raises :class:`~paymux.core.reconciliation.errors.SettlementFileError` (wrong
         format, malformed line) before anything is written. ``before_commit`` runs in the
         run's own database transaction, last (if it raises, nothing of the run is stored).
+        ``file_sha256``: the file's SHA-256 (hex) when the caller has it already (an upload
+        hashed as it was received); else it is computed beside the parse.
         """
         report = progress or (lambda _stage, _lines: None)
         started = self._clock()
@@ -139,7 +142,7 @@ class ReconciliationService:
                 took[name] = perf_counter() - begun
 
         hashed, parsed, read = await asyncio.gather(
-            timed("hash", asyncio.to_thread(_sha256, path)),  # hashlib lets go of the GIL
+            timed("hash", _given(file_sha256) if file_sha256 else asyncio.to_thread(_sha256, path)),
             timed("parse", asyncio.to_thread(self._parse, parser, path, provider, report)),
             timed("records", self._read_records(client_id, provider, since)),
             return_exceptions=True,
@@ -284,12 +287,14 @@ class ReconciliationService:
         provider: str,
         file_name: str,
         render: Callable[[StoredRun], str],
+        file_sha256: str | None = None,
     ) -> StoredResponse:
         """Reconcile an uploaded file once per idempotency key: the same key again replays
         the first run's response (another file or provider with it: refused).
 
         The key is stored with the run, in its transaction. Two requests with the same key
         at once both do the work; the second to commit replays the first's response.
+        ``file_sha256`` as for :meth:`reconcile`.
         """
         async with self._store.begin() as uow:
             record = await uow.find_idempotency_key(request.client_id, request.key)
@@ -322,6 +327,7 @@ class ReconciliationService:
                 source="upload",
                 file_name=file_name,
                 before_commit=keep_key,
+                file_sha256=file_sha256,
             )
         except _KeyTakenError:
             async with self._store.begin() as uow:
@@ -377,7 +383,12 @@ class ReconciliationService:
             return await uow.reconciliation.run_discrepancies(run_id, after=after, limit=limit)
 
 
+async def _given(digest: str) -> str:
+    return digest
+
+
 def _sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB pieces (hashlib lets go of the GIL)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         while chunk := file.read(1 << 20):
