@@ -542,3 +542,340 @@ def test_an_order_refunded_in_parts_gives_back_exactly_its_settlement_amount(
         # the order's USD is all given back: only order 2's 15.40 is left in clearing
         assert balance(rows, "psp_clearing", "USD") == 1540
         assert balance(rows, "seller_pending", "JPY") == -2333
+
+
+def test_a_chargeback_and_its_reversal_of_a_converted_payment_book_their_fx_once(
+    database_url: str,
+) -> None:
+    with (
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
+        assert opened.status_code == 201, opened.text
+        wait_for_chargeback(client, paid["id"], "opened")
+        won = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "won"})
+        assert won.status_code == 200, won.text
+        wait_for_chargeback(client, paid["id"], "won")
+        (chargeback,) = client.get(f"/v1/payments/{paid['id']}/chargebacks").json()["chargebacks"]
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        # paymux took the orders' 6.60 + 15.40 USD from clearing when opened, gave it back won
+        for kind, posted in (("chargeback_opened", -2200), ("chargeback_won", 2200)):
+            prefix = f"{kind}:{chargeback['id']}:"
+            assert posted == sum(
+                r[4] for r in rows if r[0].startswith(prefix) and r[1] == "psp_clearing"
+            )
+
+        # The sandbox settles the dispute at its own rate: 3333 JPY -> 21.78 USD both ways.
+        # Its chargeback line charges a 15.00 USD fee on top: net -36.78, net + fee -21.78.
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
+        assert settlement.status_code == 200, settlement.text
+        lines = list(csv.DictReader(io.StringIO(settlement.text)))
+        (taken,) = [line for line in lines if line["type"] == "chargeback"]
+        (given,) = [line for line in lines if line["type"] == "chargeback_reversal"]
+        assert taken["modification_reference"] == given["modification_reference"]
+        assert (taken["currency"], taken["gross"], taken["settlement_currency"]) == (
+            "JPY",
+            "-3333",
+            "USD",
+        )
+        assert (taken["fee"], taken["net"], given["fee"], given["net"]) == (
+            "0.00",
+            "-21.78",
+            "0.00",
+            "21.78",
+        )
+        (payout,) = [line for line in lines if line["type"] == "payout"]
+        assert payout["net"] == "-21.23"
+        for line in lines:
+            if line["type"] == "chargeback":
+                line["fee"], line["net"] = "15.00", "-36.78"
+            if line["type"] == "payout":  # 21.23 - 36.78 + 21.78
+                line["gross"] = line["net"] = "-6.23"
+        content = settlement_text(lines).encode()
+        first = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "day.csv"},
+            content=content,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert first.status_code == 201, first.text
+        run = first.json()
+        assert (run["new_discrepancies"], run["lines_matched"]) == (0, 4)
+        assert sorted(run["summary"]["fx_differences"], key=lambda d: d.get("line_type", "")) == [
+            {
+                "payment_id": paid["id"],
+                "currency": "USD",
+                "settled_minor": 2178,
+                "expected_minor": 2200,
+                "difference_minor": -22,
+            },
+            {
+                "payment_id": paid["id"],
+                "chargeback_id": chargeback["id"],
+                "line_type": "chargeback",
+                "currency": "USD",
+                "settled_minor": -2178,  # -36.78 + 15.00
+                "expected_minor": -2200,
+                "difference_minor": 22,
+            },
+            {
+                "payment_id": paid["id"],
+                "chargeback_id": chargeback["id"],
+                "line_type": "chargeback_reversal",
+                "currency": "USD",
+                "settled_minor": 2178,
+                "expected_minor": 2200,
+                "difference_minor": -22,
+            },
+        ]
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        booked = {
+            reference: sorted(r[1:] for r in rows if r[0] == reference)
+            for reference in {r[0] for r in rows if r[0].startswith("fx_settled:")}
+        }
+        assert booked == {
+            f"fx_settled:sandbox:capture:{paid['id']}:USD": [
+                ("fx_gain_loss", "platform", "USD", 22),
+                ("psp_clearing", "sandbox", "USD", -22),
+            ],
+            f"fx_settled:sandbox:chargeback:{chargeback['id']}:USD": [
+                ("fx_gain_loss", "platform", "USD", -22),
+                ("psp_clearing", "sandbox", "USD", 22),
+            ],
+            f"fx_settled:sandbox:chargeback_reversal:{chargeback['id']}:USD": [
+                ("fx_gain_loss", "platform", "USD", 22),
+                ("psp_clearing", "sandbox", "USD", -22),
+            ],
+        }
+        assert balance(rows, "fx_gain_loss", "USD") == 22 - 22 + 22
+        assert balance(rows, "psp_fees", "USD") == 55 + 1500
+        assert balance(rows, "bank", "USD") == 623
+        # +22.00 - 22.00 + 22.00 (payment, opened, won) - 15.55 (fees) - 6.23 (bank)
+        # - 0.22 + 0.22 - 0.22 (FX): all of it accounted for
+        assert balance(rows, "psp_clearing", "USD") == 0
+        assert balance(rows, "psp_disputed", "USD") == 0
+
+        # the same file again, and a re-issued one listing the lines under new line ids:
+        # each chargeback line's FX difference is booked once
+        reissued = content.decode()
+        for line in (taken, given):
+            reissued = reissued.replace(line["line_id"], line["line_id"] + "-corrected")
+        assert reissued.encode() != content
+        for key, again in (("r2", content), ("r3", reissued.encode())):
+            rerun = client.post(
+                "/v1/reconciliations",
+                params={"provider": "sandbox", "file_name": f"{key}.csv"},
+                content=again,
+                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
+            )
+            assert rerun.status_code == 201, rerun.text
+        after = postings(database_url)
+        assert_balanced_per_currency(after)
+        assert sorted(r for r in after if r[0].startswith("fx_settled:")) == sorted(
+            r for r in rows if r[0].startswith("fx_settled:")
+        )
+        assert balance(after, "fx_gain_loss", "USD") == 22
+
+
+def test_chargeback_lines_settle_the_chargeback_their_dispute_id_names(database_url: str) -> None:
+    with (
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        # two disputes of one payment: 1000 JPY (lost) and 2333 JPY (won)
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        token = redirect_url.rsplit("/")[-1]
+        disputes = []
+        for amount in (1000, 2333):
+            opened = httpx.post(sandbox, json={"token": token, "amount": amount})
+            assert opened.status_code == 201, opened.text
+            disputes.append(opened.json()["id"])
+            wait_for_dispute(client, paid["id"], disputes[-1], "opened")
+        chargebacks = []
+        for dispute, outcome in zip(disputes, ("lost", "won"), strict=True):
+            resolved = httpx.post(f"{sandbox}/{dispute}/resolve", json={"outcome": outcome})
+            assert resolved.status_code == 200, resolved.text
+            chargebacks.append(wait_for_dispute(client, paid["id"], dispute, outcome))
+        small, large = chargebacks
+        assert (small["amount"], large["amount"]) == ("1000", "2333")
+        rows = postings(database_url)
+        # paymux's USD share of each, from clearing: 1.98 + 4.62 and 4.62 + 10.78
+        opened_of = {
+            c["id"]: sum(
+                r[4]
+                for r in rows
+                if r[0].startswith(f"chargeback_opened:{c['id']}:") and r[1] == "psp_clearing"
+            )
+            for c in (small, large)
+        }
+        assert opened_of == {small["id"]: -660, large["id"]: -1540}
+
+        # the sandbox settles -1000 JPY as -6.53 USD, -2333 JPY as -15.24 USD and back
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
+        assert settlement.status_code == 200, settlement.text
+        lines = list(csv.DictReader(io.StringIO(settlement.text)))
+        disputed = [line for line in lines if line["type"].startswith("chargeback")]
+        assert [
+            (line["type"], line["modification_reference"], line["net"]) for line in disputed
+        ] == [
+            ("chargeback", disputes[0], "-6.53"),
+            ("chargeback", disputes[1], "-15.24"),
+            ("chargeback_reversal", disputes[1], "15.24"),
+        ]
+
+        # A file whose chargeback lines name no dispute (under other line ids): the payment
+        # has two chargebacks, which each line settles is ambiguous: no FX booked for them
+        unnamed = [
+            {**line, "modification_reference": "", "line_id": line["line_id"] + "-unnamed"}
+            if line["type"].startswith("chargeback")
+            else line
+            for line in lines
+        ]
+        first = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "unnamed.csv"},
+            content=settlement_text(unnamed).encode(),
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
+        )
+        assert first.status_code == 201, first.text
+        assert first.json()["new_discrepancies"] == 0
+        assert [d.get("line_type") for d in first.json()["summary"]["fx_differences"]] == [None]
+        rows = postings(database_url)
+        assert [r[0] for r in rows if r[0].startswith("fx_settled:")] == [
+            f"fx_settled:sandbox:capture:{paid['id']}:USD"
+        ] * 2
+
+        # the file as the sandbox wrote it: each line settles the chargeback it names
+        second = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox", "file_name": "day.csv"},
+            content=settlement.content,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
+        )
+        assert second.status_code == 201, second.text
+        differences = [
+            (d["line_type"], d["chargeback_id"], d["settled_minor"], d["difference_minor"])
+            for d in second.json()["summary"]["fx_differences"]
+        ]
+        assert differences == [
+            ("chargeback", small["id"], -653, 7),  # -6.53 - (-6.60)
+            ("chargeback", large["id"], -1524, 16),  # -15.24 - (-15.40)
+            ("chargeback_reversal", large["id"], 1524, -16),
+        ]
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert balance(rows, "fx_gain_loss", "USD") == 22 - 7 - 16 + 16
+        assert balance(rows, "bank", "USD") == 1470  # 21.23 - 6.53 - 15.24 + 15.24
+        # +22.00 - 6.60 - 15.40 + 15.40 - 0.55 (fee) - 14.70 (bank) - 0.22 + 0.07 + 0.16 - 0.16
+        assert balance(rows, "psp_clearing", "USD") == 0
+        assert balance(rows, "psp_disputed", "USD") == 0
+
+
+def test_a_reversal_line_of_a_chargeback_not_won_yet_books_nothing_until_it_is(
+    database_url: str,
+) -> None:
+    with (
+        live_service(
+            database_url, settings=FX, settlement_currency="USD", fx_spread="0.01"
+        ) as service,
+        service.client() as client,
+    ):
+        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+        assert created.status_code == 201, created.text
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
+        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
+        assert opened.status_code == 201, opened.text
+        chargeback = wait_for_dispute(client, paid["id"], opened.json()["id"], "opened")
+        day = datetime.now(UTC).date().isoformat()
+        settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
+        lines = list(csv.DictReader(io.StringIO(settlement.text)))
+        # the provider's file already gives the dispute back: paymux holds it as opened
+        (taken,) = [line for line in lines if line["type"] == "chargeback"]
+        given = {**taken, "type": "chargeback_reversal", "line_id": taken["line_id"] + "-won"}
+        given.update(gross="3333", net="21.78")
+        for line in lines:
+            if line["type"] == "payout":  # 21.23 - 21.78 + 21.78
+                line["gross"] = line["net"] = "-21.23"
+        content = settlement_text([*lines[:-1], given, lines[-1]]).encode()
+
+        def reconcile(key: str) -> dict[str, Any]:
+            run = client.post(
+                "/v1/reconciliations",
+                params={"provider": "sandbox", "file_name": "day.csv"},
+                content=content,
+                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
+            )
+            assert run.status_code == 201, run.text
+            return dict(run.json())
+
+        first = reconcile("r1")
+        assert first["new_discrepancies"] == 0
+        assert [d.get("line_type") for d in first["summary"]["fx_differences"]] == [
+            None,
+            "chargeback",
+        ]
+        reversal = f"fx_settled:sandbox:chargeback_reversal:{chargeback['id']}:USD"
+        assert [r for r in postings(database_url) if r[0] == reversal] == []
+
+        won = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "won"})
+        assert won.status_code == 200, won.text
+        wait_for_dispute(client, paid["id"], opened.json()["id"], "won")
+        # the same file again, now that paymux put the 22.00 USD back: the reversal's loss
+        again = reconcile("r2")
+        assert [
+            (d.get("line_type"), d["difference_minor"]) for d in again["summary"]["fx_differences"]
+        ] == [(None, -22), ("chargeback", 22), ("chargeback_reversal", -22)]
+        rows = postings(database_url)
+        assert_balanced_per_currency(rows)
+        assert sorted(r[1:] for r in rows if r[0] == reversal) == [
+            ("fx_gain_loss", "platform", "USD", 22),
+            ("psp_clearing", "sandbox", "USD", -22),
+        ]
+        assert balance(rows, "fx_gain_loss", "USD") == 22
+        assert balance(rows, "psp_clearing", "USD") == 0
+
+
+def wait_for_dispute(
+    client: httpx.Client, payment_id: str, dispute_id: str, status: str
+) -> dict[str, Any]:
+    """The payment's chargeback of the provider's dispute ``dispute_id`` once in ``status``."""
+    deadline = time.monotonic() + 3.0
+    while True:
+        found = client.get(f"/v1/payments/{payment_id}/chargebacks").json()["chargebacks"]
+        named = [c for c in found if c["dispute_id"] == dispute_id and c["status"] == status]
+        if named:
+            return dict(named[0])
+        assert time.monotonic() < deadline, f"no {status} chargeback {dispute_id}: {found}"
+        time.sleep(0.05)
+
+
+def settlement_text(rows: list[dict[str, str]]) -> str:
+    """``rows`` (a sandbox settlement file's lines) as the file's CSV again."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -1,4 +1,5 @@
-"""The FX differences of converted captures and refunds (:func:`settle_fx`), on frames."""
+"""The FX differences of converted captures, refunds and chargebacks (:func:`settle_fx`),
+on frames."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 import polars as pl
 
 from paymux.core.reconciliation.fx import (
+    CHARGEBACK_POSTED_SCHEMA,
+    CHARGEBACK_SCHEMA,
     CONVERTED_SCHEMA,
     REFUND_POSTED_SCHEMA,
     FxDifference,
     converted_refunds,
+    disputed_payments,
     settle_fx,
 )
 from paymux.core.reconciliation.matching import MatchResult
@@ -29,6 +33,7 @@ def line(type_: str, *, refund_id: str | None = None, **overrides: Any) -> dict[
         "fee_minor": 55 if type_ == "capture" else 0,
         "net_minor": 2123 if type_ == "capture" else -327,
         "line_reference": f"ln_{type_}_{refund_id}",
+        "modification_reference": None,
         "psp_reference": "psp_1",
         "line_number": 2,
         "expected_currency": "JPY",
@@ -44,8 +49,8 @@ def result(*lines: dict[str, Any]) -> MatchResult:
             "payment_id": pl.String(), "refund_id": pl.String(), "type": pl.String(),
             "kind": pl.String(), "currency": pl.String(), "settlement_currency": pl.String(),
             "fee_minor": pl.Int64(), "net_minor": pl.Int64(), "line_reference": pl.String(),
-            "psp_reference": pl.String(), "line_number": pl.Int64(),
-            "expected_currency": pl.String(), "matched": pl.Boolean(),
+            "modification_reference": pl.String(), "psp_reference": pl.String(),
+            "line_number": pl.Int64(), "expected_currency": pl.String(), "matched": pl.Boolean(),
         },
     )  # fmt: skip
     return MatchResult(frame, pl.DataFrame())
@@ -93,5 +98,120 @@ def test_unmatched_refund_lines_and_other_payments_refunds_are_left_alone() -> N
     assert converted_refunds(matched, CONVERTED) == []
     every = posted(("re_2", "USD", -330), ("re_3", "USD", -330))
     marked, differences = settle_fx(matched, CONVERTED, every)
+    assert differences == []
+    assert marked.lines.equals(matched.lines)
+
+
+def chargebacks(*rows: tuple[str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=CHARGEBACK_SCHEMA, orient="row")
+
+
+def chargebacks_posted(*rows: tuple[str, str, str, int]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=CHARGEBACK_POSTED_SCHEMA, orient="row")
+
+
+def dispute(type_: str, dispute_id: str | None, **overrides: Any) -> dict[str, Any]:
+    """A chargeback (reversal) line naming ``dispute_id`` as its modification reference."""
+    net = -2178 if type_ == "chargeback" else 2178
+    values = {"net_minor": net, "line_reference": f"ln_{type_}", **overrides}
+    return line(type_, modification_reference=dispute_id, **values)
+
+
+POSTED = chargebacks_posted(
+    ("cb_1", "chargeback", "USD", -2200),
+    ("cb_1", "chargeback_reversal", "USD", 2200),
+    ("cb_2", "chargeback", "USD", -660),
+)
+
+
+def test_chargeback_lines_differ_from_what_the_chargeback_posted_when_opened_and_won() -> None:
+    matched = result(dispute("chargeback", "dp_1"), dispute("chargeback_reversal", "dp_1"))
+    assert disputed_payments(matched, CONVERTED) == ["pay_1"]
+    known = chargebacks(("pay_1", "cb_1", "dp_1"), ("pay_1", "cb_2", "dp_2"))
+    _, differences = settle_fx(matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED)
+    assert differences == [
+        FxDifference("pay_1", "USD", 22, -2178, -2200, "ln_chargeback", chargeback_id="cb_1"),
+        FxDifference(
+            "pay_1",
+            "USD",
+            -22,
+            2178,
+            2200,
+            "ln_chargeback_reversal",
+            chargeback_id="cb_1",
+            reversal=True,
+        ),
+    ]
+    assert [(d.line_type, d.subject) for d in differences] == [
+        ("chargeback", "chargeback:cb_1"),
+        ("chargeback_reversal", "chargeback_reversal:cb_1"),
+    ]
+
+
+def test_a_line_naming_no_chargeback_settles_the_payments_only_chargeback() -> None:
+    matched = result(dispute("chargeback", None), dispute("chargeback", "dp_elsewhere"))
+    _, differences = settle_fx(
+        matched,
+        CONVERTED,
+        chargebacks=chargebacks(("pay_1", "cb_2", "dp_2")),
+        chargebacks_posted=POSTED,
+    )
+    assert [(d.chargeback_id, d.difference_minor) for d in differences] == [
+        ("cb_2", -2178 + 660),
+        ("cb_2", -2178 + 660),
+    ]
+
+
+def test_a_line_of_a_payment_with_several_chargebacks_none_named_books_nothing() -> None:
+    known = chargebacks(("pay_1", "cb_1", "dp_1"), ("pay_1", "cb_2", "dp_2"))
+    matched = result(dispute("chargeback", None), dispute("chargeback", "dp_elsewhere"))
+    marked, differences = settle_fx(
+        matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED
+    )
+    assert differences == []
+    assert marked.lines.equals(matched.lines)
+    # the same lines naming one of them by their line id settle that one
+    named = result(dispute("chargeback", None, line_reference="dp_2"))
+    _, differences = settle_fx(named, CONVERTED, chargebacks=known, chargebacks_posted=POSTED)
+    assert [(d.chargeback_id, d.difference_minor) for d in differences] == [("cb_2", -1518)]
+
+
+def test_a_reversal_of_a_chargeback_not_won_yet_books_nothing() -> None:
+    matched = result(dispute("chargeback_reversal", "dp_2"))
+    _, differences = settle_fx(
+        matched,
+        CONVERTED,
+        chargebacks=chargebacks(("pay_1", "cb_2", "dp_2")),
+        chargebacks_posted=POSTED,  # cb_2 was opened, never won
+    )
+    assert differences == []
+
+
+def test_a_chargeback_line_settled_in_another_currency_is_a_currency_mismatch() -> None:
+    matched = result(
+        dispute("chargeback", "dp_1", settlement_currency="EUR"),
+        dispute("chargeback_reversal", "dp_1"),
+    )
+    known = chargebacks(("pay_1", "cb_1", "dp_1"))
+    marked, differences = settle_fx(
+        matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED
+    )
+    assert [(d.line_type, d.difference_minor) for d in differences] == [
+        ("chargeback_reversal", -22)
+    ]
+    rows = marked.lines.select("kind", "expected_currency", "matched").rows()
+    assert rows == [("currency_mismatch", "USD", False), (None, "JPY", True)]
+
+
+def test_chargeback_lines_with_a_discrepancy_or_of_other_payments_are_left_alone() -> None:
+    matched = result(
+        dispute("chargeback", "dp_1", kind="status_mismatch"),
+        dispute("chargeback", "dp_3", payment_id="pay_other"),
+    )
+    assert disputed_payments(matched, CONVERTED) == []
+    known = chargebacks(("pay_1", "cb_1", "dp_1"), ("pay_other", "cb_3", "dp_3"))
+    marked, differences = settle_fx(
+        matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED
+    )
     assert differences == []
     assert marked.lines.equals(matched.lines)

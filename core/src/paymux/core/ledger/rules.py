@@ -176,8 +176,11 @@ class FxSettled:
     by ``difference`` (positive: it settled more, a gain; negative: a loss). Booked by
     reconciliation; ``reference`` names what was settled (``capture:<payment id>:<currency>``
     for a payment's capture, ``refund:<refund id>:<currency>`` for a refund of it, where
-    ``difference`` compares with the provider-side amount the refund posted), so each books
-    once, whichever line lists it.
+    ``difference`` compares with the provider-side amount the refund posted,
+    ``chargeback:<chargeback id>:<currency>`` and
+    ``chargeback_reversal:<chargeback id>:<currency>`` for a chargeback of it, compared with
+    what the chargeback posted to the provider's clearing when opened and when won), so each
+    books once, whichever line lists it.
     """
 
     client_id: str

@@ -41,7 +41,12 @@ from paymux.core.ledger.rules import (
 )
 from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
 from paymux.core.reconciliation.frames import concat_compact
-from paymux.core.reconciliation.fx import FxDifference, converted_refunds, settle_fx
+from paymux.core.reconciliation.fx import (
+    FxDifference,
+    converted_refunds,
+    disputed_payments,
+    settle_fx,
+)
 from paymux.core.reconciliation.lines import LINE_SCHEMA, empty_lines
 from paymux.core.reconciliation.matching import MatchResult, Records, match, settled_earlier
 from paymux.core.reconciliation.parsers import SettlementParser, check_batch, choose_parser
@@ -198,7 +203,19 @@ class ReconciliationService:
                 if refund_ids
                 else None
             )
-        result, fx_differences = settle_fx(result, converted, posted)
+            disputed = disputed_payments(result, converted)
+            chargebacks, chargebacks_posted = (
+                await uow.reconciliation.converted_chargebacks(client_id, provider, disputed)
+                if disputed
+                else (None, None)
+            )
+        result, fx_differences = settle_fx(
+            result,
+            converted,
+            posted,
+            chargebacks=chargebacks,
+            chargebacks_posted=chargebacks_posted,
+        )
         timings["match"] = clock() - started_clock - sum(timings.values())
         every = findings(result)
         found = every.join(open_.select("key"), on="key", how="anti")  # each key once
@@ -220,6 +237,11 @@ class ReconciliationService:
                     "expected_minor": d.expected_minor,
                     "difference_minor": d.difference_minor,
                     **({} if d.refund_id is None else {"refund_id": d.refund_id}),
+                    **(
+                        {}
+                        if d.chargeback_id is None
+                        else {"chargeback_id": d.chargeback_id, "line_type": d.line_type}
+                    ),
                 }
                 for d in fx_differences
             ]
@@ -465,21 +487,20 @@ def booking_events(client_id: str, provider: str, booked: Sequence[Booking]) -> 
 def fx_events(
     client_id: str, provider: str, differences: Sequence[FxDifference]
 ) -> list[LedgerEvent]:
-    """The FX gains and losses of a run's converted captures and refunds (none for a zero
-    difference).
+    """The FX gains and losses of a run's converted captures, refunds, chargebacks and
+    chargeback reversals (none for a zero difference).
 
-    Keyed on the payment (a capture) or the refund, not on the line: one FX settlement per
-    payment capture and per refund, however often it is reconciled, and also when a
-    re-issued or corrected file lists it again under a new line id."""
+    Keyed on the payment (a capture), the refund or the chargeback and the line's type
+    (:attr:`FxDifference.subject`), not on the line: one FX settlement per payment capture,
+    per refund, per chargeback and per reversal, however often it is reconciled, and also
+    when a re-issued or corrected file lists it again under a new line id."""
     return [
         FxSettled(
             client_id,
             provider,
             difference.payment_id,
             Money(difference.difference_minor, difference.currency),
-            f"capture:{difference.payment_id}:{difference.currency}"
-            if difference.refund_id is None
-            else f"refund:{difference.refund_id}:{difference.currency}",
+            f"{difference.subject}:{difference.currency}",
         )
         for difference in differences
         if difference.difference_minor != 0

@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymux.core.identifiers import new_id
 from paymux.core.reconciliation.frames import concat_compact
-from paymux.core.reconciliation.fx import CONVERTED_SCHEMA, REFUND_POSTED_SCHEMA
+from paymux.core.reconciliation.fx import (
+    CHARGEBACK_POSTED_SCHEMA,
+    CHARGEBACK_SCHEMA,
+    CHARGEBACK_TRANSACTIONS,
+    CONVERTED_SCHEMA,
+    REFUND_POSTED_SCHEMA,
+)
 from paymux.core.reconciliation.matching import (
     PAYMENT_INDEX_SCHEMA,
     PAYOUT_INDEX_SCHEMA,
@@ -35,6 +41,8 @@ from paymux.core.reconciliation.matching import (
     Records,
 )
 from paymux.core.storage.tables import (
+    ChargebackPartRow,
+    ChargebackRow,
     LedgerAccountRow,
     LedgerPostingRow,
     LedgerTransactionRow,
@@ -370,9 +378,6 @@ class ReconciliationRepository:
         clearing, per refund and currency
         (:data:`~paymux.core.reconciliation.fx.REFUND_POSTED_SCHEMA`, debit positive). Read
         by exact references (the refund's parts, then the unique transaction references)."""
-        transaction = table_of(LedgerTransactionRow)
-        posting = table_of(LedgerPostingRow)
-        account = table_of(LedgerAccountRow)
         part = table_of(RefundPartRow)
         ordered = sorted(set(refund_ids))
         totals: dict[tuple[str, str], int] = {}
@@ -389,15 +394,95 @@ class ReconciliationRepository:
                 f"refund_succeeded:{refund}:{order}": str(refund)
                 for refund, order in (tuple(row) for row in parts)
             }
-            if not references:
+            for reference, currency, amount in await self._clearing_postings(
+                client_id, provider, list(references)
+            ):
+                key = (references[reference], currency)
+                totals[key] = totals.get(key, 0) + amount
+        return pl.DataFrame(
+            [(refund, currency, minor) for (refund, currency), minor in totals.items()],
+            schema=REFUND_POSTED_SCHEMA,
+            orient="row",
+        )
+
+    async def converted_chargebacks(
+        self, client_id: str, provider: str, payment_ids: Sequence[str]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The chargebacks of ``payment_ids`` at ``provider``
+        (:data:`~paymux.core.reconciliation.fx.CHARGEBACK_SCHEMA`) and what their ledger
+        transactions (``chargeback_opened|chargeback_won:<chargeback id>:<order id>``, one per
+        order the chargeback took from, and ``...:unallocated``) posted to the provider's
+        clearing, per chargeback, settlement line type and currency
+        (:data:`~paymux.core.reconciliation.fx.CHARGEBACK_POSTED_SCHEMA`, debit positive).
+        Read by exact references (the chargebacks' parts, then the transaction references)."""
+        chargeback = table_of(ChargebackRow)
+        part = table_of(ChargebackPartRow)
+        ordered = sorted(set(payment_ids))
+        found: list[tuple[str, str, str]] = []
+        totals: dict[tuple[str, str, str], int] = {}
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            rows = (
+                await self._execute(
+                    sa.select(
+                        chargeback.c.payment_event_id, chargeback.c.id, chargeback.c.dispute_id
+                    ).where(
+                        chargeback.c.payment_event_id.in_(chunk),
+                        chargeback.c.client_id == client_id,
+                        chargeback.c.provider == provider,
+                    )
+                )
+            ).all()
+            chargebacks = [(str(p), str(c), str(d)) for p, c, d in (tuple(row) for row in rows)]
+            if not chargebacks:
                 continue
+            found.extend(chargebacks)
+            ids = [chargeback_id for _, chargeback_id, _ in chargebacks]
+            parts = (
+                await self._execute(
+                    sa.select(part.c.chargeback_id, part.c.payment_order_id).where(
+                        part.c.chargeback_id.in_(ids)
+                    )
+                )
+            ).all()
+            targets = [(str(c), str(o)) for c, o in (tuple(row) for row in parts)]
+            targets += [(c, "unallocated") for c in ids]
+            references = {
+                f"{kind}:{chargeback_id}:{target}": (chargeback_id, line_type)
+                for chargeback_id, target in targets
+                for line_type, kind in CHARGEBACK_TRANSACTIONS.items()
+            }
+            for reference, currency, amount in await self._clearing_postings(
+                client_id, provider, list(references)
+            ):
+                key = (*references[reference], currency)
+                totals[key] = totals.get(key, 0) + amount
+        return (
+            pl.DataFrame(found, schema=CHARGEBACK_SCHEMA, orient="row"),
+            pl.DataFrame(
+                [(*key, minor) for key, minor in totals.items()],
+                schema=CHARGEBACK_POSTED_SCHEMA,
+                orient="row",
+            ),
+        )
+
+    async def _clearing_postings(
+        self, client_id: str, provider: str, references: Sequence[str]
+    ) -> list[tuple[str, str, int]]:
+        """``(reference, currency, amount)`` of each posting to ``provider``'s clearing of the
+        ledger transactions with one of ``references`` (read 500 references at a time)."""
+        transaction = table_of(LedgerTransactionRow)
+        posting = table_of(LedgerPostingRow)
+        account = table_of(LedgerAccountRow)
+        postings: list[tuple[str, str, int]] = []
+        for start in range(0, len(references), 500):
             rows = (
                 await self._execute(
                     sa.select(transaction.c.reference, posting.c.currency, posting.c.amount_minor)
                     .join(posting, posting.c.transaction_id == transaction.c.id)
                     .join(account, account.c.id == posting.c.account_id)
                     .where(
-                        transaction.c.reference.in_(list(references)),
+                        transaction.c.reference.in_(list(references[start : start + 500])),
                         account.c.client_id == client_id,
                         account.c.owner_kind == "provider",
                         account.c.owner_id == provider,
@@ -405,14 +490,8 @@ class ReconciliationRepository:
                     )
                 )
             ).all()
-            for reference, currency, amount in (tuple(row) for row in rows):
-                key = (references[str(reference)], str(currency))
-                totals[key] = totals.get(key, 0) + int(amount)
-        return pl.DataFrame(
-            [(refund, currency, minor) for (refund, currency), minor in totals.items()],
-            schema=REFUND_POSTED_SCHEMA,
-            orient="row",
-        )
+            postings.extend((str(r), str(c), int(a)) for r, c, a in (tuple(row) for row in rows))
+        return postings
 
     async def settled_earlier(
         self,
