@@ -1,11 +1,13 @@
 """Amounts and dates for people in API answers, on request (``Accept-Language``), through a
-real server: payments, refunds, shipments, payouts, wallets and the ledger; replays; no
-header, no change."""
+real server: payments, refunds, shipments, payouts, wallets, the ledger, chargebacks, payout
+methods, routing and reconciliations; replays; no header, no change."""
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -253,3 +255,126 @@ def test_refunds_shipments_payouts_wallets_and_the_ledger_are_localized(
             f"{p['amount'].replace('.', ',')}{NBSP}€" for p in postings
         ]
         assert _plain(_get(client, journal, None)) == _without_display(transaction)
+
+
+MARKETS = """
+version = 1
+[providers.sandbox]
+sandbox = true
+[markets.de]
+name = "Germany"
+countries = ["DE"]
+[markets.de.currencies.EUR]
+methods.card = ["sandbox"]
+commission = { percent = "12.5", minimum = "0.50" }
+logistics_fee = "4.90"
+"""
+
+
+def _chargebacks_of(client: httpx.Client, payment_id: str) -> None:
+    deadline = time.monotonic() + 3.0
+    while not client.get(f"/v1/payments/{payment_id}/chargebacks").json()["chargebacks"]:
+        assert time.monotonic() < deadline, "no chargeback"
+        time.sleep(0.05)
+
+
+def test_chargebacks_payout_methods_routing_and_reconciliations_are_localized(
+    database_url: str, tmp_path: Path
+) -> None:
+    markets = tmp_path / "markets.toml"
+    markets.write_text(MARKETS)
+    with (
+        live_service(database_url, settings={"markets_file": str(markets)}) as service,
+        service.client() as client,
+    ):
+        created = client.post(
+            "/v1/payments", json=payment_body(), headers=auth(idempotency_key="p1")
+        )
+        redirect_url = created.json()["redirect_url"]
+        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+        payment = wait_for_status(client, created.json()["id"], "succeeded")
+        opened = httpx.post(
+            f"{service.url}/sandbox-psp/_admin/disputes",
+            json={"token": redirect_url.rsplit("/")[-1]},
+        )
+        assert opened.status_code == 201, opened.text
+        _chargebacks_of(client, payment["id"])
+
+        listing = _localized(
+            _get(client, f"/v1/payments/{payment['id']}/chargebacks", "de-DE"), "de-DE"
+        )
+        (chargeback,) = listing["chargebacks"]
+        assert chargeback["display"] == {
+            "locale": "de-DE",
+            "amount": f"42,50{NBSP}€",
+            "unallocated": f"0,00{NBSP}€",
+            "created_at": _shown_at(chargeback["created_at"], "de_DE"),
+            "updated_at": _shown_at(chargeback["updated_at"], "de_DE"),
+        }
+        assert sorted(p["display"]["amount"] for p in chargeback["parts"]) == [
+            f"12,50{NBSP}€",
+            f"30,00{NBSP}€",
+        ]
+        one = f"/v1/chargebacks/{chargeback['id']}"
+        assert _localized(_get(client, one, "en-US"), "en-US")["display"]["amount"] == "€42.50"
+        assert _plain(_get(client, one, None)) == _without_display(chargeback)
+
+        method = client.put(
+            "/v1/sellers/seller-a/payout-method",
+            json={"provider": "sandbox", "account": "acct-a"},
+            headers={"Accept-Language": "ja-JP"},
+        )
+        shown = _localized(method, "ja-JP")
+        assert shown["display"] == {
+            "locale": "ja-JP",
+            "created_at": _shown_at(shown["created_at"], "ja_JP"),
+            "updated_at": _shown_at(shown["updated_at"], "ja_JP"),
+        }
+        path = "/v1/sellers/seller-a/payout-method"
+        assert _plain(_get(client, path, None)) == _without_display(shown)
+
+        explained = _localized(
+            client.get(
+                "/v1/routing/explain",
+                params={"country": "DE", "currency": "EUR"},
+                headers={"Accept-Language": "de-DE"},
+            ),
+            "de-DE",
+        )
+        assert explained["fees"]["display"] == {"locale": "de-DE", "logistics_fee": f"4,90{NBSP}€"}
+        assert explained["fees"]["commission"]["display"] == {
+            "locale": "de-DE",
+            "minimum": f"0,50{NBSP}€",
+        }
+
+        unknown = (
+            "line_id,type,payment_reference,modification_reference,merchant_reference,"
+            "currency,gross,fee,net,booked_at,batch\n"
+            "sbxln_1,capture,sbxref_nobody,,,EUR,1234.50,0.00,1234.50,"
+            "2026-11-23T09:00:00Z,b1\n"
+        )
+        uploaded = client.post(
+            "/v1/reconciliations",
+            params={"provider": "sandbox"},
+            content=unknown.encode(),
+            headers={"Idempotency-Key": "r1", "Accept-Language": "de-DE"},
+        )
+        run = _localized(uploaded, "de-DE")
+        assert run["display"] == {
+            "locale": "de-DE",
+            "period_start": "23. Nov. 2026",
+            "period_end": "23. Nov. 2026",
+            "created_at": _shown_at(run["created_at"], "de_DE"),
+            "finished_at": _shown_at(run["finished_at"], "de_DE"),
+        }
+        runs = f"/v1/reconciliations/{run['id']}"
+        assert _localized(_get(client, runs, "de-DE"), "de-DE") == run
+        assert _plain(_get(client, runs, None)) == _without_display(run)
+        found = _localized(_get(client, f"{runs}/discrepancies", "de-DE"), "de-DE")
+        (discrepancy,) = found["discrepancies"]
+        assert discrepancy["actual_minor"] == 123450
+        assert discrepancy["display"] == {
+            "locale": "de-DE",
+            "actual_minor": f"1.234,50{NBSP}€",
+            "opened_at": _shown_at(discrepancy["opened_at"], "de_DE"),
+        }

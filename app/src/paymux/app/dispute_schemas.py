@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from paymux.app.localization import Localizable
 from paymux.core.domain.chargebacks import Chargeback, DisputeStatus
 from paymux.core.domain.payouts import SellerPayoutMethod
 
 
-class ChargebackPartOut(BaseModel):
+class ChargebackPartOut(Localizable):
     """The share of a chargeback taken from one payment order."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency"}
 
     payment_order_id: str
     amount: str
     released: bool = Field(description="The order had shipped when the chargeback opened")
 
 
-class ChargebackOut(BaseModel):
+class ChargebackOut(Localizable):
     """A chargeback (dispute) as the API shows it."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"amount": "currency", "unallocated": "currency"}
 
     id: str
     payment_id: str
@@ -63,7 +68,7 @@ class ChargebackOut(BaseModel):
         )
 
 
-class ChargebackListOut(BaseModel):
+class ChargebackListOut(Localizable):
     """A payment's chargebacks, oldest first."""
 
     payment_id: str
@@ -98,7 +103,7 @@ class PayoutMethodIn(BaseModel):
     )
 
 
-class PayoutMethodOut(BaseModel):
+class PayoutMethodOut(Localizable):
     """A seller's payout method."""
 
     seller_id: str

@@ -16,7 +16,10 @@ What is localized, per object:
 - the amount fields a model lists in :attr:`Localizable.display_amounts`, each with the field
   naming its currency, looked up in the object itself, then in the objects around it (an
   order's amounts are in its payment's ``currency``);
-- the fields in :attr:`Localizable.display_days` (an ISO date or a range of two).
+- the fields in :attr:`Localizable.display_days` (an ISO date or a range of two);
+- the integer amounts in minor units a model lists in
+  :attr:`Localizable.display_minor_amounts` (a discrepancy's ``expected_minor``), each with
+  the fields that may name its currency.
 
 Amounts keep the ISO 4217 exponent (KWD three decimals, JPY none) whatever CLDR's customary
 digits say (:func:`paymux.currencies.format_money`). A value that cannot be shown (an unknown
@@ -194,6 +197,10 @@ class Localizable(BaseModel):
     display_days: ClassVar[tuple[str, ...]] = ()
     """Fields holding an ISO date or a range of two (``2026-12-01/2026-12-03``)."""
 
+    display_minor_amounts: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Amount fields in minor units (integers) and the fields that may name their currency,
+    first to last (the first that is set, in this object or an enclosing one)."""
+
     display: Display | SkipJsonSchema[None] = Field(
         default=None,
         exclude_if=lambda value: value is None,
@@ -256,7 +263,17 @@ def _text(
         if isinstance(value, date):
             return format_day_range(value, value, locale.babel)
         kind = type(model)
-        if not issubclass(kind, Localizable) or not isinstance(value, str):
+        if not issubclass(kind, Localizable):
+            return None
+        if name in kind.display_minor_amounts:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return None
+            for field in kind.display_minor_amounts[name]:
+                currency = _nearest(field, enclosing)
+                if isinstance(currency, str):
+                    return format_money(Money(value, currency), locale.babel)
+            return None
+        if not isinstance(value, str):
             return None
         if name in kind.display_amounts:
             currency = _nearest(kind.display_amounts[name], enclosing)

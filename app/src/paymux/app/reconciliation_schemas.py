@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from paymux.app.localization import Localizable
 from paymux.core.storage.reconciliation_repository import StoredDiscrepancy, StoredRun
 
 
-class ReconciliationOut(BaseModel):
+class ReconciliationOut(Localizable):
     """A reconciliation run: one settlement file matched against paymux."""
 
     id: str
@@ -57,14 +58,19 @@ class ReconciliationOut(BaseModel):
         )
 
 
-class ReconciliationListOut(BaseModel):
+class ReconciliationListOut(Localizable):
     """The latest runs, newest first."""
 
     reconciliations: list[ReconciliationOut]
 
 
-class DiscrepancyOut(BaseModel):
+class DiscrepancyOut(Localizable):
     """A disagreement between the provider's settlement and paymux."""
+
+    display_minor_amounts: ClassVar[dict[str, tuple[str, ...]]] = {
+        "expected_minor": ("expected_currency", "currency"),
+        "actual_minor": ("currency", "expected_currency"),
+    }
 
     id: str
     kind: str = Field(
@@ -109,7 +115,7 @@ class DiscrepancyOut(BaseModel):
         )
 
 
-class DiscrepancyListOut(BaseModel):
+class DiscrepancyListOut(Localizable):
     """A page of discrepancies; pass ``next_after`` as ``after`` for the next page."""
 
     discrepancies: list[DiscrepancyOut]

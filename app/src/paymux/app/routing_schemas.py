@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from paymux.app.localization import Localizable
 from paymux.core.markets_fees import MarketFees
 from paymux.core.routing import RouteExplanation
 
@@ -18,22 +19,26 @@ class CandidateOut(BaseModel):
     reason: str = Field(examples=["capabilities do not serve currency JPY"])
 
 
-class CommissionOut(BaseModel):
+class CommissionOut(Localizable):
     """The market's commission rule: a percentage of each order, rounded half up."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"minimum": "currency", "maximum": "currency"}
 
     percent: str = Field(examples=["12.5"])
     minimum: str | None
     maximum: str | None
 
 
-class FeesOut(BaseModel):
+class FeesOut(Localizable):
     """What an order gets when the client omits its commission or logistics fee."""
+
+    display_amounts: ClassVar[dict[str, str]] = {"logistics_fee": "currency"}
 
     commission: CommissionOut | None
     logistics_fee: str | None
 
 
-class ExplanationOut(BaseModel):
+class ExplanationOut(Localizable):
     """Which provider a checkout would go to, and why."""
 
     country: str

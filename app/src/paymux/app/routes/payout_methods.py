@@ -5,9 +5,10 @@ No ``from __future__ import annotations`` here: FastAPI resolves the local scope
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Security
+from fastapi import APIRouter, Depends, Path, Request, Response, Security
 
 from paymux.app.dispute_schemas import PayoutMethodIn, PayoutMethodOut
+from paymux.app.localization import DisplayLocale, display_headers, localize, requested_locale
 from paymux.app.openapi_links import PAYOUT_METHOD_LINKS
 from paymux.app.routes.common import api_router, json_body, parse_body, problem_responses
 from paymux.app.runtime import PaymuxRuntime
@@ -28,6 +29,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
     """The payout-method endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1/sellers", tags=["payouts"])
     Payer = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYOUTS])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
 
     @router.put(
         "/{seller_id}/payout-method",
@@ -41,7 +43,7 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
         },
     )
     async def put_payout_method(
-        seller_id: SellerId, request: Request, client_id: Payer
+        seller_id: SellerId, request: Request, client_id: Payer, locale: Locale, response: Response
     ) -> PayoutMethodOut:
         """Set (or replace) through which provider and to which account the seller is paid.
 
@@ -58,11 +60,16 @@ def payout_methods_router(runtime: PaymuxRuntime) -> APIRouter:
             details=dict(method_in.details),
             currency=method_in.currency,
         )
-        return PayoutMethodOut.of(method)
+        response.headers.update(display_headers(locale))
+        return localize(PayoutMethodOut.of(method), locale)
 
     @router.get("/{seller_id}/payout-method", response_model=PayoutMethodOut, responses=_ERRORS)
-    async def get_payout_method(seller_id: SellerId, client_id: Payer) -> PayoutMethodOut:
+    async def get_payout_method(
+        seller_id: SellerId, client_id: Payer, locale: Locale, response: Response
+    ) -> PayoutMethodOut:
         """The seller's payout method."""
-        return PayoutMethodOut.of(await runtime.payouts.get_payout_method(client_id, seller_id))
+        method = await runtime.payouts.get_payout_method(client_id, seller_id)
+        response.headers.update(display_headers(locale))
+        return localize(PayoutMethodOut.of(method), locale)
 
     return router

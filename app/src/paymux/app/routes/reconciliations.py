@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 
 from paymux.app.idempotency import fingerprint, idempotency_key
+from paymux.app.localization import DisplayLocale, display_headers, localize, requested_locale
 from paymux.app.openapi_links import RECONCILIATION_LINKS
 from paymux.app.problems import Problem
 from paymux.app.reconciliation_schemas import (
@@ -48,6 +49,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
     """The reconciliation endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1", tags=["reconciliation"])
     Admin = Annotated[str, Security(runtime.api_keys, scopes=[Scope.ADMIN])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
     limit_bytes = runtime.settings.reconciliation_max_upload_bytes
 
     @router.post(
@@ -70,6 +72,7 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
         request: Request,
         client_id: Admin,
         key: Annotated[str, Depends(idempotency_key)],
+        locale: Locale,
         provider: Annotated[str, Query(min_length=1, max_length=32)],
         file_name: Annotated[
             str | None,
@@ -118,24 +121,32 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
                 ) from None
             except WrongFormatError as error:
                 raise Problem("settlement-file-refused", str(error)) from None
-        return stored_response(stored)
+        return stored_response(stored, ReconciliationOut, locale)
 
     @router.get("/reconciliations", response_model=ReconciliationListOut)
     async def list_reconciliations(
-        client_id: Admin, limit: Annotated[int, page_limit(50, 500)]
+        client_id: Admin,
+        limit: Annotated[int, page_limit(50, 500)],
+        locale: Locale,
+        response: Response,
     ) -> ReconciliationListOut:
         """This client's latest runs, newest first."""
         runs = await runtime.reconciliation.list_runs(client_id, limit=limit)
-        return ReconciliationListOut(reconciliations=[ReconciliationOut.of(r) for r in runs])
+        response.headers.update(display_headers(locale))
+        view = ReconciliationListOut(reconciliations=[ReconciliationOut.of(r) for r in runs])
+        return localize(view, locale)
 
     @router.get("/reconciliations/{run_id}", response_model=ReconciliationOut, responses=_NOT_FOUND)
-    async def get_reconciliation(run_id: str, client_id: Admin) -> ReconciliationOut:
+    async def get_reconciliation(
+        run_id: str, client_id: Admin, locale: Locale, response: Response
+    ) -> ReconciliationOut:
         """One run: its file, period, line counts, totals and what it found."""
         try:
             run = await runtime.reconciliation.get_run(run_id, client_id=client_id)
         except UnknownRunError:
             raise Problem("reconciliation-not-found", f"no reconciliation {run_id}") from None
-        return ReconciliationOut.of(run)
+        response.headers.update(display_headers(locale))
+        return localize(ReconciliationOut.of(run), locale)
 
     @router.get(
         "/reconciliations/{run_id}/discrepancies",
@@ -146,6 +157,8 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
         run_id: str,
         client_id: Admin,
         limit: Annotated[int, page_limit(100, 1000)],
+        locale: Locale,
+        response: Response,
         after: Annotated[str | None, Query(max_length=40)] = None,
     ) -> DiscrepancyListOut:
         """The discrepancies this run opened (each discrepancy is opened by one run only),
@@ -156,9 +169,11 @@ def reconciliations_router(runtime: PaymuxRuntime) -> APIRouter:
             )
         except UnknownRunError:
             raise Problem("reconciliation-not-found", f"no reconciliation {run_id}") from None
-        return DiscrepancyListOut(
+        response.headers.update(display_headers(locale))
+        view = DiscrepancyListOut(
             discrepancies=[DiscrepancyOut.of(d) for d in found],
             next_after=found[-1].id if len(found) == limit else None,
         )
+        return localize(view, locale)
 
     return router

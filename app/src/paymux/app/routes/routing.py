@@ -5,8 +5,9 @@ No ``from __future__ import annotations`` here: FastAPI resolves the local scope
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Security
+from fastapi import APIRouter, Depends, Query, Response, Security
 
+from paymux.app.localization import DisplayLocale, display_headers, localize, requested_locale
 from paymux.app.problems import Problem
 from paymux.app.routes.common import api_router, problem_responses
 from paymux.app.routing_schemas import ExplanationOut
@@ -28,6 +29,7 @@ def routing_router(runtime: PaymuxRuntime) -> APIRouter:
     """The routing endpoints, bound to ``runtime``."""
     router = api_router(prefix="/v1/routing", tags=["routing"])
     Reader = Annotated[str, Security(runtime.api_keys, scopes=[Scope.PAYMENTS_READ])]  # noqa: N806
+    Locale = Annotated[DisplayLocale | None, Depends(requested_locale)]  # noqa: N806
 
     @router.get("/explain", response_model=ExplanationOut, responses=_ERRORS)
     async def explain(
@@ -36,6 +38,8 @@ def routing_router(runtime: PaymuxRuntime) -> APIRouter:
             str, Query(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 of the buyer")
         ],
         currency: Annotated[str, Query(description="ISO 4217 code, upper case")],
+        locale: Locale,
+        response: Response,
         method: Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")] = "card",
     ) -> ExplanationOut:
         """Which provider a payment with this country, currency and method would go to.
@@ -58,6 +62,7 @@ def routing_router(runtime: PaymuxRuntime) -> APIRouter:
                     supported=runtime.router.supported(country),
                 )
             raise Problem("no-provider", explanation.reason, explanation=explanation.as_json())
-        return ExplanationOut.of(explanation)
+        response.headers.update(display_headers(locale))
+        return localize(ExplanationOut.of(explanation), locale)
 
     return router
