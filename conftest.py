@@ -110,12 +110,15 @@ def artifacts_dir() -> Path:
 def _root_logging_restored() -> Iterator[None]:
     """The root logger as it was before the test: a command that configured paymux's
     logging (``paymux worker``, ``reconcile``...) leaves no handler behind to write into a
-    later test's output."""
+    later test's output, nor its redaction filter on pytest's capturing handlers."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    filters = {handler: list(handler.filters) for handler in handlers}
     yield
     for handler in [h for h in root.handlers if h not in handlers]:
         if getattr(handler, "_paymux_handler", False):  # paymux.app.logging_setup's mark
             root.removeHandler(handler)
             handler.close()
+    for handler, kept in filters.items():  # configure_logging filters the others' records
+        handler.filters[:] = kept
     root.setLevel(level)

@@ -13,6 +13,7 @@ import csv
 import io
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -207,6 +208,16 @@ def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url:
         (mismatch,) = found["discrepancies"]
         assert (mismatch["currency"], mismatch["expected_currency"]) == ("EUR", "USD")
         assert mismatch["details"].endswith("paymux has USD, the provider EUR")
+        # what the provider settled (net + fee), in the currency it settled in
+        line = next(r for r in csv.DictReader(io.StringIO(changed)) if r["type"] == "capture")
+        settled = int(Decimal(line["net"]) * 100 + Decimal(line["fee"]) * 100)
+        assert (mismatch["expected_minor"], mismatch["actual_minor"]) == (None, settled)
+        shown = client.get(
+            f"/v1/reconciliations/{run.json()['id']}/discrepancies",
+            headers={"Accept-Language": "en-US"},
+        ).json()["discrepancies"][0]["display"]
+        assert shown["actual_minor"] == f"€{Decimal(settled) / 100:.2f}"
+        assert "expected_minor" not in shown
         after = postings(database_url)
         assert [r for r in after if r[1] == "fx_gain_loss"] == []
         assert_balanced_per_currency(after)

@@ -403,6 +403,27 @@ def test_markets_check_validates_provider_configs(tmp_path: Path) -> None:
     assert "webhook_secrt" in result.output
 
 
+def test_markets_check_merges_the_environments_provider_configs_as_serve_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "no-key.toml"
+    path.write_text(
+        EXAMPLE.read_text().replace(
+            'api_key = { env = "STRIPE_API_KEY", default = "sk_test_sandbox" }\n', ""
+        )
+    )
+    missing = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert missing.exit_code == 1, missing.output
+    assert "api_key" in missing.output
+    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"stripe": {"api_key": "sk_test_from_env"}}')
+    merged = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert merged.exit_code == 0, merged.output
+    monkeypatch.setenv("PAYMUX_PROVIDERS", '{"strype": {"api_key": "sk_test_from_env"}}')
+    undeclared = CliRunner().invoke(cli, ["markets", "check", str(path)])
+    assert undeclared.exit_code == 1, undeclared.output
+    assert "PAYMUX_PROVIDERS sets provider 'strype'" in undeclared.output
+
+
 def test_serve_fails_fast_on_an_invalid_markets_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

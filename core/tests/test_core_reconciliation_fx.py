@@ -30,6 +30,9 @@ def line(type_: str, *, refund_id: str | None = None, **overrides: Any) -> dict[
         "kind": None,
         "currency": "JPY",
         "settlement_currency": "USD",
+        "gross_minor": {"capture": 3333, "chargeback": -3333, "chargeback_reversal": 3333}.get(
+            type_, -500
+        ),
         "fee_minor": 55 if type_ == "capture" else 0,
         "net_minor": 2123 if type_ == "capture" else -327,
         "line_reference": f"ln_{type_}_{refund_id}",
@@ -37,6 +40,8 @@ def line(type_: str, *, refund_id: str | None = None, **overrides: Any) -> dict[
         "psp_reference": "psp_1",
         "line_number": 2,
         "expected_currency": "JPY",
+        "expected_minor": 3333,
+        "actual_minor": 3333,
         "matched": True,
     }
     return {**base, **overrides}
@@ -48,9 +53,11 @@ def result(*lines: dict[str, Any]) -> MatchResult:
         schema={
             "payment_id": pl.String(), "refund_id": pl.String(), "type": pl.String(),
             "kind": pl.String(), "currency": pl.String(), "settlement_currency": pl.String(),
-            "fee_minor": pl.Int64(), "net_minor": pl.Int64(), "line_reference": pl.String(),
+            "gross_minor": pl.Int64(), "fee_minor": pl.Int64(), "net_minor": pl.Int64(),
+            "line_reference": pl.String(),
             "modification_reference": pl.String(), "psp_reference": pl.String(),
-            "line_number": pl.Int64(), "expected_currency": pl.String(), "matched": pl.Boolean(),
+            "line_number": pl.Int64(), "expected_currency": pl.String(),
+            "expected_minor": pl.Int64(), "actual_minor": pl.Int64(), "matched": pl.Boolean(),
         },
     )  # fmt: skip
     return MatchResult(frame, pl.DataFrame())
@@ -87,6 +94,12 @@ def test_a_refund_line_settled_in_another_currency_is_a_currency_mismatch() -> N
         "USD",
         False,
     )
+    # what the provider settled (a refund's positive), in the currency it settled in
+    assert (row["actual_currency"], row["actual_minor"], row["expected_minor"]) == (
+        "EUR",
+        327,
+        None,
+    )
 
 
 def test_unmatched_refund_lines_and_other_payments_refunds_are_left_alone() -> None:
@@ -103,7 +116,12 @@ def test_unmatched_refund_lines_and_other_payments_refunds_are_left_alone() -> N
 
 
 def chargebacks(*rows: tuple[str, str, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=CHARGEBACK_SCHEMA, orient="row")
+    """``(payment, chargeback, dispute)``: cb_1 disputes the whole 3333 JPY, others 1000."""
+    return pl.DataFrame(
+        [(*row, "JPY", 3333 if row[1] == "cb_1" else 1000) for row in rows],
+        schema=CHARGEBACK_SCHEMA,
+        orient="row",
+    )
 
 
 def chargebacks_posted(*rows: tuple[str, str, str, int]) -> pl.DataFrame:
@@ -148,18 +166,48 @@ def test_chargeback_lines_differ_from_what_the_chargeback_posted_when_opened_and
     ]
 
 
-def test_a_line_naming_no_chargeback_settles_the_payments_only_chargeback() -> None:
-    matched = result(dispute("chargeback", None), dispute("chargeback", "dp_elsewhere"))
-    _, differences = settle_fx(
-        matched,
-        CONVERTED,
-        chargebacks=chargebacks(("pay_1", "cb_2", "dp_2")),
-        chargebacks_posted=POSTED,
+def test_a_line_naming_no_dispute_settles_the_payments_only_chargeback() -> None:
+    only = chargebacks(("pay_1", "cb_2", "dp_2"))
+    matched = result(dispute("chargeback", None, gross_minor=-1000))
+    _, differences = settle_fx(matched, CONVERTED, chargebacks=only, chargebacks_posted=POSTED)
+    assert [(d.chargeback_id, d.difference_minor) for d in differences] == [("cb_2", -2178 + 660)]
+    # a line naming a dispute paymux does not hold (its report not in yet) is not charged
+    # to the one it holds
+    elsewhere = result(dispute("chargeback", "dp_elsewhere", gross_minor=-1000))
+    marked, differences = settle_fx(
+        elsewhere, CONVERTED, chargebacks=only, chargebacks_posted=POSTED
     )
-    assert [(d.chargeback_id, d.difference_minor) for d in differences] == [
-        ("cb_2", -2178 + 660),
-        ("cb_2", -2178 + 660),
+    assert differences == []
+    assert marked.lines.equals(elsewhere.lines)
+
+
+def test_two_lines_settling_one_chargeback_book_nothing() -> None:
+    known = chargebacks(("pay_1", "cb_1", "dp_1"))
+    matched = result(
+        dispute("chargeback", "dp_1"),
+        dispute("chargeback", "dp_1", line_reference="ln_second"),
+        dispute("chargeback_reversal", "dp_1"),
+    )
+    _, differences = settle_fx(matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED)
+    assert [(d.line_type, d.chargeback_id) for d in differences] == [
+        ("chargeback_reversal", "cb_1")
     ]
+
+
+def test_a_chargeback_line_of_another_amount_is_an_amount_mismatch_not_an_fx_difference() -> None:
+    known = chargebacks(("pay_1", "cb_2", "dp_2"))  # paymux holds a 1000 JPY dispute
+    matched = result(dispute("chargeback", "dp_2"))  # the provider took 3333 JPY
+    marked, differences = settle_fx(
+        matched, CONVERTED, chargebacks=known, chargebacks_posted=POSTED
+    )
+    assert differences == []
+    row = marked.lines.row(0, named=True)
+    assert (row["kind"], row["expected_currency"], row["expected_minor"], row["matched"]) == (
+        "amount_mismatch",
+        "JPY",
+        -1000,
+        False,
+    )
 
 
 def test_a_line_of_a_payment_with_several_chargebacks_none_named_books_nothing() -> None:
@@ -171,13 +219,13 @@ def test_a_line_of_a_payment_with_several_chargebacks_none_named_books_nothing()
     assert differences == []
     assert marked.lines.equals(matched.lines)
     # the same lines naming one of them by their line id settle that one
-    named = result(dispute("chargeback", None, line_reference="dp_2"))
+    named = result(dispute("chargeback", None, line_reference="dp_2", gross_minor=-1000))
     _, differences = settle_fx(named, CONVERTED, chargebacks=known, chargebacks_posted=POSTED)
     assert [(d.chargeback_id, d.difference_minor) for d in differences] == [("cb_2", -1518)]
 
 
 def test_a_reversal_of_a_chargeback_not_won_yet_books_nothing() -> None:
-    matched = result(dispute("chargeback_reversal", "dp_2"))
+    matched = result(dispute("chargeback_reversal", "dp_2", gross_minor=1000))
     _, differences = settle_fx(
         matched,
         CONVERTED,

@@ -273,11 +273,19 @@ def markets_check(
     if mode not in ("sandbox", "live"):
         typer.echo(f"paymux: --mode must be sandbox or live, not {mode!r}", err=True)
         raise typer.Exit(2)
+    settings = None
+    if not structure_only:
+        try:  # the environment's provider overrides, read as `paymux serve` reads them (in
+            # sandbox mode: live mode's other needs, its secrets, are not this command's)
+            settings = Settings(markets_file=file, mode="sandbox")
+        except ValueError as error:
+            typer.echo(f"paymux: invalid settings: {error}", err=True)
+            raise typer.Exit(1) from None
     try:
         config = (
             read_markets_file(file, mode=mode)
-            if structure_only
-            else _check_with_providers(file, mode)
+            if settings is None
+            else _check_with_providers(settings.model_copy(update={"mode": mode}))
         )
     except MarketsConfigError as error:
         typer.echo(f"paymux: invalid markets file {error}", err=True)
@@ -290,10 +298,12 @@ def markets_check(
         typer.echo(line)
 
 
-def _check_with_providers(file: Path, mode: str) -> MarketsConfig:
-    """The markets file loaded as at start, its enabled providers built and its chains
-    checked against their currencies (:func:`check_chain_currencies`)."""
-    from paymux.core.markets_config import check_chain_currencies, load_markets
+def _check_with_providers(settings: Settings) -> MarketsConfig:
+    """``settings.markets_file`` loaded as at start (with ``PAYMUX_PROVIDERS`` merged in),
+    its enabled providers built and its chains checked against their currencies
+    (:func:`check_chain_currencies`)."""
+    from paymux.core.markets_config import check_chain_currencies
+    from paymux.core.markets_setup import load_markets_setup
     from paymux.core.plugins import (
         build_provider_registry,
         collect_provider_specs,
@@ -301,22 +311,22 @@ def _check_with_providers(file: Path, mode: str) -> MarketsConfig:
     )
 
     manager = create_plugin_manager()
-    loaded = load_markets(file, mode=mode, offered=collect_provider_specs(manager))
+    setup = load_markets_setup(settings, offered=collect_provider_specs(manager))
     providers = build_provider_registry(
         manager,
-        enabled=loaded.provider_configs,
-        mode=mode,
+        enabled=setup.providers,
+        mode=settings.mode,
         public_url="http://127.0.0.1",
-        sandboxed={entry.name for entry in loaded.config.enabled_providers() if entry.sandbox},
+        sandboxed=setup.sandboxed,
     )
     try:
         check_chain_currencies(
-            loaded.config,
+            setup.config,
             {name: providers.get(name).capabilities().currencies for name in providers.names()},
         )
     finally:
         asyncio.run(providers.aclose())
-    return loaded.config
+    return setup.config
 
 
 def create_cli(*, plugin_manager: pluggy.PluginManager | None = None) -> typer.Typer:

@@ -62,9 +62,12 @@ CHARGEBACK_SCHEMA: dict[str, pl.DataType] = {
     "payment_id": pl.String(),
     "chargeback_id": pl.String(),
     "dispute_id": pl.String(),
+    "currency": pl.String(),
+    "amount_minor": pl.Int64(),
 }
 """The chargebacks paymux holds of converted payments (``dispute_id``: the provider's id of
-the dispute)."""
+the dispute; ``currency`` and ``amount_minor``: what it disputes, in the payment's
+currency)."""
 
 CHARGEBACK_POSTED_SCHEMA: dict[str, pl.DataType] = {
     "chargeback_id": pl.String(),
@@ -212,6 +215,7 @@ def settle_fx(
             "kind",
             "currency",
             "settlement_currency",
+            "gross_minor",
             "fee_minor",
             "net_minor",
             "line_reference",
@@ -248,11 +252,23 @@ def settle_fx(
     mismatched = candidates.filter(pl.col("_line_settles") != pl.col("_payment_settles"))
     if mismatched.height:
         rows = mismatched.get_column("_row")
+        # What the provider settled (net + fee) in the currency it settled in, signed as the
+        # line's actual amount is (a refund's positive); paymux's amount in its settlement
+        # currency is not compared, so there is no expected amount.
+        settled_amount = mismatched.select(
+            pl.when(pl.col("type") == SettlementLineType.REFUND.value)
+            .then(-(pl.col("net_minor") + pl.col("fee_minor")))
+            .otherwise(pl.col("net_minor") + pl.col("fee_minor"))
+        ).to_series()
         lines = lines.with_columns(
             lines.get_column("kind").clone().scatter(rows, DiscrepancyKind.CURRENCY_MISMATCH.value),
             lines.get_column("expected_currency")
             .clone()
             .scatter(rows, mismatched.get_column("_payment_settles")),
+            lines.get_column("expected_minor")
+            .clone()
+            .scatter(rows, pl.repeat(None, len(rows), dtype=pl.Int64, eager=True)),
+            lines.get_column("actual_minor").clone().scatter(rows, settled_amount),
             lines.get_column("matched").clone().scatter(rows, False),
             pl.repeat(None, lines.height, dtype=pl.String, eager=True)
             .scatter(rows, mismatched.get_column("_line_settles"))
@@ -262,6 +278,22 @@ def settle_fx(
     settled = _chargeback_of(
         candidates.filter(pl.col("_line_settles") == pl.col("_payment_settles")), chargebacks
     )
+    disagreeing = settled.filter(pl.col("_disputed_differs").fill_null(False))
+    if disagreeing.height:  # an amount question, not an FX difference
+        rows = disagreeing.get_column("_row")
+        lines = result.lines
+        lines = lines.with_columns(
+            lines.get_column("kind").clone().scatter(rows, DiscrepancyKind.AMOUNT_MISMATCH.value),
+            lines.get_column("expected_currency")
+            .clone()
+            .scatter(rows, disagreeing.get_column("_disputed_currency")),
+            lines.get_column("expected_minor")
+            .clone()
+            .scatter(rows, disagreeing.get_column("_disputed_expected")),
+            lines.get_column("matched").clone().scatter(rows, False),
+        )
+        result = replace(result, lines=lines)
+        settled = settled.filter(~pl.col("_disputed_differs").fill_null(False))
     settled = (
         settled.join(
             refunds.rename({"currency": "_payment_settles", "posted_minor": "_posted"}),
@@ -295,13 +327,18 @@ def settle_fx(
 
 
 def _chargeback_of(lines: pl.DataFrame, chargebacks: pl.DataFrame) -> pl.DataFrame:
-    """``lines`` with ``chargeback_id``: for a chargeback or reversal line, the payment's
-    chargeback whose dispute id is the line's ``line_reference`` or
-    ``modification_reference``; failing that (no chargeback named by the line), the
-    payment's only chargeback; null otherwise (several chargebacks, none or more than one
-    named by the line: ambiguous) and on other lines."""
+    """``lines`` with ``chargeback_id`` and, for a chargeback or reversal line, whether its
+    gross disagrees with that chargeback (``_disputed_differs``, with the chargeback's
+    ``_disputed_currency`` and ``_disputed_expected``: its amount, signed as the line's).
+
+    The chargeback of a line: the payment's chargeback whose dispute id is the line's
+    ``line_reference`` or ``modification_reference``; failing that, when the line names no
+    dispute (no ``modification_reference``), the payment's only chargeback. Null otherwise
+    (a dispute paymux does not hold, several chargebacks none of them named, more than one
+    named), and null for every line when two lines of the file settle one chargeback the
+    same way (which of them to book is not known), and on other lines."""
     disputes = lines.filter(pl.col("type").is_in(_DISPUTES)).select(
-        "_row", "payment_id", "line_reference", "modification_reference"
+        "_row", "payment_id", "type", "line_reference", "modification_reference"
     )
     named = (
         disputes.join(chargebacks, on="payment_id", how="inner")
@@ -321,15 +358,49 @@ def _chargeback_of(lines: pl.DataFrame, chargebacks: pl.DataFrame) -> pl.DataFra
         .join(only, on="payment_id", how="left")
         .select(
             "_row",
+            "type",
             pl.when(pl.col("_named").list.len() == 1)
             .then(pl.col("_named").list.first())
-            .when(pl.col("_named").is_null() & (pl.col("_count") == 1))
+            .when(
+                pl.col("_named").is_null()
+                & pl.col("modification_reference").is_null()
+                & (pl.col("_count") == 1)
+            )
             .then(pl.col("_only"))
             .otherwise(None)
             .alias("chargeback_id"),
         )
+        .with_columns(
+            chargeback_id=pl.when(pl.len().over("chargeback_id", "type") == 1).then(
+                pl.col("chargeback_id")
+            )
+        )
+        .join(
+            chargebacks.select(
+                "chargeback_id",
+                pl.col("currency").alias("_disputed_currency"),
+                pl.col("amount_minor").alias("_disputed_amount"),
+            ),
+            on="chargeback_id",
+            how="left",
+        )
+        .drop("type")
     )
-    return lines.join(mapped, on="_row", how="left")
+    reversal = pl.col("type") == SettlementLineType.CHARGEBACK_REVERSAL.value
+    expected = (
+        pl.when(reversal).then(pl.col("_disputed_amount")).otherwise(-pl.col("_disputed_amount"))
+    )
+    return (
+        lines.join(mapped, on="_row", how="left")
+        .with_columns(_disputed_expected=expected)
+        .with_columns(
+            _disputed_differs=pl.col("chargeback_id").is_not_null()
+            & (
+                (pl.col("currency") != pl.col("_disputed_currency"))
+                | (pl.col("gross_minor") != pl.col("_disputed_expected"))
+            )
+        )
+    )
 
 
 def _refuse_beyond_storable(candidates: pl.DataFrame) -> None:

@@ -25,7 +25,8 @@ class DiscrepancyKind(StrEnum):
     """The provider moved money paymux has not booked (a capture of a payment that has not
     succeeded here, a refund that has not)."""
     MISSING_IN_SETTLEMENT = "missing_in_settlement"
-    """A payment succeeded here and the provider has not settled it beyond its delay."""
+    """A payment or a refund succeeded here and the provider has not settled it beyond its
+    delay."""
     AMOUNT_MISMATCH = "amount_mismatch"
     CURRENCY_MISMATCH = "currency_mismatch"
     STATUS_MISMATCH = "status_mismatch"

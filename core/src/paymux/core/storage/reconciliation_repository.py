@@ -418,14 +418,18 @@ class ReconciliationRepository:
         chargeback = table_of(ChargebackRow)
         part = table_of(ChargebackPartRow)
         ordered = sorted(set(payment_ids))
-        found: list[tuple[str, str, str]] = []
+        found: list[tuple[str, str, str, str, int]] = []
         totals: dict[tuple[str, str, str], int] = {}
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
             rows = (
                 await self._execute(
                     sa.select(
-                        chargeback.c.payment_event_id, chargeback.c.id, chargeback.c.dispute_id
+                        chargeback.c.payment_event_id,
+                        chargeback.c.id,
+                        chargeback.c.dispute_id,
+                        chargeback.c.currency,
+                        chargeback.c.amount_minor,
                     ).where(
                         chargeback.c.payment_event_id.in_(chunk),
                         chargeback.c.client_id == client_id,
@@ -433,11 +437,14 @@ class ReconciliationRepository:
                     )
                 )
             ).all()
-            chargebacks = [(str(p), str(c), str(d)) for p, c, d in (tuple(row) for row in rows)]
+            chargebacks = [
+                (str(p), str(c), str(d), str(currency), int(amount))
+                for p, c, d, currency, amount in (tuple(row) for row in rows)
+            ]
             if not chargebacks:
                 continue
             found.extend(chargebacks)
-            ids = [chargeback_id for _, chargeback_id, _ in chargebacks]
+            ids = [chargeback[1] for chargeback in chargebacks]
             parts = (
                 await self._execute(
                     sa.select(part.c.chargeback_id, part.c.payment_order_id).where(
