@@ -399,7 +399,7 @@ def test_markets_check_validates_provider_configs(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(cli, ["markets", "check", str(path)])
     assert result.exit_code == 1, result.output
-    assert "paymux: invalid provider config:" in result.output
+    assert "paymux: invalid provider config: providers.stripe.config:" in result.output
     assert "webhook_secrt" in result.output
 
 

@@ -114,7 +114,10 @@ def build_provider_registry(
             config=own_config,
             sandbox=name in sandboxed,
         )
-        provider = specs[name].build(context)
+        try:
+            provider = specs[name].build(context)
+        except ValueError as error:  # the plugin refused its config (pydantic's errors too)
+            raise PluginError(f"providers.{name}.config: {error}") from error
         if provider.name != name:
             raise PluginError(f"provider spec {name!r} built a provider called {provider.name!r}")
         problems = capability_problems(name, provider.capabilities())
