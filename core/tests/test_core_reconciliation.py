@@ -291,11 +291,17 @@ async def test_two_runs_of_one_file_at_once_open_each_discrepancy_once_and_count
 ) -> None:
     world = postgres_world
     _, token = await world.paid(1000)
+    _, late = await world.paid(500)
     day = today()
+    kinds, _, _ = await world.run(
+        world.file("day0.csv", f"capture,l0,{token},,EUR,10.00,0.00,{day},b0")
+    )
+    assert list(kinds) == ["missing_in_settlement"]  # the second payment, open
     path = world.file(
         "day.csv",
         f"capture,l1,{token},,EUR,10.01,0.00,{day},b1",
         f"capture,l2,nobody,,EUR,1.00,0.00,{day},b1",
+        f"capture,l3,{late},,EUR,5.00,0.00,{day},b1",
     )
     # Each run commits only once the other has found its discrepancies: both find the
     # same two, and the one that writes second opens none of them.
@@ -328,15 +334,20 @@ async def test_two_runs_of_one_file_at_once_open_each_discrepancy_once_and_count
     )
     both = {"amount_mismatch": 1, "unknown_reference": 1}
     counts = sorted(
-        [(r.run.new_discrepancies, r.run.summary["discrepancies"]) for r in (a, b)],
-        key=lambda pair: pair[0],
+        [(r.run.new_discrepancies, r.run.summary["discrepancies"], r.resolved) for r in (a, b)],
+        key=lambda counted: counted[0],
     )
-    assert counts == [(0, {}), (2, both)]
+    assert counts == [(0, {}, 0), (2, both, 1)]  # the late payment's closed once
     for result in (a, b):  # and so they are stored
         stored = await world.reconciliation.get_run(result.run.id, client_id="c1")
-        assert (stored.new_discrepancies, stored.summary["discrepancies"]) == (
+        assert (
+            stored.new_discrepancies,
+            stored.summary["discrepancies"],
+            stored.resolved_discrepancies,
+        ) == (
             result.run.new_discrepancies,
             result.run.summary["discrepancies"],
+            result.resolved,
         )
         listed = await world.reconciliation.run_discrepancies(result.run.id, client_id="c1")
         assert len(listed) == result.run.new_discrepancies

@@ -269,14 +269,23 @@ class ReconciliationService:
             opened = await uow.reconciliation.insert_discrepancies(
                 client_id, provider, run_id, found, now=now
             )
-            if len(opened) != found.height:  # a concurrent run opened some of them first
-                details = {
-                    **details,
-                    "discrepancies": await uow.reconciliation.opened_by_kind(run_id),
-                }
-                run = replace(run, new_discrepancies=len(opened), summary=details)
-                await uow.reconciliation.correct_new_discrepancies(run_id, len(opened), details)
-            await uow.reconciliation.resolve(closing_ids, run_id, now=now)
+            closed = await uow.reconciliation.resolve(closing_ids, run_id, now=now)
+            if len(opened) != found.height or closed != len(closing_ids):
+                # a concurrent run opened (resolved) some of them first: count only ours
+                if len(opened) != found.height:
+                    details = {
+                        **details,
+                        "discrepancies": await uow.reconciliation.opened_by_kind(run_id),
+                    }
+                run = replace(
+                    run,
+                    new_discrepancies=len(opened),
+                    resolved_discrepancies=closed,
+                    summary=details,
+                )
+                await uow.reconciliation.correct_counts(
+                    run_id, new=len(opened), resolved=closed, summary=details
+                )
             events = [
                 *booking_events(client_id, provider, booked),
                 *fx_events(client_id, provider, fx_differences),
@@ -284,7 +293,7 @@ class ReconciliationService:
             entries = [self._ledger_entry(e) for e in events]
             if entries:
                 await uow.ledger.record_all(client_id, entries, now=now)
-            await uow.add_outbox([completed_message(run, len(opened), len(closing_ids))], now=now)
+            await uow.add_outbox([completed_message(run, len(opened), closed)], now=now)
             if opened:
                 await uow.jobs.enqueue(alert_job(run_id), now=now, client_id=client_id)
             if before_commit is not None:
@@ -297,9 +306,9 @@ class ReconciliationService:
             run.lines_total,
             matched,
             len(opened),
-            len(closing_ids),
+            closed,
         )
-        return RunResult(run=run, opened=opened, resolved=len(closing_ids), booked=booked)
+        return RunResult(run=run, opened=opened, resolved=closed, booked=booked)
 
     async def upload(
         self,

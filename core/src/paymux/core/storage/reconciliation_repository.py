@@ -648,25 +648,33 @@ class ReconciliationRepository:
         counted = cast(list[tuple[str, int]], rows.all())
         return {str(kind): int(count) for kind, count in counted}
 
-    async def correct_new_discrepancies(
-        self, run_id: str, count: int, summary: dict[str, Any]
+    async def correct_counts(
+        self, run_id: str, *, new: int, resolved: int, summary: dict[str, Any]
     ) -> None:
-        """Correct a run's count of new discrepancies and its summary (a concurrent run
-        opened some of them first)."""
+        """Correct a run's counts of new and resolved discrepancies and its summary (a
+        concurrent run opened or resolved some of them first)."""
         await self._execute(
             sa.update(_run)
             .where(_run.c.id == run_id)
-            .values(new_discrepancies=count, summary=json.dumps(summary, sort_keys=True))
+            .values(
+                new_discrepancies=new,
+                resolved_discrepancies=resolved,
+                summary=json.dumps(summary, sort_keys=True),
+            )
         )
 
-    async def resolve(self, ids: Sequence[str], run_id: str, *, now: datetime) -> None:
-        """Close the open discrepancies ``ids`` as resolved by ``run_id``."""
+    async def resolve(self, ids: Sequence[str], run_id: str, *, now: datetime) -> int:
+        """Close the open discrepancies ``ids`` as resolved by ``run_id``; how many this
+        closed (a concurrent run may have closed some first)."""
+        closed = 0
         for start in range(0, len(ids), 1000):
-            await self._execute(
+            result = await self._execute(
                 sa.update(_disc)
                 .where(_disc.c.id.in_(ids[start : start + 1000]), _disc.c.resolved_at.is_(None))
                 .values(resolved_run_id=run_id, resolved_at=now)
             )
+            closed += result.rowcount
+        return closed
 
     async def get_run(self, run_id: str, *, client_id: str | None = None) -> StoredRun | None:
         """A run (of ``client_id`` if given)."""
