@@ -53,6 +53,41 @@ def yen_body() -> dict[str, Any]:
     )  # fmt: skip
 
 
+def pay_yen(client: httpx.Client) -> tuple[dict[str, Any], str]:
+    """:func:`yen_body` paid on the hosted page: the succeeded payment and its sandbox token."""
+    created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
+    assert created.status_code == 201, created.text
+    redirect_url = created.json()["redirect_url"]
+    pay_on_hosted_page(redirect_url, SUCCESS_CARD)
+    paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+    return paid, redirect_url.rsplit("/")[-1]
+
+
+def open_dispute(disputes_url: str, token: str, **extra: Any) -> str:
+    """The id of a dispute the sandbox opens for the payment of ``token``."""
+    opened = httpx.post(disputes_url, json={"token": token, **extra})
+    assert opened.status_code == 201, opened.text
+    return str(opened.json()["id"])
+
+
+def resolve_dispute(disputes_url: str, dispute_id: str, outcome: str) -> None:
+    resolved = httpx.post(f"{disputes_url}/{dispute_id}/resolve", json={"outcome": outcome})
+    assert resolved.status_code == 200, resolved.text
+
+
+def upload(
+    client: httpx.Client, content: bytes, *, key: str, file_name: str | None = None
+) -> httpx.Response:
+    """``POST /v1/reconciliations`` of a sandbox settlement file."""
+    named = {} if file_name is None else {"file_name": file_name}
+    return client.post(
+        "/v1/reconciliations",
+        params={"provider": "sandbox", **named},
+        content=content,
+        headers={"Content-Type": "text/csv", "Idempotency-Key": key},
+    )
+
+
 def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) -> None:
     with (
         live_service(
@@ -150,12 +185,7 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         assert balance(rows, "bank", "USD") == 2123
         assert balance(rows, "psp_clearing", "USD") == 0  # all of it accounted for
 
-        again = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox", "file_name": "again.csv"},
-            content=settlement.content,
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
-        )
+        again = upload(client, settlement.content, key="r2", file_name="again.csv")
         assert again.status_code == 201, again.text
         assert again.json()["new_discrepancies"] == 0
         assert sorted(postings(database_url)) == sorted(rows)  # nothing booked again
@@ -165,12 +195,7 @@ def test_a_jpy_payment_settled_in_usd_books_its_fx_loss_once(database_url: str) 
         text = settlement.text
         reissued = text.replace(capture["line_id"], capture["line_id"] + "-corrected")
         assert reissued != text
-        corrected = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox", "file_name": "corrected.csv"},
-            content=reissued.encode(),
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r3"},
-        )
+        corrected = upload(client, reissued.encode(), key="r3", file_name="corrected.csv")
         assert corrected.status_code == 201, corrected.text
         after = postings(database_url)
         assert_balanced_per_currency(after)
@@ -195,12 +220,7 @@ def test_a_line_settled_in_another_currency_is_a_currency_mismatch(database_url:
         changed = settlement.replace(",0.55,21.23,", ",0.53,19.47,").replace(",USD\n", ",EUR\n")
         assert changed != settlement
         before = postings(database_url)
-        run = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox"},
-            content=changed.encode(),
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
-        )
+        run = upload(client, changed.encode(), key="r1")
         assert run.status_code == 201, run.text
         found = client.get(f"/v1/reconciliations/{run.json()['id']}/discrepancies").json()
         kinds = [(d["kind"], d["subject_id"]) for d in found["discrepancies"]]
@@ -313,12 +333,7 @@ def test_a_refund_of_a_converted_order_gives_back_its_settlement_share(
         )
         assert reissued != settlement.text
         for key, content in (("r2", settlement.content), ("r3", reissued.encode())):
-            again = client.post(
-                "/v1/reconciliations",
-                params={"provider": "sandbox", "file_name": f"{key}.csv"},
-                content=content,
-                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
-            )
+            again = upload(client, content, key=key, file_name=f"{key}.csv")
             assert again.status_code == 201, again.text
         after = postings(database_url)
         assert_balanced_per_currency(after)
@@ -353,22 +368,16 @@ def test_a_lost_chargeback_of_a_converted_payment_moves_the_provider_side_in_usd
         live_service(database_url, settings=FX, settlement_currency="USD") as service,
         service.client() as client,
     ):
-        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
-        assert created.status_code == 201, created.text
-        redirect_url = created.json()["redirect_url"]
-        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
-        payment = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        payment, token = pay_yen(client)
         sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
-        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
-        assert opened.status_code == 201, opened.text
+        dispute = open_dispute(sandbox, token)
         wait_for_chargeback(client, payment["id"], "opened")
         rows = postings(database_url)
         assert_balanced_per_currency(rows)
         assert balance(rows, "psp_disputed", "USD") == 2200  # 6.60 + 15.40, as settled
         assert balance(rows, "psp_clearing", "USD") == 0
         assert balance(rows, "seller_disputed", "JPY") == -3333
-        resolved = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "lost"})
-        assert resolved.status_code == 200, resolved.text
+        resolve_dispute(sandbox, dispute, "lost")
         wait_for_chargeback(client, payment["id"], "lost")
         rows = postings(database_url)
         assert_balanced_per_currency(rows)
@@ -420,16 +429,14 @@ def test_a_chargeback_whose_unallocated_part_converts_to_zero_is_still_recorded(
         # a dispute for the full 10000 KRW: 5 KRW of it is no order's (unallocated), and
         # converts to 0.0036 USD, i.e. 0.00: nothing to post for it, the rest still books
         sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
-        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
-        assert opened.status_code == 201, opened.text
+        dispute = open_dispute(sandbox, redirect_url.rsplit("/")[-1])
         wait_for_chargeback(client, paid["id"], "opened")
         (chargeback,) = client.get(f"/v1/payments/{paid['id']}/chargebacks").json()["chargebacks"]
         assert chargeback["amount"] == "10000"
         rows = postings(database_url)
         assert_balanced_per_currency(rows)
         assert balance(rows, "seller_disputed", "KRW") == -9995
-        resolved = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "lost"})
-        assert resolved.status_code == 200, resolved.text
+        resolve_dispute(sandbox, dispute, "lost")
         wait_for_chargeback(client, paid["id"], "lost")
         rows = postings(database_url)
         assert_balanced_per_currency(rows)
@@ -478,12 +485,7 @@ def test_a_converted_capture_line_with_a_huge_amount_is_a_malformed_file(
         before = postings(database_url)
         # each fits 64 bits in minor units, their sum (net + fee) does not
         huge = with_capture(settlement, fee="90000000000000000.00", net="9000000000000000.00")
-        refused = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox"},
-            content=huge.encode(),
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
-        )
+        refused = upload(client, huge.encode(), key="r1")
         assert refused.status_code == 422, refused.text
         problem = refused.json()
         assert problem["type"] == PROBLEM + "settlement-file-malformed"
@@ -492,12 +494,7 @@ def test_a_converted_capture_line_with_a_huge_amount_is_a_malformed_file(
         assert postings(database_url) == before
         # the largest amount paymux stores (10**15 minor units) is still an amount
         ok = with_capture(settlement, fee="0.55", net="10000000000000.00")
-        accepted = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox"},
-            content=ok.encode(),
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
-        )
+        accepted = upload(client, ok.encode(), key="r2")
         assert accepted.status_code == 201, accepted.text
 
 
@@ -564,17 +561,11 @@ def test_a_chargeback_and_its_reversal_of_a_converted_payment_book_their_fx_once
         ) as service,
         service.client() as client,
     ):
-        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
-        assert created.status_code == 201, created.text
-        redirect_url = created.json()["redirect_url"]
-        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
-        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        paid, token = pay_yen(client)
         sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
-        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
-        assert opened.status_code == 201, opened.text
+        dispute = open_dispute(sandbox, token)
         wait_for_chargeback(client, paid["id"], "opened")
-        won = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "won"})
-        assert won.status_code == 200, won.text
+        resolve_dispute(sandbox, dispute, "won")
         wait_for_chargeback(client, paid["id"], "won")
         (chargeback,) = client.get(f"/v1/payments/{paid['id']}/chargebacks").json()["chargebacks"]
         rows = postings(database_url)
@@ -614,12 +605,7 @@ def test_a_chargeback_and_its_reversal_of_a_converted_payment_book_their_fx_once
             if line["type"] == "payout":  # 21.23 - 36.78 + 21.78
                 line["gross"] = line["net"] = "-6.23"
         content = settlement_text(lines).encode()
-        first = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox", "file_name": "day.csv"},
-            content=content,
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
-        )
+        first = upload(client, content, key="r1", file_name="day.csv")
         assert first.status_code == 201, first.text
         run = first.json()
         assert (run["new_discrepancies"], run["lines_matched"]) == (0, 4)
@@ -685,12 +671,7 @@ def test_a_chargeback_and_its_reversal_of_a_converted_payment_book_their_fx_once
             reissued = reissued.replace(line["line_id"], line["line_id"] + "-corrected")
         assert reissued.encode() != content
         for key, again in (("r2", content), ("r3", reissued.encode())):
-            rerun = client.post(
-                "/v1/reconciliations",
-                params={"provider": "sandbox", "file_name": f"{key}.csv"},
-                content=again,
-                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
-            )
+            rerun = upload(client, again, key=key, file_name=f"{key}.csv")
             assert rerun.status_code == 201, rerun.text
         after = postings(database_url)
         assert_balanced_per_currency(after)
@@ -707,24 +688,16 @@ def test_chargeback_lines_settle_the_chargeback_their_dispute_id_names(database_
         ) as service,
         service.client() as client,
     ):
-        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
-        assert created.status_code == 201, created.text
-        redirect_url = created.json()["redirect_url"]
-        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
-        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        paid, token = pay_yen(client)
         # two disputes of one payment: 1000 JPY (lost) and 2333 JPY (won)
         sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
-        token = redirect_url.rsplit("/")[-1]
         disputes = []
         for amount in (1000, 2333):
-            opened = httpx.post(sandbox, json={"token": token, "amount": amount})
-            assert opened.status_code == 201, opened.text
-            disputes.append(opened.json()["id"])
+            disputes.append(open_dispute(sandbox, token, amount=amount))
             wait_for_dispute(client, paid["id"], disputes[-1], "opened")
         chargebacks = []
         for dispute, outcome in zip(disputes, ("lost", "won"), strict=True):
-            resolved = httpx.post(f"{sandbox}/{dispute}/resolve", json={"outcome": outcome})
-            assert resolved.status_code == 200, resolved.text
+            resolve_dispute(sandbox, dispute, outcome)
             chargebacks.append(wait_for_dispute(client, paid["id"], dispute, outcome))
         small, large = chargebacks
         assert (small["amount"], large["amount"]) == ("1000", "2333")
@@ -762,12 +735,7 @@ def test_chargeback_lines_settle_the_chargeback_their_dispute_id_names(database_
             else line
             for line in lines
         ]
-        first = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox", "file_name": "unnamed.csv"},
-            content=settlement_text(unnamed).encode(),
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r1"},
-        )
+        first = upload(client, settlement_text(unnamed).encode(), key="r1", file_name="unnamed.csv")
         assert first.status_code == 201, first.text
         assert first.json()["new_discrepancies"] == 0
         assert [d.get("line_type") for d in first.json()["summary"]["fx_differences"]] == [None]
@@ -777,12 +745,7 @@ def test_chargeback_lines_settle_the_chargeback_their_dispute_id_names(database_
         ] * 2
 
         # the file as the sandbox wrote it: each line settles the chargeback it names
-        second = client.post(
-            "/v1/reconciliations",
-            params={"provider": "sandbox", "file_name": "day.csv"},
-            content=settlement.content,
-            headers={"Content-Type": "text/csv", "Idempotency-Key": "r2"},
-        )
+        second = upload(client, settlement.content, key="r2", file_name="day.csv")
         assert second.status_code == 201, second.text
         differences = [
             (d["line_type"], d["chargeback_id"], d["settled_minor"], d["difference_minor"])
@@ -811,15 +774,10 @@ def test_a_reversal_line_of_a_chargeback_not_won_yet_books_nothing_until_it_is(
         ) as service,
         service.client() as client,
     ):
-        created = client.post("/v1/payments", json=yen_body(), headers=auth(idempotency_key="p1"))
-        assert created.status_code == 201, created.text
-        redirect_url = created.json()["redirect_url"]
-        pay_on_hosted_page(redirect_url, SUCCESS_CARD)
-        paid = wait_for_status(client, created.json()["id"], "succeeded", timeout=5.0)
+        paid, token = pay_yen(client)
         sandbox = f"{service.url}/sandbox-psp/_admin/disputes"
-        opened = httpx.post(sandbox, json={"token": redirect_url.rsplit("/")[-1]})
-        assert opened.status_code == 201, opened.text
-        chargeback = wait_for_dispute(client, paid["id"], opened.json()["id"], "opened")
+        dispute = open_dispute(sandbox, token)
+        chargeback = wait_for_dispute(client, paid["id"], dispute, "opened")
         day = datetime.now(UTC).date().isoformat()
         settlement = client.get(f"/sandbox-psp/_admin/settlements/{day}")
         lines = list(csv.DictReader(io.StringIO(settlement.text)))
@@ -833,12 +791,7 @@ def test_a_reversal_line_of_a_chargeback_not_won_yet_books_nothing_until_it_is(
         content = settlement_text([*lines[:-1], given, lines[-1]]).encode()
 
         def reconcile(key: str) -> dict[str, Any]:
-            run = client.post(
-                "/v1/reconciliations",
-                params={"provider": "sandbox", "file_name": "day.csv"},
-                content=content,
-                headers={"Content-Type": "text/csv", "Idempotency-Key": key},
-            )
+            run = upload(client, content, key=key, file_name="day.csv")
             assert run.status_code == 201, run.text
             return dict(run.json())
 
@@ -851,9 +804,8 @@ def test_a_reversal_line_of_a_chargeback_not_won_yet_books_nothing_until_it_is(
         reversal = f"fx_settled:sandbox:chargeback_reversal:{chargeback['id']}:USD"
         assert [r for r in postings(database_url) if r[0] == reversal] == []
 
-        won = httpx.post(f"{sandbox}/{opened.json()['id']}/resolve", json={"outcome": "won"})
-        assert won.status_code == 200, won.text
-        wait_for_dispute(client, paid["id"], opened.json()["id"], "won")
+        resolve_dispute(sandbox, dispute, "won")
+        wait_for_dispute(client, paid["id"], dispute, "won")
         # the same file again, now that paymux put the 22.00 USD back: the reversal's loss
         again = reconcile("r2")
         assert [
