@@ -36,36 +36,34 @@ def findings(result: MatchResult) -> pl.DataFrame:
         "actual_minor",
         "line_number",
     )
-    missing = result.missing.select(
-        pl.lit(DiscrepancyKind.MISSING_IN_SETTLEMENT.value).alias("kind"),
-        pl.concat_str(
-            [pl.lit("missing_in_settlement:capture"), pl.col("payment_id")], separator=":"
-        ).alias("key"),
-        "psp_reference",
-        pl.col("payment_id").alias("subject_id"),
-        pl.lit(SettlementLineType.CAPTURE.value).alias("line_type"),
-        pl.lit(None, dtype=pl.String).alias("currency"),
-        pl.col("currency").alias("expected_currency"),
-        pl.col("amount_minor").alias("expected_minor"),
-        pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
-        pl.lit(None, dtype=pl.Int64).alias("line_number"),
-    )
-    missing_refunds = result.missing_refunds.select(
-        pl.lit(DiscrepancyKind.MISSING_IN_SETTLEMENT.value).alias("kind"),
-        pl.concat_str(
-            [pl.lit("missing_in_settlement:refund"), pl.col("refund_id")], separator=":"
-        ).alias("key"),
-        "psp_reference",
-        pl.col("refund_id").alias("subject_id"),
-        pl.lit(SettlementLineType.REFUND.value).alias("line_type"),
-        pl.lit(None, dtype=pl.String).alias("currency"),
-        pl.col("currency").alias("expected_currency"),
-        pl.col("amount_minor").alias("expected_minor"),
-        pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
-        pl.lit(None, dtype=pl.Int64).alias("line_number"),
+    missing = _missing_findings(result.missing, SettlementLineType.CAPTURE, "payment_id")
+    missing_refunds = _missing_findings(
+        result.missing_refunds, SettlementLineType.REFUND, "refund_id"
     )
     return pl.concat([from_lines, missing, missing_refunds]).unique(
         subset="key", keep="first", maintain_order=True
+    )
+
+
+def _missing_findings(
+    missing: pl.DataFrame, line_type: SettlementLineType, id_column: str
+) -> pl.DataFrame:
+    """``missing_in_settlement`` discrepancies of the payments (captures) or refunds in
+    ``missing``, keyed on the subject (``id_column``)."""
+    return missing.select(
+        pl.lit(DiscrepancyKind.MISSING_IN_SETTLEMENT.value).alias("kind"),
+        pl.concat_str(
+            [pl.lit(f"missing_in_settlement:{line_type.value}"), pl.col(id_column)],
+            separator=":",
+        ).alias("key"),
+        "psp_reference",
+        pl.col(id_column).alias("subject_id"),
+        pl.lit(line_type.value).alias("line_type"),
+        pl.lit(None, dtype=pl.String).alias("currency"),
+        pl.col("currency").alias("expected_currency"),
+        pl.col("amount_minor").alias("expected_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("actual_minor"),
+        pl.lit(None, dtype=pl.Int64).alias("line_number"),
     )
 
 
