@@ -45,6 +45,7 @@ from paymux.core.storage.database import Database, sync_url
 from paymux.core.storage.unit_of_work import PaymentStore
 from paymux.currencies import Money
 from paymux_fakes import FakeProvider
+from paymux_fx_support import postings as ledger_rows
 from paymux_test_support import count_rows
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -274,23 +275,6 @@ def render(payment: PaymentEvent) -> str:
 
 def request(key: str = "k1") -> IdempotentRequest:
     return IdempotentRequest(client_id="c1", key=key, fingerprint="f1")
-
-
-def ledger_rows(database_url: str) -> list[tuple[str, str, str, str, int]]:
-    """``(reference, purpose, owner, currency, minor)`` of every posting."""
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT t.reference, a.purpose, a.owner_id, p.currency, p.amount_minor "
-                    "FROM ledger_posting p JOIN ledger_transaction t ON t.id = p.transaction_id "
-                    "JOIN ledger_account a ON a.id = p.account_id"
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
 
 
 def outbox_payloads(database_url: str, topic: str) -> list[dict[str, object]]:

@@ -25,6 +25,7 @@ from paymux.core.domain.models import PaymentEvent, PaymentOrder
 from paymux.core.domain.payouts import Payout, PayoutStatus
 from paymux.core.domain.refunds import Refund, RefundStatus
 from paymux.core.domain.status import PaymentStatus
+from paymux.core.fx.quotes import Quote
 from paymux.core.ledger.records import LedgerAccount, LedgerTransaction, StoredPosting
 from paymux.core.markets_fees import NO_FEES, MarketFees
 from paymux.core.services.payment_pending import PendingReason, PendingWork
@@ -226,6 +227,19 @@ class FxQuoteOut(Localizable):
     created_at: datetime
     expires_at: datetime
 
+    @classmethod
+    def of(cls, quote: Quote) -> FxQuoteOut:
+        """Render a locked quote (its rate as locked, never in exponent notation)."""
+        return cls(
+            base=quote.base,
+            quote=quote.quote,
+            rate=format(quote.rate, "f"),
+            source=quote.source,
+            rate_date=quote.rate_date.isoformat(),
+            created_at=quote.created_at,
+            expires_at=quote.expires_at,
+        )
+
 
 class NextAction(BaseModel):
     """What the buyer must do next while the payment is pending."""
@@ -322,17 +336,7 @@ class PaymentOut(Localizable):
             buyer_locale=payment.buyer_locale,
             settlement_currency=payment.settles_in,
             settlement_amount=None if settled is None else settled.amount_str,
-            fx_quote=None
-            if quote is None
-            else FxQuoteOut(
-                base=quote.base,
-                quote=quote.quote,
-                rate=format(quote.rate, "f"),
-                source=quote.source,
-                rate_date=quote.rate_date.isoformat(),
-                created_at=quote.created_at,
-                expires_at=quote.expires_at,
-            ),
+            fx_quote=None if quote is None else FxQuoteOut.of(quote),
         )
 
 
@@ -647,17 +651,7 @@ class PayoutOut(Localizable):
             amount=payout.amount.amount_str,
             payout_currency=payout.sent.currency,
             payout_amount=payout.sent.amount_str,
-            fx_quote=None
-            if quote is None
-            else FxQuoteOut(
-                base=quote.base,
-                quote=quote.quote,
-                rate=format(quote.rate, "f"),
-                source=quote.source,
-                rate_date=quote.rate_date.isoformat(),
-                created_at=quote.created_at,
-                expires_at=quote.expires_at,
-            ),
+            fx_quote=None if quote is None else FxQuoteOut.of(quote),
             provider=payout.provider,
             failure_code=payout.failure_code,
             created_at=payout.created_at,
