@@ -15,7 +15,7 @@ from paymux.core.reconciliation.errors import MalformedSettlementError, WrongFor
 from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLine, frame_lines
 from paymux.core.reconciliation.lines import SettlementLineType as T
 from paymux.core.reconciliation.parsers import HEAD_BYTES, check_batch, choose_parser
-from paymux_adyen import plugin
+from paymux_adyen import plugin, settlement
 from paymux_adyen.settlement import (
     BOOKING_DATE,
     FEE_COLUMNS,
@@ -155,10 +155,10 @@ def test_a_missing_column_is_an_error_on_the_header(tmp_path: Path) -> None:
         ({"Net Credit (NC)": "9.705"}, "Net Credit (NC) '9.705'"),
         ({"Commission (NC)": "abc"}, "Commission (NC) 'abc'"),
         ({"Gross Credit (GC)": "1.2.3"}, "Gross Credit (GC) '1.2.3'"),
-        ({"Gross Credit (GC)": " 10.00"}, "Gross Credit (GC) ' 10.00'"),
+        ({"Gross Credit (GC)": "10.00 "}, "Gross Credit (GC) '10.00 '"),
         ({"Gross Currency": "EURO"}, "no known currency"),
         ({"Gross Currency": "JPY", "Gross Credit (GC)": "10.5"}, "at most 0 decimals"),
-        ({"Gross Credit (GC)": "1000000000000000.00"}, "too large"),
+        ({"Gross Credit (GC)": "100000000000000000.00"}, "too large"),
     ],
 )
 def test_a_malformed_amount_names_its_line(
@@ -297,40 +297,50 @@ def test_a_withdrawn_currency_is_read_on_the_checked_path(tmp_path: Path) -> Non
     assert (only.currency, only.gross_minor, only.net_minor) == ("HRK", 1000, 970)
 
 
-def test_a_file_read_in_pieces_gives_the_same_lines_and_line_numbers(tmp_path: Path) -> None:
+def test_a_large_clean_file_is_read_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = [row(**{"Psp Reference": f"88150000000{i:05d}", "Gross Credit (GC)": f"{i}.00",
                    "Net Credit (NC)": f"{i - 1}.70"}) for i in range(1, 40)]  # fmt: skip
     path = report(tmp_path, *rows)
-    small = AdyenSettlementParser(chunk_bytes=700)  # a few lines per piece
-    batches = list(small.parse(path))
-    assert len(batches) > 3
-    assert parse(path, small).equals(parse(path))
-    assert parse(path, small)["line_number"].to_list() == list(range(2, 41))
+    checked = []
+    monkeypatch.setattr(settlement, "_read", lambda *a: checked.append(a) or _read(*a))
+    lines = parse(path)
+    assert checked == []  # one streaming read, amounts as decimals
+    assert lines["line_number"].to_list() == list(range(2, 41))
+    assert lines["gross_minor"].to_list() == [i * 100 for i in range(1, 40)]
+    columns = [*REQUIRED_COLUMNS, *FEE_COLUMNS, BOOKING_DATE]
+    assert lines.equals(_checked_lines(_read(path, columns), list(FEE_COLUMNS), booking_date=True))
 
 
-def test_a_bad_line_in_a_later_piece_names_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [{"Gross Credit (GC)": "1.2.3"}, {"Gross Credit (GC)": "10.001"}, {"Creation Date": "x"},
+     {"Gross Currency": "XXY"}],
+)  # fmt: skip
+def test_a_bad_line_anywhere_names_its_line(tmp_path: Path, bad: dict[str, str]) -> None:
     rows = [row() for _ in range(30)]
-    rows[25] = row(**{"Gross Credit (GC)": "1.2.3"})
+    rows[25] = row(**bad)
     path = report(tmp_path, *rows)
     with pytest.raises(MalformedSettlementError) as caught:
-        parse(path, AdyenSettlementParser(chunk_bytes=500))
+        parse(path)
     assert caught.value.line_number == 27
 
 
-def test_a_quoted_field_across_lines_is_not_cut_between_pieces(tmp_path: Path) -> None:
+def test_a_quoted_field_across_lines_is_read_on_the_checked_path(tmp_path: Path) -> None:
     rows = [row(**{"Psp Reference": f"88150000000{i:05d}"}) for i in range(1, 30)]
     fields = rows[14].split(",")
     fields[HEADER.split(",").index("Merchant Reference")] = '"order\nwith a line break"'
     rows[14] = ",".join(fields)
     path = report(tmp_path, *rows)
+    assert settlement._fast_lines(path, [*REQUIRED_COLUMNS, *FEE_COLUMNS], list(FEE_COLUMNS),
+                                  booking_date=False) is None  # fmt: skip
     whole = parse(path)
     assert whole.height == 29
     assert "order\nwith a line break" in whole["merchant_reference"].to_list()
-    for size in (300, 500, 700, 1100):  # wherever the pieces would be cut
-        assert parse(path, AdyenSettlementParser(chunk_bytes=size)).equals(whole)
 
 
-def test_quoted_fields_on_one_line_are_read_in_pieces(tmp_path: Path) -> None:
+def test_quoted_fields_on_one_line_are_read_on_the_fast_path(tmp_path: Path) -> None:
     rows = []
     for i in range(1, 40):
         fields = row(**{"Psp Reference": f"88150000000{i:05d}"}).split(",")
@@ -338,21 +348,28 @@ def test_quoted_fields_on_one_line_are_read_in_pieces(tmp_path: Path) -> None:
         fields[HEADER.split(",").index("Merchant Reference")] = f'"pay,{i} ""x"""'
         rows.append(",".join(fields))
     path = report(tmp_path, *rows)
-    small = AdyenSettlementParser(chunk_bytes=700)
-    batches = list(small.parse(path))
-    assert len(batches) > 3  # the pieces, not one read of the whole file
-    lines = pl.concat(batches)
-    assert lines.equals(parse(path, AdyenSettlementParser(chunk_bytes=1 << 30)))
+    columns = [*REQUIRED_COLUMNS, *FEE_COLUMNS, BOOKING_DATE]
+    fast = settlement._fast_lines(path, columns, list(FEE_COLUMNS), booking_date=True)
+    assert fast is not None
+    lines = parse(path)
     assert lines["line_number"].to_list() == list(range(2, 41))
     assert lines["merchant_reference"][0] == 'pay,1 "x"'
+
+
+def test_amounts_in_exponent_notation_are_read_exactly_on_either_path(tmp_path: Path) -> None:
+    values = {"Gross Credit (GC)": "1e1", "Net Credit (NC)": "+9.7", "Commission (NC)": "3E-1"}
+    clean = report(tmp_path, row(**values))
+    (only,) = frame_lines(parse(clean))
+    assert (only.gross_minor, only.net_minor, only.fee_minor) == (1000, 970, 30)
+    other = tmp_path / "other.csv"
+    other.write_text(clean.read_text() + "\n" + row() + "\n")  # a blank line: checked path
+    assert parse(other)["gross_minor"].to_list() == [1000, 1000]
 
 
 def test_a_stray_quote_is_judged_on_the_whole_file(tmp_path: Path) -> None:
     rows = [row(**{"Psp Reference": f"88150000000{i:05d}"}) for i in range(1, 30)]
     rows[3] = rows[3].replace("pay_x", 'pay"x')  # an odd quote: pieces may cut a field
     path = report(tmp_path, *rows)
-    with pytest.raises(MalformedSettlementError) as whole:
-        parse(path, AdyenSettlementParser(chunk_bytes=1 << 30))
-    with pytest.raises(MalformedSettlementError) as pieces:
-        parse(path, AdyenSettlementParser(chunk_bytes=500))
-    assert str(pieces.value) == str(whole.value)
+    with pytest.raises(MalformedSettlementError) as caught:
+        parse(path)
+    assert caught.value.line_number == 0  # the file as a whole: no line to blame

@@ -2,9 +2,12 @@
 
 Adyen writes one report per closed payable batch: transaction lines, fee lines,
 corrections and the ``MerchantPayout`` line. Columns are found by header name (Adyen
-reorders and adds columns). The file is read in pieces of a few MiB with polars, only the
-needed columns, all as text, and every line is converted with vectorized expressions (no
-Python per line): a million-line report takes about 1.6 CPU-seconds.
+reorders and adds columns). The whole file is read in one streaming pass of polars, only
+the needed columns, the amounts straight into exact decimals, and every line is
+converted with vectorized expressions (no Python per line): a million-line report takes
+about one CPU-second. A file that does not read cleanly that way (a bad amount or date, a
+field across lines, a blank line) is read again as text and checked line by line, so
+that the error names its line.
 
 Type mapping (Adyen ``Type`` -> paymux line type):
 
@@ -34,12 +37,14 @@ from pathlib import Path
 import polars as pl
 
 from paymux.core.reconciliation.amounts import (
+    DECIMAL,
     AmountColumn,
+    decimal_minor,
     divisor_expr,
     exponent_expr,
     exponents_of,
-    fast_minor,
     first_bad_amount,
+    text_minor,
 )
 from paymux.core.reconciliation.errors import MalformedSettlementError
 from paymux.core.reconciliation.lines import LINE_SCHEMA, SettlementLineType
@@ -145,10 +150,6 @@ class AdyenSettlementParser:
     """Further "(NC)" columns to count as fee when present (for example
     ``"Payment Fees (NC)"``); none by default (see ``docs/providers/adyen.md``)."""
 
-    chunk_bytes: int = 8 << 20
-    """The file is read in pieces of about this many bytes (cut at line ends), one batch
-    each, so memory stays bounded by a piece, not the file."""
-
     @property
     def provider(self) -> str:
         """``"adyen"``."""
@@ -183,36 +184,14 @@ class AdyenSettlementParser:
         fees = [c for c in dict.fromkeys((*FEE_COLUMNS, *self.extra_fee_columns)) if c in header]
         booking = BOOKING_DATE in header
         columns = [*REQUIRED_COLUMNS, *fees, *([BOOKING_DATE] if booking else [])]
-        exponents = _active_exponents()
-        batches: list[pl.DataFrame] = []
-        for first_line, rows, chunk in _chunks(path, self.chunk_bytes):
-            # Quotes come in pairs in every piece so far, so each piece starts and ends
-            # outside a quoted field ("" inside one is a pair too); else a field may be
-            # cut between two pieces.
-            quoted = b'"' in chunk
-            lines = None
-            if not quoted or chunk.count(b'"') % 2 == 0:
-                try:
-                    lines = _normalized(
-                        _prepared(_scan_bytes(chunk, columns, first_line), exponents, fees),
-                        fees,
-                        booking_date=booking,
-                    ).collect()
-                except pl.exceptions.PolarsError as error:
-                    if not quoted:
-                        raise _locate(path, error) from None
-            # Not one row per line of the piece (a quoted field spans lines: numbers would
-            # not be physical lines; a blank line); a bad amount or date, an unusual
-            # currency: look closer, at the whole file.
-            if lines is None or lines.height != rows or lines["_suspect"].any():
-                batches.clear()
-                raw = _read(path, columns)
-                if raw.height:
-                    yield _checked_lines(raw, fees, booking_date=booking)
-                return
-            if lines.height:
-                batches.append(_fill_batch_references(lines))
-        yield from batches  # only once every line was read without a doubt
+        lines = _fast_lines(path, columns, fees, booking_date=booking)
+        if lines is None:  # look closer: every line checked, the first error named
+            raw = _read(path, columns)
+            if raw.height:
+                yield _checked_lines(raw, fees, booking_date=booking)
+            return
+        if lines.height:
+            yield _fill_batch_references(lines.drop("_suspect"))
 
 
 @functools.cache
@@ -227,51 +206,50 @@ def _header_of(first: bytes) -> list[str]:
     return [name.strip() for name in rows[0]] if rows else []
 
 
-def _scan(path: Path, columns: Sequence[str]) -> pl.LazyFrame:
-    """``line_number`` and ``columns`` as text (empty fields null), lazily."""
-    return (
-        pl.scan_csv(path, infer_schema=False, null_values=[""])
-        .select(columns)
-        .with_row_index("line_number", offset=2)
-        .with_columns(pl.col("line_number").cast(pl.Int64))
-    )
+def _fast_lines(
+    path: Path, columns: Sequence[str], fees: Sequence[str], *, booking_date: bool
+) -> pl.DataFrame | None:
+    """The report's lines read in one streaming pass (amounts as decimals), or ``None``
+    when the file must be read on the checked path: polars cannot read it so (a field
+    that is no number in an amount column, a stray quote), a line is flagged (a bad
+    amount or date, an unusual currency, a blank line), or it has fewer rows than
+    physical lines (a quoted field spans lines, so row numbers are no line numbers)."""
+    amounts = {amount.column: DECIMAL for amount in _amounts(fees)}
+    scan = pl.scan_csv(path, infer_schema=False, null_values=[""], schema_overrides=amounts)
+    try:
+        lines = _normalized(
+            _prepared(_numbered(scan.select(columns)), _active_exponents(), fees),
+            fees,
+            booking_date=booking_date,
+        ).collect(engine="streaming")
+    except pl.exceptions.PolarsError:
+        return None
+    if lines.height != _physical_lines(path) or lines["_suspect"].any():
+        return None
+    return lines
 
 
-def _chunks(path: Path, size: int) -> Iterator[tuple[int, int, bytes]]:
-    """``(line number of its first row, its lines, CSV text with the header)`` per piece
-    of about ``size`` bytes, cut after a line end. Quoted fields are read in a piece as
-    long as none spans lines (the caller checks a piece reads as one row per line)."""
-    with path.open("rb") as file:
-        header = file.readline()
-        line = 2
-        rest = b""  # the end of the last block after its last line end (no line end in it)
-        while block := file.read(size):
-            cut = block.rfind(b"\n") + 1
-            if cut:
-                count = block.count(b"\n", 0, cut)
-                yield line, count, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
-                line += count
-                rest = block[cut:]
-            else:
-                rest += block
-        if rest.strip():
-            yield line, 1, header + rest
+def _physical_lines(path: Path) -> int:
+    """Lines after the header, blank ones included (quotes ignored: polars counts them
+    in parallel, without parsing a field)."""
+    rows = pl.scan_csv(path, quote_char=None, separator="\x1f", infer_schema=False)
+    return int(rows.select(pl.len()).collect().item())
 
 
-def _scan_bytes(text: bytes, columns: Sequence[str], first_line: int) -> pl.LazyFrame:
-    """:func:`_scan` of a piece of the file (``first_line``: the line of its first row)."""
-    return (
-        pl.read_csv(text, infer_schema=False, null_values=[""], columns=list(columns))
-        .lazy()
-        .with_row_index("line_number", offset=first_line)
-        .with_columns(pl.col("line_number").cast(pl.Int64))
+def _numbered(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with ``line_number``: the physical line of each row as long as no field
+    spans lines (the header is line 1)."""
+    return frame.with_row_index("line_number", offset=2).with_columns(
+        pl.col("line_number").cast(pl.Int64)
     )
 
 
 def _read(path: Path, columns: Sequence[str]) -> pl.DataFrame:
-    """:func:`_scan` read, blank lines dropped."""
+    """``columns`` as text (empty fields null) with ``line_number``, blank lines dropped."""
     try:
-        frame = _scan(path, columns).collect()
+        frame = (
+            _numbered(pl.scan_csv(path, infer_schema=False, null_values=[""]).select(columns))
+        ).collect()
     except pl.exceptions.PolarsError as error:
         raise _locate(path, error) from None
     if frame["Type"].null_count():  # a blank line reads as a row of nulls
@@ -303,13 +281,14 @@ def _prepared(
     frame: pl.LazyFrame, exponents: Mapping[str, int], fee_columns: Sequence[str]
 ) -> pl.LazyFrame:
     """``frame`` with ``_kind``, the currencies' exponents and every amount in minor units
-    (``_v<i>``) with its flag (``_b<i>``, see :func:`fast_minor`)."""
+    (``_v<i>``) with its flag (``_b<i>``, see :func:`decimal_minor`). The amount columns
+    are :data:`DECIMAL` (read so by the CSV reader) or text (the checked path)."""
     divisors = {"_ge": pl.col("_gd"), "_ne": pl.col("_nd")}
     converted: dict[str, pl.Expr] = {}
+    schema = frame.collect_schema()
     for index, amount in enumerate(_amounts(fee_columns)):
-        value, bad = fast_minor(
-            pl.col(amount.column), pl.col(amount.exponent), divisors[amount.exponent]
-        )
+        convert = text_minor if schema[amount.column] == pl.String else decimal_minor
+        value, bad = convert(pl.col(amount.column), divisors[amount.exponent])
         converted[f"_v{index}"] = value
         converted[f"_b{index}"] = bad
     kind = pl.col("Type").replace_strict(
