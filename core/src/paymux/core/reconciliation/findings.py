@@ -122,22 +122,26 @@ class Booking:
     amount_minor: int
 
 
-_BATCH_KEYS = ("payout_batch", "settlement_currency", "currency")
-_BATCH_SUMS = (
-    pl.col("fee_minor").filter(~pl.col("duplicate")).sum().alias("fee"),
-    (-pl.col("net_minor"))
-    .filter(pl.col("settlement_payout") & ~pl.col("duplicate"))
-    .sum()
-    .alias("paid"),
+_GROUP_KEYS = ("type", "currency", "settlement_currency", "payout_batch", "duplicate",
+               "settlement_payout")  # fmt: skip
+_GROUP_SUMS = (
+    pl.len().alias("lines"),
+    pl.col("gross_minor").sum(),
+    pl.col("fee_minor").sum(),
+    pl.col("net_minor").sum(),
 )
 
 
-def _sums_by_batch(lines: pl.DataFrame) -> pl.DataFrame | None:
-    """Fee and payout sums per batch and currencies, grouped by an 8-byte hash of the three
-    (a million lines, a few groups: no table of a million strings); ``None`` if a group
-    holds more than one batch or currency (two that share a hash)."""
-    aggregations = [*_BATCH_SUMS, pl.len().alias("_len")]
-    for name in _BATCH_KEYS:
+def line_groups(lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines of a match counted and summed (gross, fee, net) per type, currencies,
+    batch, and duplicate and settlement-payout flags: a few rows for a million lines, from
+    which :func:`summary` and :func:`bookings` are read (one pass over the lines for both).
+
+    The lines are grouped by an 8-byte hash of the six keys (no hash table of a million
+    strings); if a group turns out to hold two values of a key (two key sets with one
+    hash, never seen), they are grouped by the keys themselves."""
+    aggregations = [*_GROUP_SUMS]
+    for name in _GROUP_KEYS:
         column = pl.col(name)
         aggregations += [
             column.min().alias(name),
@@ -146,66 +150,57 @@ def _sums_by_batch(lines: pl.DataFrame) -> pl.DataFrame | None:
         ]
     groups = (
         lines.lazy()
-        .group_by(pl.struct(*_BATCH_KEYS).hash().alias("_key"))
+        .group_by(pl.struct(*_GROUP_KEYS).hash().alias("_key"))
         .agg(aggregations)
         .collect()
     )
     uniform = pl.all_horizontal(
         (
-            (pl.col(f"_nulls_{name}") == pl.col("_len"))
+            (pl.col(f"_nulls_{name}") == pl.col("lines"))
             | ((pl.col(f"_nulls_{name}") == 0) & (pl.col(name) == pl.col(f"_max_{name}")))
         )
-        for name in _BATCH_KEYS
+        for name in _GROUP_KEYS
     )
     if not groups.select(uniform.all()).item():
-        return None
-    return groups.select("fee", "paid", *_BATCH_KEYS)
+        groups = lines.group_by(*_GROUP_KEYS).agg(*_GROUP_SUMS)
+    return groups.select(*_GROUP_KEYS, "lines", "gross_minor", "fee_minor", "net_minor")
 
 
-def bookings(result: MatchResult, *, fallback_batch: str) -> list[Booking]:
-    """Fees and settlement payouts per batch and settlement currency (duplicates left out).
+def bookings(groups: pl.DataFrame, *, fallback_batch: str) -> list[Booking]:
+    """Fees and settlement payouts per batch and settlement currency (duplicates left out),
+    from :func:`line_groups`.
 
     Lines without a batch are booked under ``fallback_batch`` (the file's hash).
     """
-    groups = _sums_by_batch(result.lines)
-    if groups is None:  # two batches with one hash (never seen): group by the names
-        groups = (
-            result.lines.lazy()
-            .group_by("payout_batch", "settlement_currency", "currency")
-            .agg(*_BATCH_SUMS)
-            .collect()
-        )
-    groups = groups.select(
-        "fee",
-        "paid",
+    kept = groups.filter(~pl.col("duplicate")).select(
         batch=pl.coalesce("payout_batch", pl.lit(fallback_batch)),
         cur=pl.coalesce("settlement_currency", "currency"),
+        fee=pl.col("fee_minor"),
+        paid=pl.when(pl.col("settlement_payout")).then(-pl.col("net_minor")).otherwise(0),
     )
-    fees = groups.group_by("batch", "cur").agg(pl.col("fee").sum().alias("amount"))
-    paid = groups.group_by("batch", "cur").agg(pl.col("paid").sum().alias("amount"))
-    out = [
-        Booking(kind, row["batch"], row["cur"], int(row["amount"]))
-        for kind, frame in (("fee", fees), ("payout", paid))
-        for row in frame.sort("batch", "cur").iter_rows(named=True)
-        if row["amount"] != 0
+    sums = kept.group_by("batch", "cur").agg(pl.col("fee").sum(), pl.col("paid").sum())
+    ordered = sums.sort("batch", "cur").iter_rows(named=True)
+    rows = list(ordered)
+    return [
+        Booking(kind, row["batch"], row["cur"], int(row[column]))
+        for kind, column in (("fee", "fee"), ("payout", "paid"))
+        for row in rows
+        if row[column] != 0
     ]
-    return out
 
 
-def summary(result: MatchResult) -> dict[str, object]:
-    """Lines per type and totals per currency (gross, fee, net in minor units).
+def summary(groups: pl.DataFrame) -> dict[str, object]:
+    """Lines per type and totals per currency (gross, fee, net in minor units), from
+    :func:`line_groups`.
 
     A line's gross counts in its ``currency`` (and so does the line), its fee and net in
     the currency they were settled in (``settlement_currency``, else ``currency``): a
     converted line adds to two currencies' totals, never a sum of two currencies."""
-    lines = result.lines
-    per_type = lines.group_by("type").len().sort("type")
-    kept = lines.lazy().filter(~pl.col("duplicate"))  # only the columns used are filtered
-    gross = kept.group_by("currency").agg(
-        pl.len().alias("lines"), pl.col("gross_minor").sum().alias("gross_minor")
-    )
+    per_type = groups.group_by("type").agg(pl.col("lines").sum()).sort("type")
+    kept = groups.lazy().filter(~pl.col("duplicate"))
+    gross = kept.group_by("currency").agg(pl.col("lines").sum(), pl.col("gross_minor").sum())
     settled = kept.group_by(pl.coalesce("settlement_currency", "currency").alias("currency")).agg(
-        pl.col("fee_minor").sum().alias("fee_minor"), pl.col("net_minor").sum()
+        pl.col("fee_minor").sum(), pl.col("net_minor").sum()
     )
     totals = (
         gross.join(settled, on="currency", how="full", coalesce=True)
@@ -214,7 +209,7 @@ def summary(result: MatchResult) -> dict[str, object]:
         .collect()
     )
     return {
-        "lines_by_type": {row["type"]: int(row["len"]) for row in per_type.iter_rows(named=True)},
+        "lines_by_type": {row["type"]: int(row["lines"]) for row in per_type.iter_rows(named=True)},
         "totals": {
             row["currency"]: {
                 "lines": int(row["lines"]),

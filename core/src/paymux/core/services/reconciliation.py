@@ -39,7 +39,14 @@ from paymux.core.ledger.rules import (
     SettlementPaidOut,
     default_entry,
 )
-from paymux.core.reconciliation.findings import Booking, bookings, findings, resolved, summary
+from paymux.core.reconciliation.findings import (
+    Booking,
+    bookings,
+    findings,
+    line_groups,
+    resolved,
+    summary,
+)
 from paymux.core.reconciliation.frames import concat_compact
 from paymux.core.reconciliation.fx import (
     FxDifference,
@@ -217,17 +224,17 @@ class ReconciliationService:
             chargebacks_posted=chargebacks_posted,
         )
         timings["match"] = clock() - started_clock - sum(timings.values())
-        every = findings(result)
-        found = every.join(open_.select("key"), on="key", how="anti")  # each key once
-        closing = resolved(open_, result, every)
-        booked = bookings(result, fallback_batch=f"file-{digest[:16]}")
+        # the lines' document is written while the findings are worked out (both threads)
+        blob, (found, closing, groups, booked) = await asyncio.gather(
+            asyncio.to_thread(_parquet, result.lines),
+            asyncio.to_thread(_classified, result, open_, fallback_batch=f"file-{digest[:16]}"),
+        )
         timings["classify"] = clock() - started_clock - sum(timings.values())
         report("storing", lines.height)
-        blob = _parquet(result.lines)
         now = self._clock()
         run_id = new_id("rr")
         matched = int(result.lines.get_column("matched").sum())
-        details = _run_summary(result, found, booked, parser, {**timings, **sides})
+        details = _run_summary(groups, found, booked, parser, {**timings, **sides})
         if fx_differences:
             details["fx_differences"] = [
                 {
@@ -427,8 +434,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _classified(
+    result: MatchResult, open_: pl.DataFrame, *, fallback_batch: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[Booking]]:
+    """``(found, closing, groups, booked)``: the discrepancies to open (each key once, none
+    already open), the open ones this match resolves, the lines' :func:`line_groups` and
+    the bookings."""
+    every = findings(result)
+    found = every.join(open_.select("key"), on="key", how="anti")
+    closing = resolved(open_, result, every)
+    groups = line_groups(result.lines)
+    return found, closing, groups, bookings(groups, fallback_batch=fallback_batch)
+
+
 def _run_summary(
-    result: MatchResult,
+    groups: pl.DataFrame,
     found: pl.DataFrame,
     booked: Sequence[Booking],
     parser: SettlementParser,
@@ -436,7 +456,7 @@ def _run_summary(
 ) -> dict[str, object]:
     """What a run keeps as its summary (see ``docs/api/reconciliations.md``)."""
     return {
-        **summary(result),
+        **summary(groups),
         "discrepancies": {
             row["kind"]: int(row["len"])
             for row in found.group_by("kind").len().sort("kind").iter_rows(named=True)
@@ -476,7 +496,9 @@ settled) and enough to find a line in the file again."""
 def _parquet(lines: pl.DataFrame) -> bytes:
     keep = _KEPT
     buffer = io.BytesIO()
-    lines.select(keep).write_parquet(buffer, compression="zstd", compression_level=1)
+    lines.select(keep).write_parquet(
+        buffer, compression="zstd", compression_level=1, statistics=False
+    )
     return buffer.getvalue()
 
 
