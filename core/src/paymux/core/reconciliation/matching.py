@@ -182,12 +182,12 @@ def _rows_by_psp_id(references: pl.Series, psp_ids: pl.Series) -> pl.Series:
     line_rows, payment_rows = pairs.get_column("_line"), pairs.get_column("_payment_row")
     same = references.gather(line_rows) == psp_ids.gather(payment_rows)
     pairs = pairs.filter(same.fill_null(False))
-    if pairs.get_column("_line").is_duplicated().any():  # one PSP id, two payments
+    empty = pl.repeat(None, references.len(), dtype=pairs.schema["_payment_row"], eager=True)
+    found = empty.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row"))
+    if found.len() - found.null_count() != pairs.height:  # one PSP id, two payments
         pairs = pairs.sort("_line", "_payment_row").unique("_line", keep="first")
-    found = pl.repeat(None, references.len(), dtype=pairs.schema["_payment_row"], eager=True)
-    return found.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row")).alias(
-        "_payment_row"
-    )
+        found = empty.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row"))
+    return found.alias("_payment_row")
 
 
 def _fallback_rows(frame: pl.DataFrame, payments: pl.DataFrame, rows: pl.Series) -> pl.Series:
@@ -325,21 +325,27 @@ def match(
     else:  # no refund or payout line: nothing to look up
         frame = frame.with_columns(pl.lit(None, dtype=d).alias(n) for n, d in _NO_SUBJECT.items())
 
-    frame = frame.with_columns(_classify()).with_columns(_expectations())
-    frame = frame.with_columns(
-        subject_id=pl.coalesce("refund_id", "payout_id", "payment_id")
-        if has_special
-        else pl.col("payment_id"),  # the same column, not a copy
-        settlement_payout=(t == SettlementLineType.PAYOUT.value)
-        & pl.col("payout_id").is_null()
-        & ~pl.col("duplicate"),
-    ).with_columns(
-        matched=pl.col("kind").is_null()
-        & (
-            pl.col("subject_id").is_not_null()
-            | t.is_in([SettlementLineType.FEE.value, SettlementLineType.ADJUSTMENT.value])
-            | pl.col("settlement_payout")
+    frame = (
+        frame.lazy()  # one plan: the conditions the expressions share are computed once
+        .with_columns(_classify())
+        .with_columns(_expectations())
+        .with_columns(
+            subject_id=pl.coalesce("refund_id", "payout_id", "payment_id")
+            if has_special
+            else pl.col("payment_id"),  # the same column, not a copy
+            settlement_payout=(t == SettlementLineType.PAYOUT.value)
+            & pl.col("payout_id").is_null()
+            & ~pl.col("duplicate"),
         )
+        .with_columns(
+            matched=pl.col("kind").is_null()
+            & (
+                pl.col("subject_id").is_not_null()
+                | t.is_in([SettlementLineType.FEE.value, SettlementLineType.ADJUSTMENT.value])
+                | pl.col("settlement_payout")
+            )
+        )
+        .collect()
     )
     missing = _missing(frame, records.payments, due_until)
     missing_refunds = _missing_refunds(frame, records.refunds, due_until)
