@@ -616,3 +616,36 @@ def test_lines_find_their_payment_by_psp_id_the_first_of_two_and_never_by_a_null
     rows = _rows_by_psp_id(references, psp_ids)
     assert rows.to_list() == [2, 3, 0, 2, None]
     assert _rows_by_psp_id(pl.Series(["x"]), pl.Series([None], dtype=pl.String)).to_list() == [None]
+
+
+async def test_a_file_sent_again_under_other_bytes_opens_a_duplicate_per_line(
+    world: World,
+) -> None:
+    """Thousands of discrepancies in one run (a report sent again, re-generated: every line
+    is a duplicate of the first file's), each stored once with its text."""
+    day = today()
+    rows = [f"capture,l{i},nobody{i},,EUR,1.00,0.00,{day},b1" for i in range(3000)]
+    first = await world.reconciliation.reconcile(
+        world.file("first.csv", *rows), provider="fake", client_id="c1"
+    )
+    assert first.run.new_discrepancies == len(first.opened) == 3000
+    again = await world.reconciliation.reconcile(
+        world.file("again.csv", *reversed(rows)), provider="fake", client_id="c1"
+    )
+    assert again.run.new_discrepancies == len(set(again.opened)) == 3000
+    stored = await world.reconciliation.run_discrepancies(again.run.id, client_id="c1", limit=5000)
+    assert {d.kind for d in stored} == {"duplicate_line"}
+    assert {d.id for d in stored} == set(again.opened)
+    by_reference = {d.psp_reference: d for d in stored}
+    assert len(by_reference) == 3000
+    last = by_reference["nobody0"]  # the first row of the first file, last of this one
+    assert (last.line_number, last.line_type, last.subject_id) == (3001, "capture", None)
+    assert last.details == "line 3001: capture nobody0 appears more than once"
+    unknown = await world.reconciliation.run_discrepancies(first.run.id, client_id="c1", limit=5000)
+    assert {d.details for d in unknown if d.psp_reference == "nobody7"} == {
+        "line 9: no payment, refund or payout of paymux has reference nobody7"
+    }
+    third = await world.reconciliation.reconcile(
+        world.file("third.csv", *rows[:10]), provider="fake", client_id="c1"
+    )
+    assert third.opened == []  # every key already open: nothing opened twice

@@ -11,6 +11,13 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids as :func:`new_id` makes them, from one read of the system's randomness
+    (a million in a fraction of a second)."""
+    digits = secrets.token_hex(12 * count)
+    return [f"{prefix}_{digits[start : start + 24]}" for start in range(0, 24 * count, 24)]
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)

@@ -20,11 +20,12 @@ import polars as pl
 import psycopg
 import sqlalchemy as sa
 from psycopg import pq
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paymux.core.identifiers import new_id
+from paymux.core.identifiers import new_ids
+from paymux.core.reconciliation.details import details_text
 from paymux.core.reconciliation.frames import concat_compact
 from paymux.core.reconciliation.fx import (
     CHARGEBACK_POSTED_SCHEMA,
@@ -81,6 +82,23 @@ SELECT id AS payout_id, COALESCE(payout_currency, currency) AS currency,
        COALESCE(payout_amount_minor, amount_minor) AS amount_minor, status, psp_reference
 FROM payout WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 """
+
+
+_DISCREPANCY_COLUMNS = [column.name for column in _disc.columns]
+_STAGING = "reconciliation_discrepancy_staging"
+"""A temporary table per connection, emptied at every commit: discrepancies are copied
+into it, then inserted from it in one statement (PostgreSQL)."""
+_CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
+    "(LIKE reconciliation_discrepancy) ON COMMIT DELETE ROWS"
+)
+_EMPTY_STAGING = f"TRUNCATE {_STAGING}"
+_COPY_STAGING = f"COPY {_STAGING} ({', '.join(_DISCREPANCY_COLUMNS)}) FROM STDIN (FORMAT csv)"
+_INSERT_STAGED = (
+    f"INSERT INTO reconciliation_discrepancy ({', '.join(_DISCREPANCY_COLUMNS)}) "  # noqa: S608 (the table's own column names)
+    f"SELECT {', '.join(_DISCREPANCY_COLUMNS)} FROM {_STAGING} "
+    "ON CONFLICT (client_id, provider, key) WHERE resolved_at IS NULL DO NOTHING RETURNING id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,42 +618,41 @@ class ReconciliationRepository:
         *,
         now: datetime,
     ) -> list[str]:
-        """Open the discrepancies of ``found`` whose key is not open yet; their ids."""
+        """Open the discrepancies of ``found`` whose key is not open yet; their ids.
+
+        On PostgreSQL the rows are copied into a temporary table and inserted from it in
+        one statement (a million take seconds, not minutes)."""
         if found.height == 0:
             return []
-        rows = [
-            {
-                "id": new_id("rd"),
-                "client_id": client_id,
-                "provider": provider,
-                "kind": row["kind"],
-                "key": row["key"][:255],
-                "psp_reference": (row["psp_reference"] or "")[:255],
-                "subject_id": row["subject_id"],
-                "line_type": row["line_type"],
-                "currency": row["currency"],
-                "expected_currency": row["expected_currency"],
-                "expected_minor": row["expected_minor"],
-                "actual_minor": row["actual_minor"],
-                "line_number": row["line_number"],
-                "details": _details(row),
-                "opened_run_id": run_id,
-                "opened_at": now,
-                "resolved_run_id": None,
-                "resolved_at": None,
-            }
-            for row in found.iter_rows(named=True)
-        ]
-        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(_disc)
-        statement = insert.on_conflict_do_nothing(
+        rows = _discrepancy_rows(found, client_id, provider, run_id, now=now)
+        if self._dialect == "postgresql":
+            return await self._insert_copied(rows)
+        insert = sqlite.insert(_disc).on_conflict_do_nothing(
             index_elements=["client_id", "provider", "key"],
             index_where=_disc.c.resolved_at.is_(None),
-        ).returning(_disc.c.id)
+        )
+        statement = insert.returning(_disc.c.id)
         opened: list[str] = []
-        for start in range(0, len(rows), 1000):
-            result = await self._execute(statement, rows[start : start + 1000])
+        for batch in rows.iter_slices(1000):
+            result = await self._execute(statement, batch.to_dicts())
             opened.extend(str(value) for value in result.scalars().all())
         return opened
+
+    async def _insert_copied(self, rows: pl.DataFrame) -> list[str]:
+        connection = await (await self._session.connection()).get_raw_connection()
+        driver = cast(psycopg.AsyncConnection[Any], connection.driver_connection)
+        text = io.BytesIO()
+        rows.select(_DISCREPANCY_COLUMNS).write_csv(
+            text, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
+        )
+        async with driver.cursor() as cursor:
+            # in the session's transaction: copied and inserted rows commit with the run
+            await cursor.execute(_CREATE_STAGING)
+            await cursor.execute(_EMPTY_STAGING)
+            async with cursor.copy(_COPY_STAGING) as copy:
+                await copy.write(text.getvalue())
+            await cursor.execute(_INSERT_STAGED)
+            return [str(row[0]) for row in await cursor.fetchall()]
 
     async def opened_by_kind(self, run_id: str) -> dict[str, int]:
         """How many discrepancies ``run_id`` opened, per kind (sorted by kind)."""
@@ -705,28 +722,30 @@ class ReconciliationRepository:
         return [_stored_discrepancy(row) for row in rows]
 
 
-def _details(row: dict[str, Any]) -> str:
-    kind, line_type, ref = str(row["kind"]), row["line_type"], row["psp_reference"]
-    line = f"line {row['line_number']}: " if row["line_number"] is not None else ""
-    texts = {
-        "missing_in_ledger": f"the provider settled {line_type} {ref}; paymux has not booked it",
-        "missing_in_settlement": (
-            f"{'refund' if line_type == 'refund' else 'payment'} {row['subject_id']} "
-            "succeeded; the provider has not settled it"
-        ),
-        "amount_mismatch": (
-            f"{line_type} {ref}: paymux has {row['expected_minor']}, "
-            f"the provider {row['actual_minor']} (minor units)"
-        ),
-        "currency_mismatch": (
-            f"{line_type} {ref}: paymux has {row['expected_currency']}, "
-            f"the provider {row['currency']}"
-        ),
-        "status_mismatch": f"the provider reports a {line_type} of {ref} paymux does not have",
-        "duplicate_line": f"{line_type} {ref} appears more than once",
-        "unknown_reference": f"no payment, refund or payout of paymux has reference {ref}",
-    }
-    return line + texts.get(kind, kind)
+def _discrepancy_rows(
+    found: pl.DataFrame, client_id: str, provider: str, run_id: str, *, now: datetime
+) -> pl.DataFrame:
+    """The rows of ``reconciliation_discrepancy`` for the findings of ``found``."""
+    return found.select(
+        id=pl.Series(new_ids("rd", found.height), dtype=pl.String),
+        client_id=pl.lit(client_id),
+        provider=pl.lit(provider),
+        kind="kind",
+        key=pl.col("key").str.slice(0, 255),
+        psp_reference=pl.col("psp_reference").fill_null("").str.slice(0, 255),
+        subject_id="subject_id",
+        line_type="line_type",
+        currency="currency",
+        expected_currency="expected_currency",
+        expected_minor="expected_minor",
+        actual_minor="actual_minor",
+        line_number="line_number",
+        details=details_text(),
+        opened_run_id=pl.lit(run_id),
+        opened_at=pl.lit(now, dtype=pl.Datetime("us", "UTC")),
+        resolved_run_id=pl.lit(None, dtype=pl.String),
+        resolved_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+    )
 
 
 def _stored_run(row: Any) -> StoredRun:
