@@ -380,6 +380,27 @@ class ReconciliationPaymentRow(SQLModel, table=True):
     """Set only when the payment converts: its settlement amount (at the locked quote)."""
 
 
+class ReconciliationSnapshotRow(SQLModel, table=True):
+    """The matching columns of a provider's payments as one PostgreSQL snapshot saw them
+    (one Parquet document), so a run reads only the rows written since
+    (:mod:`paymux.core.storage.reconciliation_snapshot`). Used on PostgreSQL only: there,
+    ``reconciliation_payment.written_xid`` (not a model column) records each row's writer."""
+
+    __tablename__ = "reconciliation_snapshot"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    provider: str = Field(primary_key=True, max_length=32)
+    snapshot: str = Field(sa_type=sa.Text)
+    """The PostgreSQL snapshot (``pg_snapshot`` as text) the payments were read under."""
+    covers_since: datetime = Field(sa_type=_TZ)
+    """The document holds the payments created at or after this instant (the run's lookback)."""
+    payments: int = Field(sa_type=sa.BigInteger)
+    """How many payments the document holds."""
+    built_at: datetime = Field(sa_type=_TZ)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    """Parquet (lz4): the ``PAYMENT_INDEX_SCHEMA`` columns and ``created_at``."""
+
+
 class ReconciliationRunRow(SQLModel, table=True):
     """One reconciliation of one settlement file (stored only when the file was read)."""
 
