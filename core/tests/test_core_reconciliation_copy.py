@@ -72,7 +72,7 @@ async def test_copy_reads_what_the_session_reads(
     _seed(postgres_url, 300, now)
     monkeypatch.setattr(repository, "_CHUNK_BYTES", 1000)  # many pieces, cut between rows
     since = now - timedelta(days=1)
-    copied = repository.read_records_postgresql(postgres_url, "dev", "adyen", since)
+    copied, snapshot = repository.read_records_postgresql(postgres_url, "dev", "adyen", since)
     expected = await _through_the_session(postgres_url, since)
     assert copied.payments.height == 300
     ordered = copied.payments.sort("payment_id")
@@ -80,6 +80,8 @@ async def test_copy_reads_what_the_session_reads(
     assert set(ordered["token"].to_list()) == set(AWKWARD)  # every odd text, exactly
     assert ordered.filter(pl.col("payment_id") == "pe_copy00007")["amount_minor"][0] == -(2**62)
     assert copied.refunds.height == copied.payouts.height == 0
+    assert snapshot is not None  # no snapshot was stored: what was read can become one
+    assert snapshot.payments == 300
 
 
 def test_a_failing_copy_raises_and_closes_its_connection(postgres_url: str) -> None:

@@ -63,6 +63,7 @@ from paymux.core.storage.reconciliation_repository import (
     StoredRun,
     read_records_postgresql,
 )
+from paymux.core.storage.reconciliation_snapshot import SnapshotToStore, store_snapshot_postgresql
 from paymux.core.storage.unit_of_work import PaymentStore, UnitOfWork
 from paymux.currencies import Money
 
@@ -153,10 +154,11 @@ class ReconciliationService:
             finally:
                 took[name] = perf_counter() - begun
 
+        snapshot: list[SnapshotToStore] = []  # PostgreSQL: stored once the run committed
         hashed, parsed, read = await asyncio.gather(
             timed("hash", _given(file_sha256) if file_sha256 else asyncio.to_thread(_sha256, path)),
             timed("parse", asyncio.to_thread(self._parse, parser, path, provider, report)),
-            timed("records", self._read_records(client_id, provider, since)),
+            timed("records", self._read_records(client_id, provider, since, snapshot)),
             return_exceptions=True,
         )
         for outcome in (parsed, hashed, read):
@@ -305,6 +307,9 @@ class ReconciliationService:
                 await uow.jobs.enqueue(alert_job(run_id), now=now, client_id=client_id)
             if before_commit is not None:
                 await before_commit(uow, run)
+        # -- the payments' snapshot (PostgreSQL), after the commit, never failing the run --
+        await self._store_snapshot(client_id, provider, snapshot)
+        # --
         report("done", lines.height)
         log.info(
             "reconciled %s file %s: %d lines, %d matched, %d new discrepancies, %d resolved",
@@ -390,14 +395,42 @@ class ReconciliationService:
         lines = concat_compact(batches) if batches else empty_lines()  # matched by row
         return lines.select(list(LINE_SCHEMA))
 
-    async def _read_records(self, client_id: str, provider: str, since: datetime) -> Records:
+    async def _read_records(
+        self, client_id: str, provider: str, since: datetime, snapshot: list[SnapshotToStore]
+    ) -> Records:
+        """The records; on PostgreSQL a payments' snapshot due to be stored goes to
+        ``snapshot`` (for :meth:`_store_snapshot`)."""
         database = self._store.database
         if database.dialect == "postgresql":  # streamed with COPY on its own connection
-            return await asyncio.to_thread(
+            records, pending = await asyncio.to_thread(
                 read_records_postgresql, database.url, client_id, provider, since
             )
+            snapshot.extend([] if pending is None else [pending])
+            return records
         async with self._store.begin() as uow:
             return await uow.reconciliation.read_records(client_id, provider, since)
+
+    async def _store_snapshot(
+        self, client_id: str, provider: str, snapshot: list[SnapshotToStore]
+    ) -> None:
+        """Store the payments' snapshot a run read, in a transaction of its own; a failure
+        is logged (the next run reads the rows again and tries anew)."""
+        for pending in snapshot:
+            try:
+                await asyncio.to_thread(
+                    store_snapshot_postgresql,
+                    self._store.database.url,
+                    client_id,
+                    provider,
+                    pending,
+                )
+            except Exception:
+                log.warning(
+                    "reconciliation snapshot of %s/%s not stored",
+                    client_id,
+                    provider,
+                    exc_info=True,
+                )
 
     async def get_run(self, run_id: str, *, client_id: str | None) -> StoredRun:
         """A run of ``client_id``; :class:`UnknownRunError` otherwise."""

@@ -3,13 +3,16 @@ their lines (one Parquet document per run) and discrepancies, appended.
 
 Reading a million payments row by row would dominate a run, so on PostgreSQL the records
 are streamed with ``COPY ... TO STDOUT`` on a connection of their own (in a thread, beside
-the file's parsing) and read by polars; SQLite goes through the session.
+the file's parsing) and read by polars, the payments from a stored snapshot and the rows
+written since it (:mod:`paymux.core.storage.reconciliation_snapshot`); SQLite goes
+through the session.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import selectors
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +44,17 @@ from paymux.core.reconciliation.matching import (
     SEEN_SCHEMA,
     Records,
 )
+from paymux.core.storage.reconciliation_snapshot import (
+    ALL_SQL,
+    DELTA_SQL,
+    SNAPSHOT_SCHEMA,
+    SnapshotToStore,
+    current_snapshot,
+    merge,
+    read_stored,
+    to_store,
+    worth_refreshing,
+)
 from paymux.core.storage.tables import (
     ChargebackPartRow,
     ChargebackRow,
@@ -55,6 +69,8 @@ from paymux.core.storage.tables import (
     table_of,
 )
 
+log = logging.getLogger(__name__)
+
 _run = table_of(ReconciliationRunRow)
 _lines = table_of(ReconciliationRunLinesRow)
 _disc = table_of(ReconciliationDiscrepancyRow)
@@ -65,7 +81,8 @@ SELECT payment_event_id AS payment_id, currency, amount_minor, status, succeeded
 FROM reconciliation_payment
 WHERE client_id = {client} AND provider = {provider} AND created_at >= {since}
 """
-"""One scan of the narrow copy the payment writes keep (``reconciliation_payment``)."""
+"""One scan of the narrow copy the payment writes keep (``reconciliation_payment``; on
+PostgreSQL its stored snapshot and the rows written since, see :func:`_payments`)."""
 
 # A converted payout is paid (and settled by the provider) in its payout currency.
 
@@ -145,26 +162,65 @@ class StoredDiscrepancy:
     resolved_at: datetime | None
 
 
-def read_records_postgresql(url: str, client_id: str, provider: str, since: datetime) -> Records:
-    """The provider's records, streamed with ``COPY`` (blocking: call it in a thread).
+def read_records_postgresql(
+    url: str, client_id: str, provider: str, since: datetime
+) -> tuple[Records, SnapshotToStore | None]:
+    """The provider's records, streamed with ``COPY`` (blocking: call it in a thread), and
+    the payments' document to store once the run committed when there was none or many
+    payments were written since it (:mod:`~paymux.core.storage.reconciliation_snapshot`).
 
-    The three reads share one snapshot (a read-only repeatable-read transaction), so a payment
-    that changes meanwhile is not seen in two states."""
+    The reads share one snapshot (a read-only repeatable-read transaction), so a payment
+    that changes meanwhile is not seen in two states; a document built from them is stored
+    with that snapshot."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as connection:
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.read_only = True
         connection.execute("SET TIME ZONE 'UTC'")
+        snapshot = current_snapshot(connection)  # the transaction's: every read below
         params = {
             "client": _literal(connection, client_id),
             "provider": _literal(connection, provider),
             "since": _literal(connection, since.isoformat()) + "::timestamptz",
         }
-        return Records(
-            _copy(connection, _PAYMENTS_SQL.format(**params), PAYMENT_INDEX_SCHEMA),
+        payments, pending = _payments(connection, client_id, provider, since, snapshot, params)
+        records = Records(
+            payments,
             _copy(connection, _REFUNDS_SQL.format(**params), REFUND_INDEX_SCHEMA),
             _copy(connection, _PAYOUTS_SQL.format(**params), PAYOUT_INDEX_SCHEMA),
         )
+        return records, pending
+
+
+def _payments(
+    connection: psycopg.Connection[Any],
+    client_id: str,
+    provider: str,
+    since: datetime,
+    snapshot: str,
+    params: dict[str, str],
+) -> tuple[pl.DataFrame, SnapshotToStore | None]:
+    """The payments since ``since`` (:data:`PAYMENT_INDEX_SCHEMA`): the stored document and
+    the rows written since it, else every row; and the document to store, if one is due."""
+    stored = read_stored(connection, client_id, provider, since)
+    if stored is None:
+        payments = _copy(connection, ALL_SQL.format(**params), SNAPSHOT_SCHEMA)
+        refresh = True
+    else:
+        delta_sql = DELTA_SQL.format(**params, snapshot=_literal(connection, stored.snapshot))
+        delta = _copy(connection, delta_sql, SNAPSHOT_SCHEMA)
+        payments = merge(stored.payments, delta).filter(pl.col("created_at") >= since)
+        refresh = worth_refreshing(stored.payments.height, delta.height)
+        log.info(
+            "reconciliation records of %s/%s: a snapshot of %d payments and %d written since%s",
+            client_id,
+            provider,
+            stored.payments.height,
+            delta.height,
+            " (to be rebuilt)" if refresh else "",
+        )
+    pending = to_store(payments, snapshot, since) if refresh else None
+    return payments.drop("created_at"), pending
 
 
 def _literal(connection: psycopg.Connection[Any], value: str) -> str:
