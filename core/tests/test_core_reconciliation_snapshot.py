@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from paymux.core.reconciliation.findings import findings
 from paymux.core.reconciliation.lines import LINE_SCHEMA
-from paymux.core.reconciliation.matching import MatchResult, Records
+from paymux.core.reconciliation.matching import MatchResult, Records, match
 from paymux.core.services import reconciliation as service_module
 from paymux.core.services.reconciliation import ReconciliationService
 from paymux.core.storage import reconciliation_snapshot as snapshots
@@ -324,10 +324,9 @@ async def test_a_run_stores_the_snapshot_after_it_committed_and_the_next_run_mat
 ) -> None:
     ids = _seed(postgres_url, 30)
     seen: list[tuple[Records, MatchResult]] = []
-    real_match = service_module.match
 
     def spying_match(lines: pl.DataFrame, records: Records, **kwargs: Any) -> MatchResult:
-        result = real_match(lines, records, **kwargs)
+        result = match(lines, records, **kwargs)
         seen.append((records, result))
         return result
 
