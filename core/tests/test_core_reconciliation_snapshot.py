@@ -173,10 +173,14 @@ async def test_a_write_still_open_when_the_snapshot_is_taken_is_seen_by_the_next
             (ids[3],),
         )
         _insert(writer, "pe_dev_adyen_late", amount=4242)
+        # a later transaction commits first: the snapshot's xmax passes the open writer's
+        with psycopg.connect(_dsn(postgres_url), autocommit=True) as quick:
+            _insert(quick, "pe_dev_adyen_quick")
         during, pending = _read(postgres_url)
         assert pending is not None
         assert store_snapshot_postgresql(postgres_url, "dev", "adyen", pending)
         assert "pe_dev_adyen_late" not in during["payment_id"].to_list()  # not committed yet
+        assert "pe_dev_adyen_quick" in during["payment_id"].to_list()
         writer.commit()
     after, again = _read(postgres_url)
     assert again is None  # the snapshot was read
