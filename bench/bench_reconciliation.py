@@ -14,6 +14,12 @@ end. The reconciliation runs in a child process, so its peak resident memory is 
 Faults are injected so that matching has work to do and the figures are checked: changed
 amounts, lines of unknown payments, duplicated lines and payments the file leaves out;
 the run must find exactly those.
+
+The timed run is a nightly one: 99% of the payments are loaded and an earlier, untimed run
+(a small file of another month's unknown lines) leaves the payments' snapshot behind as the
+previous night would have; then the last 1% of the payments arrive and a few thousand
+others are updated (a chargeback flag, which capture lines do not look at), so the timed
+run reads the snapshot and a day's delta.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import psycopg
@@ -40,6 +47,11 @@ from bench_common import bench_database, libpq_dsn
 
 FAULTS = 100
 """Of each kind: changed amounts, unknown references, duplicates, left-out payments."""
+
+NEW_SHARE = 100
+"""One payment in ``NEW_SHARE`` arrives after the earlier run (a day's worth)."""
+UPDATED_EVERY = 300
+"""Every ``UPDATED_EVERY``-th payment of the earlier run is updated after it."""
 
 ADYEN_COLUMNS = [
     "Company Account", "Merchant Account", "Psp Reference", "Merchant Reference",
@@ -65,8 +77,8 @@ def payments_frame(count: int) -> pl.DataFrame:
 
 
 def seed(dsn: str, payments: pl.DataFrame, succeeded_at: datetime) -> None:
-    """1,000,000 succeeded Adyen payments of client ``dev``, one order each, via COPY (with
-    the row of ``reconciliation_payment`` that the payment writes keep)."""
+    """Succeeded Adyen payments of client ``dev``, one order each, via COPY (with the row of
+    ``reconciliation_payment`` that the payment writes keep)."""
     at = succeeded_at.isoformat()
     events = payments.select(
         id="payment_id",
@@ -158,6 +170,60 @@ def write_file(path: Path, payments: pl.DataFrame, day: str) -> dict[str, int]:
     }
 
 
+def write_earlier_file(path: Path, day: str) -> None:
+    """An earlier night's small file: lines of payments paymux does not know, dated
+    ``day`` (a month back), so that no payment is due yet and none is reported missing."""
+    header = ",".join(ADYEN_COLUMNS)
+    rows = [
+        f"Bench,BenchEU,{9700000000000000 + i},pe_earlier{i},visa,{day} 10:00:00,CET,Settled,"
+        f"ce{i},EUR,,10.00,1,EUR,,9.80,0.20,,,,visacredit,pe_earlier{i},6" + "," * 7
+        for i in range(FAULTS)
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+
+def update_some(dsn: str, payments: pl.DataFrame) -> int:
+    """Flag a chargeback on every :data:`UPDATED_EVERY`-th of ``payments`` (capture lines
+    do not look at it); how many rows were updated."""
+    ids = payments.get_column("payment_id").gather_every(UPDATED_EVERY).to_list()
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        cursor = connection.execute(
+            "UPDATE reconciliation_payment SET has_chargeback = true"
+            " WHERE payment_event_id = ANY(%s)",
+            (ids,),
+        )
+        return cursor.rowcount
+
+
+_SNAPSHOT_SQL = """
+SELECT s.payments, s.snapshot,
+       (SELECT count(*) FROM reconciliation_payment p
+        WHERE p.client_id = s.client_id AND p.provider = s.provider
+          AND p.written_xid >= pg_snapshot_xmin(s.snapshot::pg_snapshot)
+          AND NOT pg_visible_in_snapshot(p.written_xid, s.snapshot::pg_snapshot))
+FROM reconciliation_snapshot s WHERE s.client_id = 'dev' AND s.provider = 'adyen'
+"""
+
+
+def snapshot_figures(dsn: str) -> tuple[int, str, int] | None:
+    """The stored snapshot's payments, its ``pg_snapshot`` and the rows written since."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        row = connection.execute(_SNAPSHOT_SQL).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
+
+
+def run_child(url: str, path: Path) -> dict[str, Any]:
+    """One reconciliation in a child process (:func:`child`); its figures."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def _major(minor: pl.Expr) -> pl.Expr:
     return (minor // 100).cast(pl.String) + "." + (minor % 100).cast(pl.String).str.zfill(2)
 
@@ -246,11 +312,25 @@ def main() -> int:
 
     with bench_database(make_url(options.database)) as url, tempfile.TemporaryDirectory() as folder:
         upgrade(url.render_as_string(hide_password=False))
+        dsn, address = libpq_dsn(url), url.render_as_string(hide_password=False)
         payments = payments_frame(options.lines)
+        arriving = options.lines // NEW_SHARE
+        earlier = payments.head(options.lines - arriving)
         now = datetime.now(UTC)
         started = time.perf_counter()
-        seed(libpq_dsn(url), payments, now - timedelta(days=5))
-        print(f"seeded {options.lines:,} payments in {time.perf_counter() - started:.1f} s")
+        seed(dsn, earlier, now - timedelta(days=5))
+        print(f"seeded {earlier.height:,} payments in {time.perf_counter() - started:.1f} s")
+        earlier_path = Path(folder) / "settlement_detail_report_batch_6.csv"
+        write_earlier_file(earlier_path, (now - timedelta(days=30)).date().isoformat())
+        warm = run_child(address, earlier_path)
+        print(
+            f"earlier run (untimed, {warm['lines']} lines): {warm['seconds']:.2f} s,"
+            f" its timings (s): {json.dumps(warm['run_seconds'])}"
+        )
+        seed(dsn, payments.tail(arriving), now - timedelta(days=1))
+        updated = update_some(dsn, earlier)
+        print(f"since: {arriving:,} payments added, {updated:,} updated")
+        before = snapshot_figures(dsn)
         path = Path(folder) / "settlement_detail_report_batch_7.csv"
         expected = write_file(path, payments, now.date().isoformat())
         size = path.stat().st_size
@@ -265,19 +345,8 @@ def main() -> int:
             del frame
         polars_seconds = min(reads)
 
-        completed = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                url.render_as_string(hide_password=False),
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        figures = json.loads(completed.stdout.strip().splitlines()[-1])
+        figures = run_child(address, path)
+        after = snapshot_figures(dsn)
 
     lines = int(figures["lines"])
     polars_rate = lines / polars_seconds
@@ -300,6 +369,14 @@ def main() -> int:
     print(f"peak memory:         {peak / 2**20:6.0f} MiB (target < 1024 MiB)")
     print(f"matched {figures['matched']:,} of {lines:,} lines; bookings: {figures['bookings']}")
     print(f"discrepancies found: {found}")
+    if before is None:
+        print("snapshot:            none stored before the run")
+    else:
+        refreshed = after is not None and after[1] != before[1]
+        print(
+            f"snapshot:            {before[0]:,} payments, {before[2]:,} rows written since;"
+            f" refreshed by the run: {'yes' if refreshed else 'no'}"
+        )
     if found != wanted:
         print(f"MISMATCH: expected {wanted}", file=sys.stderr)
         return 1
