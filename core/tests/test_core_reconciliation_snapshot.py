@@ -111,6 +111,8 @@ def _read(
     url: str, since: datetime = SINCE, client: str = "dev", provider: str = "adyen"
 ) -> tuple[pl.DataFrame, SnapshotToStore | None]:
     records, pending = read_records_postgresql(url, client, provider, since)
+    if pending is None:  # from the snapshot: in one chunk (matching goes by row)
+        assert records.payments.n_chunks("all") == [1] * len(records.payments.columns)
     return records.payments.sort("payment_id"), pending
 
 

@@ -209,13 +209,15 @@ def _payments(
     else:
         delta_sql = DELTA_SQL.format(**params, snapshot=_literal(connection, stored.snapshot))
         delta = _copy(connection, delta_sql, SNAPSHOT_SCHEMA)
-        payments = merge(stored.payments, delta).filter(pl.col("created_at") >= since)
-        refresh = worth_refreshing(stored.payments.height, delta.height)
+        stored_payments = stored.payments.height
+        payments = merge(stored.payments, delta, since)
+        del stored  # its frame is let go before the refunds are read
+        refresh = worth_refreshing(stored_payments, delta.height)
         log.info(
             "reconciliation records of %s/%s: a snapshot of %d payments and %d written since%s",
             client_id,
             provider,
-            stored.payments.height,
+            stored_payments,
             delta.height,
             " (to be rebuilt)" if refresh else "",
         )

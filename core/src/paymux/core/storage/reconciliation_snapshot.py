@@ -32,6 +32,7 @@ import polars as pl
 import psycopg
 from sqlalchemy.engine import make_url
 
+from paymux.core.reconciliation.frames import concat_compact
 from paymux.core.reconciliation.matching import PAYMENT_INDEX_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,14 @@ def read_stored(
     return StoredSnapshot(str(row[0]), payments)
 
 
-def merge(stored: pl.DataFrame, delta: pl.DataFrame) -> pl.DataFrame:
-    """The document's payments with those of ``delta`` replacing (or adding to) them."""
-    if delta.height == 0:
-        return stored
-    written = delta.get_column("payment_id").implode()
-    return pl.concat([stored.filter(~pl.col("payment_id").is_in(written)), delta])
+def merge(stored: pl.DataFrame, delta: pl.DataFrame, since: datetime) -> pl.DataFrame:
+    """The document's payments with those of ``delta`` replacing (or adding to) them, the
+    ones created since ``since``, in one chunk (matching goes by row)."""
+    recent = pl.col("created_at") >= since
+    kept = recent
+    if delta.height:
+        kept = recent & ~pl.col("payment_id").is_in(delta.get_column("payment_id").implode())
+    return concat_compact([stored.filter(kept), delta.filter(recent)])
 
 
 def worth_refreshing(stored_payments: int, delta_payments: int) -> bool:
@@ -134,8 +137,8 @@ def worth_refreshing(stored_payments: int, delta_payments: int) -> bool:
 def to_store(payments: pl.DataFrame, snapshot: str, covers_since: datetime) -> SnapshotToStore:
     """``payments`` (:data:`SNAPSHOT_SCHEMA`, read under ``snapshot``) as a document."""
     buffer = io.BytesIO()
-    payments.select(list(SNAPSHOT_SCHEMA)).write_parquet(
-        buffer, compression="lz4", statistics=False
+    payments.select(list(SNAPSHOT_SCHEMA)).write_parquet(  # one row group: read in one chunk
+        buffer, compression="lz4", statistics=False, row_group_size=max(1, payments.height)
     )
     return SnapshotToStore(snapshot, covers_since, payments.height, buffer.getvalue())
 
