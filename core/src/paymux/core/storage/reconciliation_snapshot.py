@@ -16,8 +16,10 @@ replaces its row of the document). The document is rebuilt from what a run read 
 was none, or when the delta grew large, after the run committed, in its own short
 transaction; a newer document is never replaced by an older one.
 
-Payment rows are never deleted (payments are only inserted and updated); a deleted row
-would stay in the document until it is rebuilt (delete the ``reconciliation_snapshot`` row).
+Payment rows are never deleted (payments are only inserted and updated), and a row's
+client and provider are written once, with the row (the delta is read by client and
+provider): a deleted row, or one moved to another provider, would stay in the document
+until it is rebuilt (delete the ``reconciliation_snapshot`` row).
 """
 
 from __future__ import annotations
