@@ -303,8 +303,13 @@ def test_a_large_clean_file_is_read_on_the_fast_path(
     rows = [row(**{"Psp Reference": f"88150000000{i:05d}", "Gross Credit (GC)": f"{i}.00",
                    "Net Credit (NC)": f"{i - 1}.70"}) for i in range(1, 40)]  # fmt: skip
     path = report(tmp_path, *rows)
-    checked = []
-    monkeypatch.setattr(settlement, "_read", lambda *a: checked.append(a) or _read(*a))
+    checked: list[Path] = []
+
+    def read(path: Path, columns: list[str]) -> pl.DataFrame:
+        checked.append(path)
+        return _read(path, columns)
+
+    monkeypatch.setattr(settlement, "_read", read)
     lines = parse(path)
     assert checked == []  # one streaming read, amounts as decimals
     assert lines["line_number"].to_list() == list(range(2, 41))
