@@ -311,7 +311,7 @@ def test_a_large_clean_file_is_read_on_the_fast_path(
 
     monkeypatch.setattr(settlement, "_read", read)
     lines = parse(path)
-    assert checked == []  # one streaming read, amounts as decimals
+    assert checked == []  # read in pieces, amounts as decimals
     assert lines["line_number"].to_list() == list(range(2, 41))
     assert lines["gross_minor"].to_list() == [i * 100 for i in range(1, 40)]
     columns = [*REQUIRED_COLUMNS, *FEE_COLUMNS, BOOKING_DATE]
@@ -339,10 +339,12 @@ def test_a_quoted_field_across_lines_is_read_on_the_checked_path(tmp_path: Path)
     rows[14] = ",".join(fields)
     path = report(tmp_path, *rows)
     assert settlement._fast_lines(path, [*REQUIRED_COLUMNS, *FEE_COLUMNS], list(FEE_COLUMNS),
-                                  booking_date=False) is None  # fmt: skip
+                                  1 << 20, booking_date=False) is None  # fmt: skip
     whole = parse(path)
     assert whole.height == 29
     assert "order\nwith a line break" in whole["merchant_reference"].to_list()
+    for size in (300, 500, 700, 1100):  # wherever the pieces would be cut
+        assert parse(path, AdyenSettlementParser(chunk_bytes=size)).equals(whole)
 
 
 def test_quoted_fields_on_one_line_are_read_on_the_fast_path(tmp_path: Path) -> None:
@@ -354,11 +356,32 @@ def test_quoted_fields_on_one_line_are_read_on_the_fast_path(tmp_path: Path) -> 
         rows.append(",".join(fields))
     path = report(tmp_path, *rows)
     columns = [*REQUIRED_COLUMNS, *FEE_COLUMNS, BOOKING_DATE]
-    fast = settlement._fast_lines(path, columns, list(FEE_COLUMNS), booking_date=True)
+    fast = settlement._fast_lines(path, columns, list(FEE_COLUMNS), 700, booking_date=True)
     assert fast is not None
-    lines = parse(path)
+    assert len(fast) > 3  # the pieces, not one read of the whole file
+    lines = pl.concat(fast)
+    assert lines.equals(parse(path, AdyenSettlementParser(chunk_bytes=1 << 30)))
     assert lines["line_number"].to_list() == list(range(2, 41))
     assert lines["merchant_reference"][0] == 'pay,1 "x"'
+
+
+def test_a_file_read_in_pieces_gives_the_same_lines_and_line_numbers(tmp_path: Path) -> None:
+    rows = [row(**{"Psp Reference": f"88150000000{i:05d}", "Gross Credit (GC)": f"{i}.00",
+                   "Net Credit (NC)": f"{i - 1}.70"}) for i in range(1, 40)]  # fmt: skip
+    path = report(tmp_path, *rows)
+    small = AdyenSettlementParser(chunk_bytes=700)  # a few lines per piece
+    assert len(list(small.parse(path))) > 3
+    assert parse(path, small).equals(parse(path))
+    assert parse(path, small)["line_number"].to_list() == list(range(2, 41))
+
+
+def test_a_bad_line_in_a_later_piece_names_its_line(tmp_path: Path) -> None:
+    rows = [row() for _ in range(30)]
+    rows[25] = row(**{"Gross Credit (GC)": "1.2.3"})
+    path = report(tmp_path, *rows)
+    with pytest.raises(MalformedSettlementError) as caught:
+        parse(path, AdyenSettlementParser(chunk_bytes=500))
+    assert caught.value.line_number == 27
 
 
 def test_amounts_in_exponent_notation_are_read_exactly_on_either_path(tmp_path: Path) -> None:
@@ -375,6 +398,9 @@ def test_a_stray_quote_is_judged_on_the_whole_file(tmp_path: Path) -> None:
     rows = [row(**{"Psp Reference": f"88150000000{i:05d}"}) for i in range(1, 30)]
     rows[3] = rows[3].replace("pay_x", 'pay"x')  # an odd quote: pieces may cut a field
     path = report(tmp_path, *rows)
-    with pytest.raises(MalformedSettlementError) as caught:
-        parse(path)
-    assert caught.value.line_number == 0  # the file as a whole: no line to blame
+    with pytest.raises(MalformedSettlementError) as whole:
+        parse(path, AdyenSettlementParser(chunk_bytes=1 << 30))
+    with pytest.raises(MalformedSettlementError) as pieces:
+        parse(path, AdyenSettlementParser(chunk_bytes=500))
+    assert str(pieces.value) == str(whole.value)
+    assert whole.value.line_number == 0  # the file as a whole: no line to blame

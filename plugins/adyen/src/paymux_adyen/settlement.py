@@ -2,12 +2,12 @@
 
 Adyen writes one report per closed payable batch: transaction lines, fee lines,
 corrections and the ``MerchantPayout`` line. Columns are found by header name (Adyen
-reorders and adds columns). The whole file is read in one streaming pass of polars, only
+reorders and adds columns). The file is read in pieces of a few dozen MiB with polars, only
 the needed columns, the amounts straight into exact decimals, and every line is
 converted with vectorized expressions (no Python per line): a million-line report takes
-about one CPU-second. A file that does not read cleanly that way (a bad amount or date, a
-field across lines, a blank line) is read again as text and checked line by line, so
-that the error names its line.
+about 1.5 CPU-seconds. A file that does not read cleanly that way (a bad amount or date,
+a field across lines, a blank line) is read again, whole, as text and checked line by
+line, so that the error names its line.
 
 Type mapping (Adyen ``Type`` -> paymux line type):
 
@@ -150,6 +150,11 @@ class AdyenSettlementParser:
     """Further "(NC)" columns to count as fee when present (for example
     ``"Payment Fees (NC)"``); none by default (see ``docs/providers/adyen.md``)."""
 
+    chunk_bytes: int = 32 << 20
+    """The file is read in pieces of about this many bytes (cut at line ends), so memory
+    follows a piece, not the file (polars would map the whole file and read it with every
+    thread: a fifth faster, 250 MiB more at its peak for a million lines)."""
+
     @property
     def provider(self) -> str:
         """``"adyen"``."""
@@ -184,14 +189,13 @@ class AdyenSettlementParser:
         fees = [c for c in dict.fromkeys((*FEE_COLUMNS, *self.extra_fee_columns)) if c in header]
         booking = BOOKING_DATE in header
         columns = [*REQUIRED_COLUMNS, *fees, *([BOOKING_DATE] if booking else [])]
-        lines = _fast_lines(path, columns, fees, booking_date=booking)
+        lines = _fast_lines(path, columns, fees, self.chunk_bytes, booking_date=booking)
         if lines is None:  # look closer: every line checked, the first error named
             raw = _read(path, columns)
             if raw.height:
                 yield _checked_lines(raw, fees, booking_date=booking)
             return
-        if lines.height:
-            yield _fill_batch_references(lines.drop("_suspect"))
+        yield from lines
 
 
 @functools.cache
@@ -207,39 +211,66 @@ def _header_of(first: bytes) -> list[str]:
 
 
 def _fast_lines(
-    path: Path, columns: Sequence[str], fees: Sequence[str], *, booking_date: bool
-) -> pl.DataFrame | None:
-    """The report's lines read in one streaming pass (amounts as decimals), or ``None``
-    when the file must be read on the checked path: polars cannot read it so (a field
-    that is no number in an amount column, a stray quote), a line is flagged (a bad
-    amount or date, an unusual currency, a blank line), or it has fewer rows than
-    physical lines (a quoted field spans lines, so row numbers are no line numbers)."""
+    path: Path, columns: Sequence[str], fees: Sequence[str], size: int, *, booking_date: bool
+) -> list[pl.DataFrame] | None:
+    """The report's lines read piece by piece (amounts as decimals), or ``None`` when the
+    file must be read on the checked path: polars cannot read a piece so (a field that is
+    no number in an amount column), a line is flagged (a bad amount or date, an unusual
+    currency, a blank line), a piece has fewer rows than lines (a quoted field spans
+    lines, so row numbers would be no line numbers) or its quotes do not pair up (a piece
+    may have cut a quoted field)."""
     amounts = {amount.column: DECIMAL for amount in _amounts(fees)}
-    scan = pl.scan_csv(path, infer_schema=False, null_values=[""], schema_overrides=amounts)
-    try:
-        lines = _normalized(
-            _prepared(_numbered(scan.select(columns)), _active_exponents(), fees),
-            fees,
-            booking_date=booking_date,
-        ).collect(engine="streaming")
-    except pl.exceptions.PolarsError:
-        return None
-    if lines.height != _physical_lines(path) or lines["_suspect"].any():
-        return None
-    return lines
+    exponents = _active_exponents()
+    batches: list[pl.DataFrame] = []
+    for first_line, rows, piece in _pieces(path, size):
+        if piece.count(b'"') % 2:
+            return None
+        try:
+            scan = pl.read_csv(
+                piece,
+                infer_schema=False,
+                null_values=[""],
+                columns=list(columns),
+                schema_overrides=amounts,
+            ).lazy()
+            lines = _normalized(
+                _prepared(_numbered(scan, first_line), exponents, fees),
+                fees,
+                booking_date=booking_date,
+            ).collect()
+        except pl.exceptions.PolarsError:
+            return None
+        if lines.height != rows or lines["_suspect"].any():
+            return None
+        if lines.height:
+            batches.append(_fill_batch_references(lines.drop("_suspect")))
+    return batches
 
 
-def _physical_lines(path: Path) -> int:
-    """Lines after the header, blank ones included (quotes ignored: polars counts them
-    in parallel, without parsing a field)."""
-    rows = pl.scan_csv(path, quote_char=None, separator="\x1f", infer_schema=False)
-    return int(rows.select(pl.len()).collect().item())
+def _pieces(path: Path, size: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(line number of its first row, its lines, CSV text with the header)`` per piece
+    of about ``size`` bytes, cut after a line end."""
+    with path.open("rb") as file:
+        header = file.readline()
+        line = 2
+        rest = b""  # the end of the last block after its last line end (no line end in it)
+        while block := file.read(size):
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                count = block.count(b"\n", 0, cut)
+                yield line, count, b"".join((header, rest, memoryview(block)[:cut]))  # one copy
+                line += count
+                rest = block[cut:]
+            else:
+                rest += block
+        if rest.strip():
+            yield line, 1, header + rest
 
 
-def _numbered(frame: pl.LazyFrame) -> pl.LazyFrame:
+def _numbered(frame: pl.LazyFrame, first_line: int = 2) -> pl.LazyFrame:
     """``frame`` with ``line_number``: the physical line of each row as long as no field
-    spans lines (the header is line 1)."""
-    return frame.with_row_index("line_number", offset=2).with_columns(
+    spans lines (the header is line 1; the first row is on ``first_line``)."""
+    return frame.with_row_index("line_number", offset=first_line).with_columns(
         pl.col("line_number").cast(pl.Int64)
     )
 
