@@ -306,10 +306,14 @@ def match(
     earlier = seen.filter(~pl.col("same_file") & pl.col("line_reference").is_not_null())
     if earlier.height:
         before = earlier.select("type", "line_reference").unique().with_columns(_earlier=True)
-        frame = frame.join(before, on=["type", "line_reference"], how="left")
-        frame = frame.with_columns(
-            duplicate=pl.col("duplicate") | pl.col("_earlier").fill_null(False)
-        ).drop("_earlier")
+        # only the key columns go through the join (joining the lines would copy them all)
+        again = (
+            frame.select("type", "line_reference")
+            .join(before, on=["type", "line_reference"], how="left", maintain_order="left")
+            .get_column("_earlier")
+            .fill_null(False)
+        )
+        frame = frame.with_columns(duplicate=pl.col("duplicate") | again)
 
     frame = _with_payments(frame, records.payments)
     special = t.is_in([SettlementLineType.REFUND.value, SettlementLineType.PAYOUT.value])
