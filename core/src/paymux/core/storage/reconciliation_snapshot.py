@@ -73,10 +73,12 @@ REFRESH_SHARE x the document's payments)`` rows."""
 
 @dataclass(frozen=True, slots=True)
 class StoredSnapshot:
-    """A document read back: its snapshot and its payments (:data:`SNAPSHOT_SCHEMA`)."""
+    """A document read back: its snapshot, how many payments it holds, and the document
+    itself (Parquet of :data:`SNAPSHOT_SCHEMA`, decoded by :func:`merge`)."""
 
     snapshot: str
-    payments: pl.DataFrame
+    payments: int
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,23 +114,26 @@ def read_stored(
     ).fetchone()
     if row is None:
         return None
-    payments = pl.read_parquet(io.BytesIO(row[1]))
-    if payments.schema != pl.Schema(SNAPSHOT_SCHEMA):
+    data = bytes(row[1])
+    if pl.read_parquet_schema(io.BytesIO(data)) != SNAPSHOT_SCHEMA:
         log.info(
             "reconciliation snapshot of %s/%s has other columns: not used", client_id, provider
         )
         return None
-    return StoredSnapshot(str(row[0]), payments)
+    payments = pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item()
+    return StoredSnapshot(str(row[0]), int(payments), data)
 
 
-def merge(stored: pl.DataFrame, delta: pl.DataFrame, since: datetime) -> pl.DataFrame:
+def merge(document: bytes, delta: pl.DataFrame, since: datetime) -> pl.DataFrame:
     """The document's payments with those of ``delta`` replacing (or adding to) them, the
-    ones created since ``since``, in one chunk (matching goes by row)."""
+    ones created since ``since``, in one chunk (matching goes by row). The document is
+    filtered as it is decoded (no second copy of a million payments)."""
     recent = pl.col("created_at") >= since
     kept = recent
     if delta.height:
         kept = recent & ~pl.col("payment_id").is_in(delta.get_column("payment_id").implode())
-    return concat_compact([stored.filter(kept), delta.filter(recent)])
+    stored = pl.scan_parquet(io.BytesIO(document)).filter(kept).collect()
+    return concat_compact([stored, delta.filter(recent)])
 
 
 def worth_refreshing(stored_payments: int, delta_payments: int) -> bool:
