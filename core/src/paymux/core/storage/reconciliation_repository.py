@@ -209,9 +209,9 @@ def _payments(
     else:
         delta_sql = DELTA_SQL.format(**params, snapshot=_literal(connection, stored.snapshot))
         delta = _copy(connection, delta_sql, SNAPSHOT_SCHEMA)
-        stored_payments = stored.payments.height
-        payments = merge(stored.payments, delta, since)
-        del stored  # its frame is let go before the refunds are read
+        stored_payments = stored.payments
+        payments = merge(stored.data, delta, since)
+        del stored  # its document is let go before the refunds are read
         refresh = worth_refreshing(stored_payments, delta.height)
         log.info(
             "reconciliation records of %s/%s: a snapshot of %d payments and %d written since%s",
@@ -404,19 +404,23 @@ class ReconciliationRepository:
         line_references: pl.Series,
     ) -> pl.DataFrame:
         """The lines of earlier runs (whose period ends on or after ``since``) with one of
-        ``line_references`` (:data:`~paymux.core.reconciliation.matching.SEEN_SCHEMA`).
+        ``line_references`` (:data:`~paymux.core.reconciliation.matching.SEEN_SCHEMA`),
+        and, rarely, a line whose id shares a hash with one of them (matching joins the
+        ids themselves).
 
         One run's document at a time, filtered as it is read: memory stays bounded by the
         largest file, not by the history."""
         documents = await self._earlier_lines(client_id, provider, since)
         if not documents:
             return pl.DataFrame(schema=SEEN_SCHEMA)
-        wanted = line_references.drop_nulls().unique().implode()
+        # by 8-byte hashes (a set of a million strings takes ten times as long): a line of
+        # another id with the same hash may pass, and matching compares the ids themselves
+        wanted = line_references.drop_nulls().hash().unique().implode()
         frames = []
         for sha256, document in documents:
             frame = pl.read_parquet(io.BytesIO(document), columns=["type", "line_reference"])
             frames.append(
-                frame.filter(pl.col("line_reference").is_in(wanted)).with_columns(
+                frame.filter(pl.col("line_reference").hash().is_in(wanted)).with_columns(
                     same_file=pl.lit(sha256 == file_sha256)
                 )
             )
