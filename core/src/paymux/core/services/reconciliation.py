@@ -134,7 +134,7 @@ class ReconciliationService:
         format, malformed line) before anything is written. ``before_commit`` runs in the
         run's own database transaction, last (if it raises, nothing of the run is stored).
         ``file_sha256``: the file's SHA-256 (hex) when the caller has it already (an upload
-        hashed as it was received); else it is computed beside the parse.
+        hashed as it was received); else it is computed while the records are read.
         """
         report = progress or (lambda _stage, _lines: None)
         started = self._clock()
@@ -307,9 +307,8 @@ class ReconciliationService:
                 await uow.jobs.enqueue(alert_job(run_id), now=now, client_id=client_id)
             if before_commit is not None:
                 await before_commit(uow, run)
-        # -- the payments' snapshot (PostgreSQL), after the commit, never failing the run --
+        # the payments' snapshot (PostgreSQL): after the commit, never failing the run
         await self._store_snapshot(client_id, provider, snapshot)
-        # --
         report("done", lines.height)
         log.info(
             "reconciled %s file %s: %d lines, %d matched, %d new discrepancies, %d resolved",
