@@ -182,12 +182,17 @@ def _rows_by_psp_id(references: pl.Series, psp_ids: pl.Series) -> pl.Series:
     line_rows, payment_rows = pairs.get_column("_line"), pairs.get_column("_payment_row")
     same = references.gather(line_rows) == psp_ids.gather(payment_rows)
     pairs = pairs.filter(same.fill_null(False))
-    empty = pl.repeat(None, references.len(), dtype=pairs.schema["_payment_row"], eager=True)
-    found = empty.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row"))
+    found = _scattered(references.len(), pairs)
     if found.len() - found.null_count() != pairs.height:  # one PSP id, two payments
         pairs = pairs.sort("_line", "_payment_row").unique("_line", keep="first")
-        found = empty.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row"))
+        found = _scattered(references.len(), pairs)
     return found.alias("_payment_row")
+
+
+def _scattered(length: int, pairs: pl.DataFrame) -> pl.Series:
+    """A new series of ``length`` nulls with ``_payment_row`` at each ``_line`` of ``pairs``."""
+    empty = pl.repeat(None, length, dtype=pairs.schema["_payment_row"], eager=True)
+    return empty.scatter(pairs.get_column("_line"), pairs.get_column("_payment_row"))
 
 
 def _fallback_rows(frame: pl.DataFrame, payments: pl.DataFrame, rows: pl.Series) -> pl.Series:
