@@ -247,6 +247,32 @@ def test_an_older_snapshot_never_replaces_a_newer_one(postgres_url: str) -> None
     assert _execute(postgres_url, "SELECT payments FROM reconciliation_snapshot") == [(6,)]
 
 
+async def test_a_snapshot_of_another_cluster_is_not_used_and_is_replaced(
+    postgres_url: str,
+) -> None:
+    """A document restored from another cluster (a dump, a promoted logical replica) was
+    taken under transaction ids this server has not reached: the rows written here since
+    would not be in its delta. It is not read, and the next document replaces it."""
+    ids = _seed(postgres_url, 5)
+    _, pending = _read(postgres_url)
+    assert pending is not None
+    assert store_snapshot_postgresql(postgres_url, "dev", "adyen", pending)
+    _execute(postgres_url, "UPDATE reconciliation_snapshot SET snapshot = '900000000:900000000:'")
+    with psycopg.connect(_dsn(postgres_url), autocommit=True) as connection:
+        _insert(connection, "pe_dev_adyen_new1")
+        connection.execute(
+            "UPDATE reconciliation_payment SET amount_minor = 1 WHERE payment_event_id = %s",
+            (ids[0],),
+        )
+    read, again = _read(postgres_url)
+    assert again is not None  # read from the rows, to be stored anew
+    assert read.equals(await _from_the_rows(postgres_url, SINCE))
+    assert read.height == 6
+    assert read.filter(pl.col("payment_id") == ids[0])["amount_minor"].to_list() == [1]
+    assert store_snapshot_postgresql(postgres_url, "dev", "adyen", again)
+    assert _stored_snapshot(postgres_url) == again.snapshot
+
+
 def test_a_large_delta_rebuilds_the_snapshot(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,8 +1,9 @@
 """Reconciling a provider's settlement file: parse it whole, match it, store the run.
 
-1. The file's hash; the provider's parser that accepts the file (else it is refused).
-2. The whole file parsed and checked (nothing is written before it is) while paymux's
-   records of the provider are read in bulk (one scan of ``reconciliation_payment``).
+1. The provider's parser that accepts the file (else it is refused); paymux's records of
+   the provider read in bulk (on PostgreSQL a stored snapshot of the payments and the
+   rows written since) while the file is hashed.
+2. The whole file parsed and checked (nothing is written before it is).
 3. The lines matched (:mod:`paymux.core.reconciliation.matching`), against the records and
    the lines of earlier runs (duplicates across files; payments never settled).
 4. One database transaction: the run and its lines appended; discrepancies whose key is
@@ -172,7 +173,7 @@ class ReconciliationService:
         report("matching", lines.height)
         clock = perf_counter
         timings = {"read": clock() - started_clock}
-        # side by side within "read" (not added to the total):
+        # the parts of "read" (hash and records side by side, then the parse; not added up):
         sides = {f"read_{name}": value for name, value in sorted(took.items())}
         period_start, period_end = _period(lines)
         async with self._store.begin() as uow:

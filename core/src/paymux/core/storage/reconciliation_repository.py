@@ -3,7 +3,7 @@ their lines (one Parquet document per run) and discrepancies, appended.
 
 Reading a million payments row by row would dominate a run, so on PostgreSQL the records
 are streamed with ``COPY ... TO STDOUT`` on a connection of their own (in a thread, beside
-the file's parsing) and read by polars, the payments from a stored snapshot and the rows
+the file's hashing) and read by polars, the payments from a stored snapshot and the rows
 written since it (:mod:`paymux.core.storage.reconciliation_snapshot`); SQLite goes
 through the session.
 """
@@ -703,16 +703,17 @@ class ReconciliationRepository:
     async def _insert_copied(self, rows: pl.DataFrame) -> list[str]:
         connection = await (await self._session.connection()).get_raw_connection()
         driver = cast(psycopg.AsyncConnection[Any], connection.driver_connection)
-        text = io.BytesIO()
-        rows.select(_DISCREPANCY_COLUMNS).write_csv(
-            text, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
-        )
         async with driver.cursor() as cursor:
             # in the session's transaction: copied and inserted rows commit with the run
             await cursor.execute(_CREATE_STAGING)
             await cursor.execute(_EMPTY_STAGING)
             async with cursor.copy(_COPY_STAGING) as copy:
-                await copy.write(text.getvalue())
+                for piece in rows.select(_DISCREPANCY_COLUMNS).iter_slices(50_000):
+                    text = io.BytesIO()
+                    piece.write_csv(
+                        text, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
+                    )
+                    await copy.write(text.getvalue())
             await cursor.execute(_INSERT_STAGED)
             return [str(row[0]) for row in await cursor.fetchall()]
 
@@ -804,7 +805,7 @@ def _discrepancy_rows(
         line_number="line_number",
         details=details_text(),
         opened_run_id=pl.lit(run_id),
-        opened_at=pl.lit(now, dtype=pl.Datetime("us", "UTC")),
+        opened_at=pl.lit(now.astimezone(UTC), dtype=pl.Datetime("us", "UTC")),
         resolved_run_id=pl.lit(None, dtype=pl.String),
         resolved_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
     )

@@ -108,7 +108,11 @@ def read_stored(
     every payment created since then) and has today's columns; else None."""
     row = connection.execute(
         "SELECT snapshot, data FROM reconciliation_snapshot"
-        " WHERE client_id = %s AND provider = %s AND covers_since <= %s",
+        " WHERE client_id = %s AND provider = %s AND covers_since <= %s"
+        # a document of another cluster (a restored dump, a logical replica promoted):
+        # taken under transaction ids this server has not reached, so not used
+        " AND pg_snapshot_xmax(snapshot::pg_snapshot)"
+        " <= pg_snapshot_xmax(pg_current_snapshot())",
         (client_id, provider, since),
         binary=True,
     ).fetchone()
@@ -159,10 +163,14 @@ ON CONFLICT (client_id, provider) DO UPDATE SET
     payments = EXCLUDED.payments, built_at = EXCLUDED.built_at, data = EXCLUDED.data
 WHERE pg_snapshot_xmax(reconciliation_snapshot.snapshot::pg_snapshot)
     < pg_snapshot_xmax(EXCLUDED.snapshot::pg_snapshot)
+   OR pg_snapshot_xmax(reconciliation_snapshot.snapshot::pg_snapshot)
+    > pg_snapshot_xmax(pg_current_snapshot())
 RETURNING 1
 """
 """Snapshots' ``xmax`` (the next transaction id when each was taken) only grow: a document
-read later replaces the stored one, one read earlier (a slow run) does not."""
+read later replaces the stored one, one read earlier (a slow run) does not. A stored
+document taken under ids this server has not reached comes from another cluster (a
+restored dump): any document replaces it."""
 
 
 def store_snapshot_postgresql(
@@ -171,7 +179,8 @@ def store_snapshot_postgresql(
     """Store ``pending`` in one short transaction of its own unless the stored document is
     as new; whether it was stored (blocking: call it in a thread)."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as connection:  # commits on leaving
+    # commits on leaving; never waits long for a lock (the run has committed already)
+    with psycopg.connect(conninfo, options="-c lock_timeout=5s") as connection:
         row = connection.execute(
             _STORE_SQL,
             (
