@@ -1,10 +1,14 @@
 """Putting the pieces of a large frame together in one chunk, a column at a time.
 
-A file's lines (parsed in pieces) and the records read with ``COPY`` (read in pieces) are
-matched by row: gathers and hashes over a frame of many chunks copy columns again and
-again, so matching wants one chunk per column. ``pl.concat(..., rechunk=True)`` copies
-the whole frame while every piece is still held (twice the frame at once); this copies
-one column, then lets go of its pieces, so the extra memory is one column's.
+The records read with ``COPY`` (in pieces of 8 MiB, hundreds for a million payments) and
+the payments' snapshot merged with its delta are matched by row: gathers and hashes over
+a frame of hundreds of chunks copy columns again and again, so they are put in one chunk
+per column. (A file's lines come from a parser in a few pieces and are matched as they
+are: compacting them cost a second copy at the run's peak, not time.)
+
+``pl.concat(..., rechunk=True)`` copies the whole frame while every piece is still held
+(twice the frame at once); this copies one column, then lets go of its pieces, so the
+extra memory is one column's.
 """
 
 from __future__ import annotations

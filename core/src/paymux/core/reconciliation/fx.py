@@ -260,16 +260,14 @@ def settle_fx(
             .then(-(pl.col("net_minor") + pl.col("fee_minor")))
             .otherwise(pl.col("net_minor") + pl.col("fee_minor"))
         ).to_series()
-        lines = lines.with_columns(
-            lines.get_column("kind").clone().scatter(rows, DiscrepancyKind.CURRENCY_MISMATCH.value),
-            lines.get_column("expected_currency")
-            .clone()
-            .scatter(rows, mismatched.get_column("_payment_settles")),
-            lines.get_column("expected_minor")
-            .clone()
-            .scatter(rows, pl.repeat(None, len(rows), dtype=pl.Int64, eager=True)),
+        lines = _restated(
+            lines,
+            rows,
+            DiscrepancyKind.CURRENCY_MISMATCH,
+            expected_currency=mismatched.get_column("_payment_settles"),
+            expected_minor=pl.repeat(None, len(rows), dtype=pl.Int64, eager=True),
+        ).with_columns(
             lines.get_column("actual_minor").clone().scatter(rows, settled_amount),
-            lines.get_column("matched").clone().scatter(rows, False),
             pl.repeat(None, lines.height, dtype=pl.String, eager=True)
             .scatter(rows, mismatched.get_column("_line_settles"))
             .alias(ACTUAL_CURRENCY),
@@ -282,15 +280,12 @@ def settle_fx(
     if disagreeing.height:  # an amount question, not an FX difference
         rows = disagreeing.get_column("_row")
         lines = result.lines
-        lines = lines.with_columns(
-            lines.get_column("kind").clone().scatter(rows, DiscrepancyKind.AMOUNT_MISMATCH.value),
-            lines.get_column("expected_currency")
-            .clone()
-            .scatter(rows, disagreeing.get_column("_disputed_currency")),
-            lines.get_column("expected_minor")
-            .clone()
-            .scatter(rows, disagreeing.get_column("_disputed_expected")),
-            lines.get_column("matched").clone().scatter(rows, False),
+        lines = _restated(
+            lines,
+            rows,
+            DiscrepancyKind.AMOUNT_MISMATCH,
+            expected_currency=disagreeing.get_column("_disputed_currency"),
+            expected_minor=disagreeing.get_column("_disputed_expected"),
         )
         result = replace(result, lines=lines)
         settled = settled.filter(~pl.col("_disputed_differs").fill_null(False))
@@ -324,6 +319,25 @@ def settle_fx(
         for row in settled.sort("_row").iter_rows(named=True)
     ]
     return result, differences
+
+
+def _restated(
+    lines: pl.DataFrame,
+    rows: pl.Series,
+    kind: DiscrepancyKind,
+    *,
+    expected_currency: pl.Series,
+    expected_minor: pl.Series,
+) -> pl.DataFrame:
+    """``lines`` with the lines at ``rows`` made ``kind`` discrepancies (not matched), with
+    what paymux expected there; the other lines as they were (the columns are copied, not
+    written in place: the caller's frame may share them)."""
+    return lines.with_columns(
+        lines.get_column("kind").clone().scatter(rows, kind.value),
+        lines.get_column("expected_currency").clone().scatter(rows, expected_currency),
+        lines.get_column("expected_minor").clone().scatter(rows, expected_minor),
+        lines.get_column("matched").clone().scatter(rows, False),
+    )
 
 
 def _chargeback_of(lines: pl.DataFrame, chargebacks: pl.DataFrame) -> pl.DataFrame:
